@@ -1,0 +1,88 @@
+# nl — see README.md. `make` builds libnl.a and bin/*; `make check` runs every test.
+.POSIX:
+include config.mk
+
+PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || true
+PKG_LIBS != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || true
+
+LIBSRC = $(wildcard lib/*.c) $(wildcard kernels/*.c)
+LIBOBJ = $(LIBSRC:%.c=build/%.o)
+LIBHDR = $(wildcard lib/*.h) $(wildcard kernels/*.h)
+BIN = $(patsubst cmd/%.c,bin/%,$(wildcard cmd/*.c))
+MAN = $(wildcard man/*.[1-9])
+TESTSRC = $(wildcard tests/unit/test_*.c)
+TESTBIN = $(TESTSRC:tests/unit/%.c=build/tests/%)
+
+ALL_CFLAGS = $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Ilib -Ikernels -MMD -MP
+ALL_LIBS = $(PKG_LIBS) -lm
+
+all: $(BIN) libnl.a
+
+build/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+libnl.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+bin/%: build/cmd/%.o libnl.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $< libnl.a $(ALL_LIBS)
+
+build/tests/%: build/tests/unit/%.o libnl.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< libnl.a $(ALL_LIBS)
+
+tests: $(TESTBIN)
+
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@sh tests/run.sh
+
+lint:
+	@sh tests/lint.sh
+
+asan:
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory check \
+	    CFLAGS='-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Wpedantic' \
+	    LDFLAGS='-fsanitize=address,undefined'
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+bench: all
+	@sh bench/tensor-io
+
+nl.pc: config.mk
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include/nl\n\nName: nl\nDescription: Nested Learning toolkit library\nVersion: %s\nRequires.private: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lnl\nLibs.private: -lm\n' \
+	    '$(PREFIX)' '$(VERSION)' '$(PKGS)' > $@
+
+install: all nl.pc
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/nl
+	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	cp -f libnl.a $(DESTDIR)$(PREFIX)/lib/
+	cp -f nl.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	cp -f $(LIBHDR) $(DESTDIR)$(PREFIX)/include/nl/
+	for m in $(MAN); do s=$${m##*.}; mkdir -p $(DESTDIR)$(MANPREFIX)/man$$s; \
+	    cp -f $$m $(DESTDIR)$(MANPREFIX)/man$$s/; done
+
+uninstall:
+	for b in $(BIN); do rm -f $(DESTDIR)$(PREFIX)/bin/$${b#bin/}; done
+	rm -f $(DESTDIR)$(PREFIX)/lib/libnl.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/nl.pc
+	for h in $(LIBHDR); do rm -f $(DESTDIR)$(PREFIX)/include/nl/$${h##*/}; done
+	-rmdir $(DESTDIR)$(PREFIX)/include/nl
+	for m in $(MAN); do s=$${m##*.}; rm -f $(DESTDIR)$(MANPREFIX)/man$$s/$${m#man/}; done
+
+clean:
+	rm -rf build bin libnl.a nl.pc
+
+.PHONY: all tests deps check lint asan demo bench install uninstall clean
+.PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o
+
+-include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d)

@@ -1,0 +1,29 @@
+/* nl — see LICENSE. Shared command-line plumbing for cmd/ only: messages in the
+ * "prog: object: reason" form, strict numbers, version lines, checked stdout. */
+#ifndef NL_CLI_H
+#define NL_CLI_H
+
+#include <stdarg.h>
+
+#include "err.h"
+
+/* Set the program name used in messages (basename of argv[0]). */
+void nl_cli_init(const char *argv0);
+const char *nl_cli_progname(void);
+/* Print "prog: msg" and exit(status). A message ending in ':' gets ": strerror(errno)". */
+_Noreturn void nl_cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "prog: warning: msg". */
+void nl_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "prog: msg" (no exit). */
+void nl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "prog: object: err->msg". */
+void nl_cli_report(const char *object, const struct nl_err *err);
+/* Parse an integer option value in [lo, hi]; on failure print
+ * "prog: -z: invalid what: 'x' (must be lo..hi)" and exit 2. */
+long long nl_cli_int(const char *opt, const char *what, const char *s, long long lo, long long hi);
+/* "prog 0.1.0"; verbose adds the zlib, libarchive and OpenBLAS versions. */
+void nl_cli_version(int verbose);
+/* Flush and check stdout (and stderr); returns status, or 1 if stdout failed. */
+int nl_cli_fshut(int status);
+
+#endif

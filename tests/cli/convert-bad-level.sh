@@ -1,0 +1,1 @@
+$NL_EXEC nl-convert -z 10 a.nlt b.nlt

@@ -1,0 +1,1 @@
+echo 'hello, world' | $NL_EXEC nl-convert - out.nlt

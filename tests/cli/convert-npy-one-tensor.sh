@@ -1,0 +1,2 @@
+mk_pair a.nlt || exit 1
+$NL_EXEC nl-convert a.nlt out.npy

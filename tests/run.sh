@@ -1,0 +1,50 @@
+#!/bin/sh
+# nl — see LICENSE. `make check`: unit tests, CLI tests, interop checks with the real readers
+# (skipped when absent), man page lint. Every line is ok / not ok / skip; the last line is
+# "N passed, N failed, N skipped"; the exit status is non-zero on any failure.
+# NL_EXEC prefixes every program and test binary (e.g. NL_EXEC='valgrind -q --error-exitcode=99').
+top=$(pwd)
+export NL_TOP="$top" NL_BIN="$top/bin" NL_EXEC="${NL_EXEC:-}"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# Run one producer of ok/not ok/skip lines; a non-zero exit without a "not ok" counts as one.
+run() {
+	label=$1
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -E '^(ok|not ok|skip)( |:|$)' >>"$results"
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && ! printf '%s\n' "$out" | grep -q '^not ok'; then
+		echo "not ok - $label (exit $rc)" | tee -a "$results"
+	fi
+}
+
+for t in build/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "# $t"
+	run "$t" $NL_EXEC "$t"
+done
+echo "# tests/cli"
+run "cli" sh tests/cli/run.sh
+for py in tests/interop/*.py; do
+	[ -f "$py" ] || continue
+	echo "# $py"
+	work=$(mktemp -d)
+	if command -v python3 >/dev/null 2>&1; then
+		run "$py" python3 "$py" "$top/bin" "$work"
+	else
+		echo "skip - $py (python3 not installed)" | tee -a "$results"
+	fi
+	rm -rf "$work"
+done
+echo "# lint"
+run "lint" sh tests/lint.sh
+
+pass=$(grep -c '^ok' "$results")
+fail=$(grep -c '^not ok' "$results")
+skip=$(grep -c '^skip' "$results")
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
