@@ -34,6 +34,12 @@ build/tests/%: build/tests/unit/%.o libnl.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< libnl.a $(ALL_LIBS)
 
+# small programs on libnl: examples of the API, benchmark helpers
+build/examples/%: build/examples/%.o libnl.a
+	$(CC) $(LDFLAGS) -o $@ $< libnl.a $(ALL_LIBS)
+build/bench/%: build/bench/%.o libnl.a
+	$(CC) $(LDFLAGS) -o $@ $< libnl.a $(ALL_LIBS)
+
 tests: $(TESTBIN)
 
 deps:
@@ -53,10 +59,10 @@ asan:
 	    LDFLAGS='-fsanitize=address,undefined'
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/examples/make-weights
 	@sh examples/demo.sh
 
-bench: all
+bench: all build/bench/tio
 	@sh bench/tensor-io
 
 nl.pc: config.mk
@@ -83,6 +89,6 @@ clean:
 	rm -rf build bin libnl.a nl.pc
 
 .PHONY: all tests deps check lint asan demo bench install uninstall clean
-.PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o
+.PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 -include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d)

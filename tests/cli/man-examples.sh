@@ -1,0 +1,10 @@
+# the EXAMPLES of every man page run on small files of the names they use
+mk_pair a.nlt >/dev/null || exit 1
+cp a.nlt x.nlt && cp a.nlt weights.nlt && cp w.nlt b.nlt
+$NL_EXEC nl-convert a.nlt model.safetensors && $NL_EXEC nl-convert a.nlt weights.npz || exit 1
+for page in "$NL_TOP"/man/*.[1-9]; do
+	man_examples "$page" | sed 's/nl-convert/$NL_EXEC nl-convert/g' | while read -r cmd; do
+		eval "$cmd" >/dev/null || echo "$(basename "$page"): failed: $cmd"
+	done
+done
+echo done
