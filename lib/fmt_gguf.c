@@ -93,14 +93,15 @@ gguf_pad(uint64_t x, uint64_t align)
 	return (align - x % align) % align;
 }
 
-/* A copy of s safe to put in a message: control bytes become '?', long text is cut. */
+/* A copy of s safe to put in a message: anything but printable ASCII (all that GGUF keys
+ * may hold) becomes '?', long text is cut. */
 static const char *
 gguf_show(const char *s, char *buf, size_t size)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
 	buf[i] = '\0';
 	return buf;
 }
@@ -196,6 +197,7 @@ nl_fmt_gguf_write(struct nl_io *out, const struct nl_tset *ts, struct nl_err *er
 		uint32_t type = 0;
 
 		gguf_from_dtype(t->info.dtype, &type);
+		/* rank 0 is n_dims 0 (see the top); dims go innermost first */
 		if (wr_str(&w, t->info.name) < 0 || wr_u32(&w, (uint32_t)t->info.rank) < 0)
 			return -1;
 		for (int d = t->info.rank - 1; d >= 0; d--)
@@ -433,29 +435,12 @@ struct gguf_state {
 	char *keybuf;                   /* GGUF_MAX_KEY + 1 */
 	struct gguf_text text;          /* NL_META_MAX_VALUE + 1 */
 	char **keys;                    /* every key seen, for the duplicate check */
-	size_t nkeys;
-	char *skipped;                  /* names of dropped KVs, comma-separated */
-	size_t skipped_len;
-	uint64_t skipped_count;
+	size_t nkeys, capkeys;
+	struct nl_meta_skips skipped;   /* dropped KVs */
 	uint32_t alignment;
 	struct gguf_tensor *ti;
 	size_t nti, capti;
 };
-
-static void
-gguf_skip_key(struct gguf_state *s, const char *key)
-{
-	size_t len = strlen(key), sep = s->skipped_len > 0;
-
-	s->skipped_count++;
-	if (!nl_meta_value_valid(key, len) || len + sep > NL_META_MAX_VALUE - s->skipped_len)
-		return;
-	if (sep)
-		s->skipped[s->skipped_len++] = ',';
-	memcpy(s->skipped + s->skipped_len, key, len);
-	s->skipped_len += len;
-	s->skipped[s->skipped_len] = '\0';
-}
 
 static int
 gguf_cmp_str(const void *a, const void *b)
@@ -482,10 +467,18 @@ gguf_read_kv(struct gguf_state *s)
 	if (strlen(key) != len)
 		return nl_err_set(r->err, NL_EFORMAT, "GGUF key '%s' contains a NUL byte",
 		    gguf_show(key, show, sizeof show));
-	char *copy = strdup(key);
-	if (copy == NULL)
+	if (s->nkeys == s->capkeys) {
+		/* grown as keys arrive, so a bogus count costs nothing before the input ends */
+		size_t cap = s->capkeys ? s->capkeys * 2 : 16;
+		char **p = realloc(s->keys, cap * sizeof *p);
+		if (p == NULL)
+			return nl_err_set(r->err, NL_ENOMEM, "out of memory");
+		s->keys = p;
+		s->capkeys = cap;
+	}
+	if ((s->keys[s->nkeys] = strdup(key)) == NULL)
 		return nl_err_set(r->err, NL_ENOMEM, "out of memory");
-	s->keys[s->nkeys++] = copy;
+	s->nkeys++;
 
 	if (rd_u32(r, &vt) < 0)
 		return -1;
@@ -513,7 +506,7 @@ gguf_read_kv(struct gguf_state *s)
 		return -1;
 	if (!nl_meta_key_valid(key) || s->text.bad ||
 	    !nl_meta_value_valid(s->text.s, s->text.len)) {
-		gguf_skip_key(s, key);
+		nl_meta_skips_note(&s->skipped, key);
 		return 0;
 	}
 	s->text.s[s->text.len] = '\0';
@@ -528,29 +521,18 @@ gguf_read_kvs(struct gguf_state *s, uint64_t n)
 
 	s->keybuf = malloc(GGUF_MAX_KEY + 1);
 	s->text.s = malloc(NL_META_MAX_VALUE + 1);
-	s->skipped = malloc(NL_META_MAX_VALUE + 1);
-	/* n is capped, so this is at most 8 MiB */
-	s->keys = malloc((n ? (size_t)n : 1) * sizeof *s->keys);
-	if (s->keybuf == NULL || s->text.s == NULL || s->skipped == NULL || s->keys == NULL)
+	if (s->keybuf == NULL || s->text.s == NULL)
 		return nl_err_set(s->r.err, NL_ENOMEM, "out of memory");
-	s->skipped[0] = '\0';
 	for (uint64_t i = 0; i < n; i++)
 		if (gguf_read_kv(s) < 0)
 			return -1;
-	qsort(s->keys, s->nkeys, sizeof *s->keys, gguf_cmp_str);
+	if (s->nkeys > 0)
+		qsort(s->keys, s->nkeys, sizeof *s->keys, gguf_cmp_str);
 	for (size_t i = 1; i < s->nkeys; i++)
 		if (strcmp(s->keys[i - 1], s->keys[i]) == 0)
 			return nl_err_set(s->r.err, NL_EFORMAT, "duplicate GGUF key '%s'",
 			    gguf_show(s->keys[i], show, sizeof show));
-	if (s->skipped_count > 0) {
-		char num[32];
-
-		snprintf(num, sizeof num, "%" PRIu64, s->skipped_count);
-		if (nl_meta_set(&s->meta, "gguf.skipped_count", num, s->r.err) < 0 ||
-		    nl_meta_set(&s->meta, "gguf.skipped_keys", s->skipped, s->r.err) < 0)
-			return -1;
-	}
-	return 0;
+	return nl_meta_skips_record(&s->skipped, &s->meta, "gguf", s->r.err);
 }
 
 static int
@@ -784,16 +766,14 @@ nl_fmt_gguf_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err)
 	rc = gguf_read_all(&s, ts);
 	if (rc < 0) {
 		/* leave the set as it was (metadata is merged last, so only tensors to undo) */
-		for (size_t i = n0; i < ts->n; i++)
-			free(ts->t[i].data);
-		ts->n = n0;
+		nl_tset_truncate(ts, n0);
 	}
 	for (size_t i = 0; i < s.nkeys; i++)
 		free(s.keys[i]);
 	free(s.keys);
 	free(s.keybuf);
 	free(s.text.s);
-	free(s.skipped);
+	free(s.skipped.names);
 	free(s.ti);
 	nl_meta_free(&s.meta);
 	return rc;

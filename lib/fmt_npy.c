@@ -237,7 +237,8 @@ npy_parse_header(const char *text, size_t len, int major, struct npy_hdr *h, str
 		npy_skip_ws(&ps);
 		if (strcmp(key, "descr") == 0) {
 			if (seen_descr++)
-				return nl_err_set(err, NL_EFORMAT, "npy header: duplicate key 'descr'");
+				return nl_err_set(err, NL_EFORMAT,
+				    "npy header: duplicate key 'descr'");
 			if (ps.p < ps.end && *ps.p == '[')
 				return nl_err_set(err, NL_EUNSUPPORTED,
 				    "npy structured dtypes are not supported");
@@ -251,7 +252,8 @@ npy_parse_header(const char *text, size_t len, int major, struct npy_hdr *h, str
 				return -1;
 		} else if (strcmp(key, "shape") == 0) {
 			if (seen_shape++)
-				return nl_err_set(err, NL_EFORMAT, "npy header: duplicate key 'shape'");
+				return nl_err_set(err, NL_EFORMAT,
+				    "npy header: duplicate key 'shape'");
 			if (npy_parse_shape(&ps, h) < 0)
 				return -1;
 		} else {
@@ -365,8 +367,8 @@ nl_fmt_npy_read(struct nl_io *in, const char *name, struct nl_tset *ts, struct n
 	size_t es = nl_dtype_size(ti.dtype);
 	unsigned char *data = malloc(nbytes ? (size_t)nbytes : 1);
 	if (data == NULL)
-		return nl_err_set(err, NL_ENOMEM, "out of memory for tensor '%s' (%llu bytes)", name,
-		    (unsigned long long)nbytes);
+		return nl_err_set(err, NL_ENOMEM, "out of memory for tensor '%s' (%llu bytes)",
+		    name, (unsigned long long)nbytes);
 	if (nl_io_read_exact(in, data, (size_t)nbytes, err) < 0)
 		goto fail;
 	/* a file is one array: anything after it is corruption, not padding */
@@ -416,11 +418,12 @@ nl_fmt_npy_write(struct nl_io *out, const struct nl_tensor *t, struct nl_err *er
 	if (nl_tinfo_size(ti, NULL, &nbytes, err) < 0)
 		return -1;
 	if (nbytes != t->nbytes)
-		return nl_err_set(err, NL_EFORMAT, "tensor '%s': %zu bytes of data for a shape of %llu",
-		    ti->name, t->nbytes, (unsigned long long)nbytes);
+		return nl_err_set(err, NL_EFORMAT,
+		    "tensor '%s': %zu bytes of data for a shape of %llu", ti->name, t->nbytes,
+		    (unsigned long long)nbytes);
 	/* the dict exactly as numpy's _write_array_header prints it: keys sorted, repr values */
-	n = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-	    npy_descr_out[ti->dtype]);
+	n = (size_t)snprintf(dict, sizeof dict,
+	    "{'descr': '%s', 'fortran_order': False, 'shape': (", npy_descr_out[ti->dtype]);
 	for (int i = 0; i < ti->rank; i++)
 		n += (size_t)snprintf(dict + n, sizeof dict - n, "%s%llu", i ? ", " : "",
 		    (unsigned long long)ti->dims[i]);

@@ -6,6 +6,7 @@
 #include "formats.h"
 #include "json.h"
 
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +125,8 @@ npz_put_local(struct nl_io *out, const struct npz_member *m, struct nl_err *err)
 	nl_put16(x + 2, 16);
 	nl_put64(x + 4, m->size);
 	nl_put64(x + 12, m->size);
-	if (nl_io_write(out, h, sizeof h, err) < 0 || nl_io_write(out, m->name, m->name_len, err) < 0 ||
+	if (nl_io_write(out, h, sizeof h, err) < 0 ||
+	    nl_io_write(out, m->name, m->name_len, err) < 0 ||
 	    (big && nl_io_write(out, x, sizeof x, err) < 0))
 		return -1;
 	return (ptrdiff_t)(sizeof h + m->name_len + (big ? sizeof x : 0));
@@ -170,7 +172,8 @@ npz_put_central(struct nl_io *out, const struct npz_member *m, struct nl_err *er
 	nl_put16(h + 36, 0);    /* internal attributes */
 	nl_put32(h + 38, (uint32_t)NPZ_MODE << 16);
 	nl_put32(h + 42, far ? NPZ_MAX32 : (uint32_t)m->offset);
-	if (nl_io_write(out, h, sizeof h, err) < 0 || nl_io_write(out, m->name, m->name_len, err) < 0 ||
+	if (nl_io_write(out, h, sizeof h, err) < 0 ||
+	    nl_io_write(out, m->name, m->name_len, err) < 0 ||
 	    (xl > 0 && nl_io_write(out, x, xl, err) < 0))
 		return -1;
 	return (ptrdiff_t)(sizeof h + m->name_len + xl);
@@ -345,10 +348,13 @@ npz_archive_err(struct npz_src *src, struct archive *a, struct nl_err *err)
 			*err = src->ioerr;
 		return -1;
 	}
+	/* at end of input, libarchive's ways of saying it wanted more bytes: no message (a short
+	 * read-ahead), "Truncated ...", "Premature end ...", zlib's Z_BUF_ERROR */
+	if (src->eof && (msg == NULL || strstr(msg, "runcated") != NULL ||
+	    strstr(msg, "remature") != NULL || strstr(msg, "failed (-5)") != NULL))
+		return nl_err_set(err, NL_EFORMAT, "unexpected end of file");
 	if (msg == NULL)
 		msg = "unknown error";
-	if (src->eof && (strstr(msg, "runcated") != NULL || strstr(msg, "remature") != NULL))
-		return nl_err_set(err, NL_EFORMAT, "unexpected end of file");
 	return nl_err_set(err, strstr(msg, "CRC") != NULL ? NL_ECRC : NL_EFORMAT, "zip: %s", msg);
 }
 
@@ -385,7 +391,8 @@ npz_read_meta(struct archive *a, struct npz_src *src, struct nl_meta *meta, stru
 			char *nb = cap > NPZ_MAX_META + 8192 ? NULL : realloc(buf, cap);
 			if (nb == NULL) {
 				if (cap > NPZ_MAX_META + 8192)
-					nl_err_set(err, NL_ERANGE, "larger than %d bytes", NPZ_MAX_META);
+					nl_err_set(err, NL_ERANGE, "larger than %d bytes",
+					    NPZ_MAX_META);
 				else
 					nl_err_set(err, NL_ENOMEM, "out of memory");
 				goto done;
@@ -419,15 +426,21 @@ npz_check_end(const struct npz_src *src, char *const *names, size_t n, struct nl
 	size_t len = src->tail_len, pos = 0;
 	uint64_t base = src->total - len, n_disk, n_total, cd_size, cd_off, cd_end;
 	uint32_t disk, cd_disk;
-	int found = 0;
+	int found = 0, stray = 0;
 
 	for (size_t i = len >= NPZ_END_LEN ? len - NPZ_END_LEN + 1 : 0;
-	    i-- > 0 && len - i <= NPZ_END_LEN + NPZ_MAX16;)
-		if (nl_le32(t + i) == NPZ_SIG_END && i + NPZ_END_LEN + nl_le16(t + i + 20) == len) {
+	    i-- > 0 && len - i <= NPZ_END_LEN + NPZ_MAX16;) {
+		if (nl_le32(t + i) != NPZ_SIG_END)
+			continue;
+		if (i + NPZ_END_LEN + nl_le16(t + i + 20) == len) {
 			pos = i;
 			found = 1;
 			break;
 		}
+		stray = 1;
+	}
+	if (!found && stray)
+		return nl_err_set(err, NL_EFORMAT, "trailing data after the zip end record");
 	if (!found)
 		return nl_err_set(err, NL_EFORMAT, "unexpected end of file (no zip end record)");
 	r = t + pos;
@@ -464,7 +477,8 @@ npz_check_end(const struct npz_src *src, char *const *names, size_t n, struct nl
 		cd_end = off64;
 	}
 	if (disk != 0 || cd_disk != 0 || n_disk != n_total)
-		return nl_err_set(err, NL_EUNSUPPORTED, "multi-disk zip archives are not supported");
+		return nl_err_set(err, NL_EUNSUPPORTED,
+		    "multi-disk zip archives are not supported");
 	if (cd_off > cd_end || cd_end - cd_off != cd_size)
 		return nl_err_set(err, NL_EFORMAT, "zip central directory size or offset is wrong");
 	if (n_total != n)
@@ -511,6 +525,11 @@ npz_open_err(struct npz_src *src, struct archive *a, struct nl_err *err)
 int
 nl_fmt_npz_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err)
 {
+	/* libarchive converts UTF-8 member names to the locale's charset and gives up on
+	 * non-ASCII names in the C locale; a thread-local UTF-8 locale keeps them intact
+	 * without touching the program's locale */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t saved = utf8 != (locale_t)0 ? uselocale(utf8) : (locale_t)0;
 	struct npz_src *src = calloc(1, sizeof *src);
 	struct archive *a = archive_read_new();
 	char **names = NULL;
@@ -582,8 +601,9 @@ nl_fmt_npz_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err)
 
 			/* "a/b.npy" is tensor "a/b", as numpy.load names it */
 			if (len - 4 > NL_MAX_NAME) {
-				nl_err_set(err, NL_EFORMAT, "npz member '%.64s...' has a name longer than %d bytes",
-				    path, NL_MAX_NAME);
+				nl_err_set(err, NL_EFORMAT,
+				    "npz member '%.64s...' has a name longer than %d bytes", path,
+				    NL_MAX_NAME);
 				goto done;
 			}
 			memcpy(tname, path, len - 4);
@@ -622,5 +642,9 @@ done:
 		free(src->tail);
 	}
 	free(src);
+	if (utf8 != (locale_t)0) {
+		uselocale(saved);
+		freelocale(utf8);
+	}
 	return rc;
 }

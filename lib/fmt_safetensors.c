@@ -228,6 +228,33 @@ st_read_data(struct nl_io *in, const struct st_ent *es, size_t n, struct nl_tset
 	return 0;
 }
 
+/* The spec makes __metadata__ a str->str map; entries whose key or value nl metadata cannot
+ * hold (upper case keys, values over 64 KiB) are dropped and recorded as
+ * safetensors.skipped_count / safetensors.skipped_keys instead of failing the file. */
+static int
+st_read_meta(const struct nl_json *obj, struct nl_meta *m, struct nl_err *err)
+{
+	struct nl_meta_skips sk = { NULL, 0, 0 };
+
+	if (obj->type != NL_JSON_OBJECT)
+		return nl_err_set(err, NL_EFORMAT, "metadata is not a json object");
+	for (size_t i = 0; i < obj->n; i++) {
+		const struct nl_json *v = &obj->items[i];
+		if (v->type != NL_JSON_STRING) {
+			free(sk.names);
+			return nl_err_set(err, NL_EFORMAT, "metadata value for key '%.64s' is not a string",
+			    obj->keys[i]);
+		}
+		if (!nl_meta_key_valid(obj->keys[i]) || !nl_meta_value_valid(v->str, v->len))
+			nl_meta_skips_note(&sk, obj->keys[i]);
+		else if (nl_meta_add(m, obj->keys[i], v->str, err) < 0) {
+			free(sk.names);
+			return -1;
+		}
+	}
+	return nl_meta_skips_record(&sk, m, "safetensors", err);
+}
+
 int
 nl_fmt_safetensors_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err)
 {
@@ -264,7 +291,7 @@ nl_fmt_safetensors_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err
 	}
 	for (size_t i = 0; i < root.n; i++) {
 		if (strcmp(root.keys[i], "__metadata__") == 0) {
-			if (nl_json_meta_decode(&root.items[i], &ts->meta, err) < 0) {
+			if (st_read_meta(&root.items[i], &ts->meta, err) < 0) {
 				nl_err_prefix(err, "__metadata__");
 				goto out;
 			}

@@ -1,6 +1,7 @@
 /* nl — see LICENSE. Sorted string maps. */
 #include "meta.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,4 +175,42 @@ nl_meta_copy(struct nl_meta *dst, const struct nl_meta *src, struct nl_err *err)
 		if (nl_meta_set(dst, src->keys[i], src->vals[i], err) < 0)
 			return -1;
 	return 0;
+}
+
+void
+nl_meta_skips_note(struct nl_meta_skips *sk, const char *key)
+{
+	size_t len = strlen(key), sep = sk->len > 0;
+
+	sk->count++;
+	if (!nl_meta_value_valid(key, len) || len + sep > NL_META_MAX_VALUE - sk->len)
+		return;
+	char *p = realloc(sk->names, sk->len + sep + len + 1);
+	if (p == NULL)
+		return; /* counted; the list is best effort */
+	sk->names = p;
+	if (sep)
+		sk->names[sk->len++] = ',';
+	memcpy(sk->names + sk->len, key, len + 1);
+	sk->len += len;
+}
+
+int
+nl_meta_skips_record(struct nl_meta_skips *sk, struct nl_meta *m, const char *format,
+    struct nl_err *err)
+{
+	char key[64], num[32];
+	int rc = 0;
+
+	if (sk->count > 0) {
+		snprintf(num, sizeof num, "%llu", sk->count);
+		snprintf(key, sizeof key, "%s.skipped_count", format);
+		rc = nl_meta_set(m, key, num, err);
+		snprintf(key, sizeof key, "%s.skipped_keys", format);
+		if (rc == 0)
+			rc = nl_meta_set(m, key, sk->names ? sk->names : "", err);
+	}
+	free(sk->names);
+	memset(sk, 0, sizeof *sk);
+	return rc;
 }

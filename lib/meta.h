@@ -27,4 +27,18 @@ int nl_meta_key_valid(const char *key);
 /* UTF-8 without NUL, at most NL_META_MAX_VALUE bytes. 1 valid, 0 not. */
 int nl_meta_value_valid(const char *val, size_t len);
 
+/* Foreign metadata (GGUF KVs, safetensors __metadata__) whose key or value nl cannot hold is
+ * dropped, but not silently: readers note each name and finally record
+ * "<format>.skipped_count" and "<format>.skipped_keys" (names comma-separated; a name that
+ * is not valid text, or no longer fits in 64 KiB, is counted but left out of the list). */
+struct nl_meta_skips {
+	char *names;
+	size_t len;
+	unsigned long long count;
+};
+void nl_meta_skips_note(struct nl_meta_skips *sk, const char *key);
+/* Records the two keys into m when anything was noted; frees sk either way. */
+int nl_meta_skips_record(struct nl_meta_skips *sk, struct nl_meta *m, const char *format,
+    struct nl_err *err);
+
 #endif

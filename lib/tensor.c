@@ -77,17 +77,74 @@ nl_tset_free(struct nl_tset *ts)
 	for (size_t i = 0; i < ts->n; i++)
 		free(ts->t[i].data);
 	free(ts->t);
+	free(ts->slots);
 	nl_meta_free(&ts->meta);
 	nl_tset_init(ts);
+}
+
+/* FNV-1a: names are short; the index keeps loading n tensors O(n), not O(n^2). */
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (size_t)h;
+}
+
+/* Slot holding name, or the empty slot where it would go (n_slots is a power of two). */
+static size_t
+slot_of(const struct nl_tset *ts, const char *name)
+{
+	size_t mask = ts->n_slots - 1, i = name_hash(name) & mask;
+	while (ts->slots[i] != 0 && strcmp(ts->t[ts->slots[i] - 1].info.name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int
+index_grow(struct nl_tset *ts)
+{
+	size_t n = ts->n_slots ? ts->n_slots * 2 : 64;
+	size_t *old = ts->slots, old_n = ts->n_slots;
+
+	if ((ts->slots = calloc(n, sizeof *ts->slots)) == NULL) {
+		ts->slots = old;
+		return -1;
+	}
+	ts->n_slots = n;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i] != 0)
+			ts->slots[slot_of(ts, ts->t[old[i] - 1].info.name)] = old[i];
+	free(old);
+	return 0;
 }
 
 struct nl_tensor *
 nl_tset_find(const struct nl_tset *ts, const char *name)
 {
-	for (size_t i = 0; i < ts->n; i++)
-		if (strcmp(ts->t[i].info.name, name) == 0)
-			return &ts->t[i];
-	return NULL;
+	if (ts->n_slots == 0)
+		return NULL;
+	size_t i = slot_of(ts, name);
+	return ts->slots[i] ? &ts->t[ts->slots[i] - 1] : NULL;
+}
+
+void
+nl_tset_truncate(struct nl_tset *ts, size_t n)
+{
+	while (ts->n > n) {
+		struct nl_tensor *t = &ts->t[ts->n - 1];
+		/* linear probing: removing an entry means re-placing the rest of its cluster */
+		size_t mask = ts->n_slots - 1, i = slot_of(ts, t->info.name);
+		ts->slots[i] = 0;
+		for (size_t j = (i + 1) & mask; ts->slots[j] != 0; j = (j + 1) & mask) {
+			size_t v = ts->slots[j];
+			ts->slots[j] = 0;
+			ts->slots[slot_of(ts, ts->t[v - 1].info.name)] = v;
+		}
+		free(t->data);
+		ts->n--;
+	}
 }
 
 struct nl_tensor *
@@ -111,6 +168,11 @@ nl_tset_add_owned(struct nl_tset *ts, const struct nl_tinfo *ti, void *data, siz
 		    ti->name, nbytes, (unsigned long long)want);
 		goto fail;
 	}
+	/* keep the index at most half full */
+	if (2 * (ts->n + 1) > ts->n_slots && index_grow(ts) < 0) {
+		nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (ts->n == ts->cap) {
 		size_t cap = ts->cap ? ts->cap * 2 : 8;
 		struct nl_tensor *t = realloc(ts->t, cap * sizeof *t);
@@ -128,6 +190,7 @@ nl_tset_add_owned(struct nl_tset *ts, const struct nl_tinfo *ti, void *data, siz
 		t->info.dims[i] = 0;
 	t->data = data;
 	t->nbytes = nbytes;
+	ts->slots[slot_of(ts, t->info.name)] = ts->n;
 	return t;
 fail:
 	free(data);

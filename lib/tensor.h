@@ -32,6 +32,7 @@ struct nl_tset {
 	struct nl_meta meta;
 	size_t n, cap;
 	struct nl_tensor *t;
+	size_t *slots, n_slots;  /* open-addressing index of names: tensor index + 1, 0 = empty */
 };
 
 /* a*b with overflow check: 0 ok, -1 overflow. */
@@ -52,5 +53,7 @@ struct nl_tensor *nl_tset_add(struct nl_tset *ts, const struct nl_tinfo *ti, str
 struct nl_tensor *nl_tset_add_owned(struct nl_tset *ts, const struct nl_tinfo *ti, void *data,
     size_t nbytes, struct nl_err *err);
 struct nl_tensor *nl_tset_find(const struct nl_tset *ts, const char *name);
+/* Drop the tensors after the first n (a reader undoing a failed load). */
+void nl_tset_truncate(struct nl_tset *ts, size_t n);
 
 #endif

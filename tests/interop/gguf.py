@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 
+# This file is itself named gguf.py: drop its directory from the path so that
+# `import gguf` finds the package, not this script.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+
 try:
     import numpy as np
     import gguf
@@ -152,6 +157,29 @@ def round_trip(bin_dir, work, tag, tensors, alignment=None):
     check(same, f"{tag}: nlt -> gguf -> nlt byte identical", err)
 
 
+def canonical(bin_dir, work):
+    """With only string KVs already in key order, our writer's bytes equal gguf-py's."""
+    src = os.path.join(work, "canon.in.gguf")
+    mid = os.path.join(work, "canon.nlt")
+    dst = os.path.join(work, "canon.back.gguf")
+    w = gguf.GGUFWriter(src, arch="nltest")  # general.architecture sorts first
+    w.add_string("nl.a", "x")
+    w.add_string("nl.b", "yy")
+    w.add_tensor("a", np.arange(5, dtype=np.float32))
+    w.add_tensor("s", np.array(2.5, dtype=np.float32))
+    w.add_tensor("b", np.arange(6, dtype=np.int16).reshape(2, 3))
+    w.add_tensor("e", np.zeros((0, 3), dtype=np.float32))
+    w.add_tensor("c", np.arange(3, dtype=np.float64))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    rc1, err1 = convert(bin_dir, src, mid)
+    rc2, err2 = convert(bin_dir, mid, dst) if rc1 == 0 else (1, "")
+    same = rc2 == 0 and open(src, "rb").read() == open(dst, "rb").read()
+    check(same, "canonical: same bytes as gguf-py", err1 or err2)
+
+
 def main():
     if len(sys.argv) != 3:
         print("usage: gguf.py BIN_DIR WORKDIR", file=sys.stderr)
@@ -168,6 +196,7 @@ def main():
     round_trip(bin_dir, work, "gguf", tensors)
     # a file with general.alignment = 64: offsets honoured, the key consumed
     round_trip(bin_dir, work, "gguf-align64", tensors, alignment=64)
+    canonical(bin_dir, work)
     return 1 if failed else 0
 
 

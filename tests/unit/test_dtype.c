@@ -156,6 +156,34 @@ T_TEST(meta_maps)
 	nl_meta_free(&m);
 }
 
+T_TEST(tset_index)
+{
+	struct nl_tset ts;
+	struct nl_err err = { 0, "" };
+	struct nl_tinfo ti = { "", NL_DTYPE_U8, 1, { 1 } };
+	int ok = 1;
+
+	nl_tset_init(&ts);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(ti.name, sizeof ti.name, "layers.%d.w", i);
+		ok &= nl_tset_add(&ts, &ti, &err) != NULL;
+	}
+	T_CHECK(ok && ts.n == 5000);
+	T_CHECK(nl_tset_add(&ts, &ti, &err) == NULL && strstr(err.msg, "duplicate tensor name"));
+	snprintf(ti.name, sizeof ti.name, "layers.%d.w", 1234);
+	T_CHECK(nl_tset_find(&ts, ti.name) == &ts.t[1234]);
+	nl_tset_truncate(&ts, 100);
+	T_CHECK(ts.n == 100 && nl_tset_find(&ts, ti.name) == NULL);
+	for (int i = 0; i < 100; i++) {
+		snprintf(ti.name, sizeof ti.name, "layers.%d.w", i);
+		ok &= nl_tset_find(&ts, ti.name) == &ts.t[i];
+	}
+	T_CHECK(ok);
+	snprintf(ti.name, sizeof ti.name, "layers.%d.w", 4999);
+	T_CHECK(nl_tset_add(&ts, &ti, &err) != NULL && nl_tset_find(&ts, ti.name) == &ts.t[100]);
+	nl_tset_free(&ts);
+}
+
 int
 main(void)
 {
@@ -165,5 +193,6 @@ main(void)
 	T_RUN(conversions);
 	T_RUN(shapes);
 	T_RUN(meta_maps);
+	T_RUN(tset_index);
 	return t_done();
 }

@@ -286,6 +286,27 @@ T_TEST(st_accept_order)
 	free(p);
 }
 
+T_TEST(st_foreign_metadata_recorded)
+{
+	/* keys nl metadata cannot hold are dropped and named, never fatal or silent */
+	const char *hdr = "{\"__metadata__\":{\"Author\":\"me\",\"format\":\"pt\","
+	    "\"Bad Key\":\"x\"}}";
+	struct nl_tset ts;
+	size_t len;
+	unsigned char *p = mkfile(hdr, -1, 0, &len);
+
+	T_CHECK_MSG(read_mem(p, len, &ts) == 0, "%s", err.msg);
+	T_CHECK(ts.meta.n == 3);
+	const char *f = nl_meta_get(&ts.meta, "format");
+	const char *c = nl_meta_get(&ts.meta, "safetensors.skipped_count");
+	const char *k = nl_meta_get(&ts.meta, "safetensors.skipped_keys");
+	T_CHECK(f != NULL && strcmp(f, "pt") == 0);
+	T_CHECK(c != NULL && strcmp(c, "2") == 0);
+	T_CHECK(k != NULL && strcmp(k, "Author,Bad Key") == 0);
+	nl_tset_free(&ts);
+	free(p);
+}
+
 struct bad {
 	const char *hdr;
 	long long hlen;      /* -1: true length */
@@ -331,8 +352,6 @@ static const struct bad bads[] = {
 	    "__metadata__: metadata value for key 'k' is not a string", NL_EFORMAT },
 	{ "{\"__metadata__\":{\"k\":[\"v\"]}}", -1, 0, "is not a string", NL_EFORMAT },
 	{ "{\"__metadata__\":\"k\"}", -1, 0, "__metadata__: metadata is not a json object",
-	    NL_EFORMAT },
-	{ "{\"__metadata__\":{\"Author\":\"me\"}}", -1, 0, "invalid metadata key 'Author'",
 	    NL_EFORMAT },
 	{ "{\"x\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", -1, 1,
 	    "tensor 'x': rank 9 exceeds 8", NL_EFORMAT },
@@ -464,6 +483,7 @@ main(void)
 	T_RUN(st_roundtrip);
 	T_RUN(st_exact_bytes);
 	T_RUN(st_accept_order);
+	T_RUN(st_foreign_metadata_recorded);
 	T_RUN(st_corrupt_matrix);
 	T_RUN(st_tiny_inputs);
 	T_RUN(st_every_prefix);
