@@ -624,7 +624,8 @@ nl_fmt_npz_read(struct nl_io *in, struct nl_tset *ts, struct nl_err *err)
 	for (;;) {
 		ptrdiff_t r = npz_pull(src);
 		if (r < 0) {
-			*err = src->ioerr;
+			if (err != NULL)
+				*err = src->ioerr;
 			goto done;
 		}
 		if (r == 0)

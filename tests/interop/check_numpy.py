@@ -2,7 +2,7 @@
 # nl — see LICENSE. Interop with numpy: .npy and .npz written by numpy survive
 # nl-convert to .nlt and back, and numpy reads what nl writes.
 #
-# usage: python3 tests/interop/numpy.py BIN_DIR WORKDIR
+# usage: python3 tests/interop/check_numpy.py BIN_DIR WORKDIR
 # Prints "ok N - name" / "not ok N - name"; exits 1 on failure, 77 without numpy.
 
 import io
@@ -11,9 +11,6 @@ import subprocess
 import sys
 import zipfile
 
-# this file is itself called numpy.py: keep its directory out of the import path
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
 try:
     import numpy as np
@@ -22,7 +19,7 @@ except ImportError:
     sys.exit(77)
 
 if len(sys.argv) != 3:
-    print("usage: numpy.py BIN_DIR WORKDIR", file=sys.stderr)
+    print("usage: check_numpy.py BIN_DIR WORKDIR", file=sys.stderr)
     sys.exit(2)
 
 BIN, WORK = sys.argv[1], sys.argv[2]

@@ -1,15 +1,10 @@
 #!/usr/bin/env python3
 # nl — see LICENSE. GGUF interop: gguf-py writes a file, nl-convert takes it to .nlt and back
 # to .gguf, gguf-py reads the result; tensors must match exactly and KVs survive as strings.
-# Usage: gguf.py BIN_DIR WORKDIR. Exit 0 pass, 1 fail, 77 skip (no gguf package).
+# Usage: check_gguf.py BIN_DIR WORKDIR. Exit 0 pass, 1 fail, 77 skip (no gguf package).
 import os
 import subprocess
 import sys
-
-# This file is itself named gguf.py: drop its directory from the path so that
-# `import gguf` finds the package, not this script.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 
 try:
     import numpy as np
@@ -182,7 +177,7 @@ def canonical(bin_dir, work):
 
 def main():
     if len(sys.argv) != 3:
-        print("usage: gguf.py BIN_DIR WORKDIR", file=sys.stderr)
+        print("usage: check_gguf.py BIN_DIR WORKDIR", file=sys.stderr)
         return 2
     bin_dir, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)

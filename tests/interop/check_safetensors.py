@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # nl — see LICENSE. Interop: a file written by the Python safetensors package goes through
 # nl-convert to .nlt and back, and the package reads back the same tensors and metadata.
-# Usage: safetensors.py BIN_DIR WORKDIR; exit 0 pass, 1 fail, 77 skip, 2 usage.
+# Usage: check_safetensors.py BIN_DIR WORKDIR; exit 0 pass, 1 fail, 77 skip, 2 usage.
 import os
 import struct
 import subprocess
@@ -78,12 +78,8 @@ def header(path):
 
 def main():
     if len(sys.argv) != 3:
-        print("usage: safetensors.py BIN_DIR WORKDIR", file=sys.stderr)
+        print("usage: check_safetensors.py BIN_DIR WORKDIR", file=sys.stderr)
         return 2
-    # This file is itself named safetensors.py: keep its directory off the import path so
-    # that "import safetensors" finds the package, not this script.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     try:
         import numpy as np
         import safetensors.numpy as stn
