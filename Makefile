@@ -47,7 +47,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all tests
-	@sh tests/run.sh
+	@LDFLAGS='$(LDFLAGS)' sh tests/run.sh
 
 lint:
 	@sh tests/lint.sh
@@ -65,8 +65,17 @@ demo: deps
 bench: all build/bench/tio
 	@sh bench/tensor-io
 
+# libnl is static only, so its dependencies are plain Requires: `pkg-config --libs nl` links.
+# libFuzzer over every reader (clang); FUZZ_SECONDS per run, corpus in build/fuzz/corpus
+FUZZ_SECONDS = 60
+fuzz:
+	@mkdir -p build/fuzz/corpus
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(PKG_CFLAGS) -Ilib \
+	    -o build/fuzz/readers tests/fuzz/fuzz_readers.c $(filter lib/%.c,$(LIBSRC)) $(ALL_LIBS)
+	build/fuzz/readers -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus
+
 nl.pc: config.mk
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include/nl\n\nName: nl\nDescription: Nested Learning toolkit library\nVersion: %s\nRequires.private: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lnl\nLibs.private: -lm\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include/nl\n\nName: nl\nDescription: Nested Learning toolkit library\nVersion: %s\nRequires: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lnl -lm\n' \
 	    '$(PREFIX)' '$(VERSION)' '$(PKGS)' > $@
 
 install: all nl.pc
@@ -88,7 +97,7 @@ uninstall:
 clean:
 	rm -rf build bin libnl.a nl.pc
 
-.PHONY: all tests deps check lint asan demo bench install uninstall clean
+.PHONY: all tests deps check lint asan demo bench fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 -include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d)

@@ -94,33 +94,6 @@ hex4(const unsigned char *s, size_t at, size_t end)
 	return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..avail), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0], cp;
-	size_t k;
-
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) { k = 1; cp = c & 0x1f; }
-	else if ((c & 0xf0) == 0xe0) { k = 2; cp = c & 0x0f; }
-	else if ((c & 0xf8) == 0xf0) { k = 3; cp = c & 0x07; }
-	else return 0;
-	if (avail <= k)
-		return 0;
-	for (size_t i = 1; i <= k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-	if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return k + 1;
-}
-
 static size_t
 utf8_put(unsigned char *o, unsigned long cp)
 {
@@ -172,7 +145,7 @@ jp_string(struct jp *p, char **out, size_t *outlen)
 			return jp_fail(p, j, "control character in string");
 		}
 		if (c >= 0x80) {
-			size_t k = utf8_seq(s + j, end - j);
+			size_t k = nl_utf8_seq(s + j, end - j);
 			if (k == 0) {
 				free(o);
 				return jp_fail(p, j, "invalid utf-8 in string");

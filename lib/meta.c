@@ -45,6 +45,40 @@ nl_meta_key_valid(const char *key)
 	return !need_char;
 }
 
+size_t
+nl_utf8_seq(const unsigned char *s, size_t avail)
+{
+	unsigned c = s[0], cp;
+	size_t k;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		k = 1;
+		cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		k = 2;
+		cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		k = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail <= k)
+		return 0;
+	for (size_t i = 1; i <= k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+	if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return k + 1;
+}
+
 int
 nl_meta_value_valid(const char *val, size_t len)
 {
@@ -53,31 +87,10 @@ nl_meta_value_valid(const char *val, size_t len)
 	if (len > NL_META_MAX_VALUE)
 		return 0;
 	while (p < end) {
-		unsigned c = *p;
-		size_t k;
-		unsigned cp;
-		if (c == 0)
+		size_t k = *p ? nl_utf8_seq(p, (size_t)(end - p)) : 0;
+		if (k == 0)
 			return 0;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) { k = 1; cp = c & 0x1f; }
-		else if ((c & 0xf0) == 0xe0) { k = 2; cp = c & 0x0f; }
-		else if ((c & 0xf8) == 0xf0) { k = 3; cp = c & 0x07; }
-		else return 0;
-		if ((size_t)(end - p) <= k)
-			return 0;
-		for (size_t i = 1; i <= k; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		p += k + 1;
+		p += k;
 	}
 	return 1;
 }

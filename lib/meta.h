@@ -24,6 +24,9 @@ const char *nl_meta_get(const struct nl_meta *m, const char *key);
 int nl_meta_copy(struct nl_meta *dst, const struct nl_meta *src, struct nl_err *err);
 /* Keys are [a-z0-9_]+(\.[a-z0-9_]+)*, at most 255 bytes. 1 valid, 0 not. */
 int nl_meta_key_valid(const char *key);
+/* Length of the well-formed UTF-8 sequence at s[0..avail) (avail >= 1): 1..4, or 0 for an
+ * invalid, overlong, surrogate or truncated one. */
+size_t nl_utf8_seq(const unsigned char *s, size_t avail);
 /* UTF-8 without NUL, at most NL_META_MAX_VALUE bytes. 1 valid, 0 not. */
 int nl_meta_value_valid(const char *val, size_t len);
 

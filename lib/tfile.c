@@ -136,29 +136,24 @@ check_tinfo(struct nl_tfile *tf, const struct nl_tinfo *ti, uint32_t block_size,
 {
 	size_t es = nl_dtype_size(ti->dtype);
 	struct nl_tinfo row = *ti;
+	uint64_t bytes;
 
 	if (!nl_tensor_name_valid(ti->name))
 		return nl_err_set(err, NL_EFORMAT, "invalid tensor name '%.64s'", ti->name);
-	if (es == 0)
-		return nl_err_set(err, NL_EFORMAT, "tensor '%s': unknown dtype %d", ti->name,
-		    (int)ti->dtype);
-	if (ti->rank < 0 || ti->rank > NL_MAX_RANK)
-		return nl_err_set(err, NL_EFORMAT, "tensor '%s': rank %d exceeds %d", ti->name,
-		    ti->rank, NL_MAX_RANK);
+	/* size one index of a streamed first dimension; this also checks dtype and rank */
+	int streamed = ti->rank > 0 && ti->dims[0] == NL_DIM_STREAM;
+	if (streamed)
+		row.dims[0] = 1;
+	for (int i = 1; i < ti->rank && i < NL_MAX_RANK; i++)
+		if (ti->dims[i] == NL_DIM_STREAM)
+			return nl_err_set(err, NL_EFORMAT,
+			    "tensor '%s': only the first dimension may be streamed", ti->name);
+	if (nl_tinfo_size(&row, NULL, &bytes, err) < 0)
+		return -1;
 	if (block_size == 0 || block_size % es != 0 || block_size > NL_TFILE_MAX_BLOCK)
 		return nl_err_set(err, NL_EFORMAT,
 		    "tensor '%s': block size %u is not a positive multiple of %zu up to %u",
 		    ti->name, block_size, es, NL_TFILE_MAX_BLOCK);
-	for (int i = 1; i < ti->rank; i++)
-		if (ti->dims[i] == NL_DIM_STREAM)
-			return nl_err_set(err, NL_EFORMAT,
-			    "tensor '%s': only the first dimension may be streamed", ti->name);
-	int streamed = ti->rank > 0 && ti->dims[0] == NL_DIM_STREAM;
-	if (streamed)
-		row.dims[0] = 1;
-	uint64_t bytes;
-	if (nl_tinfo_size(&row, NULL, &bytes, err) < 0)
-		return -1;
 	if (streamed) {
 		if (bytes == 0)
 			return nl_err_set(err, NL_EFORMAT,

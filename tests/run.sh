@@ -40,6 +40,8 @@ for py in tests/interop/*.py; do
 	fi
 	rm -rf "$work"
 done
+echo "# tests/install.sh"
+run "install" sh tests/install.sh
 echo "# lint"
 run "lint" sh tests/lint.sh
 
