@@ -35,8 +35,11 @@ nl_format_detect(const unsigned char *p, size_t n)
 		return NL_FORMAT_GGUF;
 	if (n >= 262 && memcmp(p + 257, "ustar", 5) == 0)
 		return NL_FORMAT_TAR;
-	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
-		return NL_FORMAT_GZIP;
+	if ((n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||
+	    (n >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0) ||
+	    (n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0) ||
+	    (n >= 3 && memcmp(p, "BZh", 3) == 0))
+		return NL_FORMAT_COMPRESSED;
 	/* safetensors: a plausible little-endian header length, then a JSON object */
 	if (n >= 9 && p[8] == '{' && nl_le64(p) >= 2 && nl_le64(p) <= 100000000)
 		return NL_FORMAT_SAFETENSORS;
@@ -71,7 +74,7 @@ nl_format_name(enum nl_format fmt)
 	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
 		if (formats[i].fmt == fmt)
 			return formats[i].name;
-	return fmt == NL_FORMAT_GZIP ? "gzip" : "unknown";
+	return fmt == NL_FORMAT_COMPRESSED ? "compressed" : "unknown";
 }
 
 static int
@@ -88,8 +91,6 @@ detect(struct nl_io *in, enum nl_format *fmt, struct nl_err *err)
 	if (*fmt == NL_FORMAT_UNKNOWN)
 		return nl_err_set(err, NL_EFORMAT,
 		    "unrecognised format (not nl-tensor, npy, npz, safetensors, GGUF or a tar bundle)");
-	if (*fmt == NL_FORMAT_GZIP)
-		return nl_err_set(err, NL_EUNSUPPORTED, "gzip data: decompress it first (zcat)");
 	return 0;
 }
 
@@ -134,6 +135,9 @@ nl_convert_load(struct nl_io *in, const char *path, struct nl_tset *ts, enum nl_
 		return nl_fmt_safetensors_read(in, ts, err);
 	case NL_FORMAT_GGUF:
 		return nl_fmt_gguf_read(in, ts, err);
+	case NL_FORMAT_COMPRESSED:
+		return nl_err_set(err, NL_EUNSUPPORTED,
+		    "compressed data: decompress it first (zcat, xzcat, zstdcat)");
 	default:
 		return nl_err_set(err, NL_EUNSUPPORTED,
 		    "%s input can be listed (-l) but not converted yet", nl_format_name(*fmt));
@@ -318,12 +322,12 @@ list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_all(a);
 	if (archive_read_open(a, src, NULL, ar_read_cb, NULL) != ARCHIVE_OK) {
-		nl_err_set(err, NL_EFORMAT, "%s", archive_error_string(a));
+		nl_err_set(err, NL_EFORMAT, "tar bundle: %s", archive_error_string(a));
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
-		size_t len = strlen(name);
+		size_t len = name ? strlen(name) : 0; /* NULL: a name not decodable in this locale */
 		if (archive_entry_filetype(e) != AE_IFREG || len < 4 || strcmp(name + len - 4, ".nlt") != 0)
 			continue;
 		struct nl_io entry;
@@ -336,7 +340,7 @@ list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		nl_err_set(err, NL_EFORMAT, "%s", archive_error_string(a));
+		nl_err_set(err, NL_EFORMAT, "tar bundle: %s", archive_error_string(a));
 		goto out;
 	}
 	rc = 0;
@@ -357,7 +361,7 @@ nl_convert_list(struct nl_io *in, const char *path, nl_list_fn fn, void *ctx, st
 		return -1;
 	if (fmt == NL_FORMAT_NLT)
 		return list_nlt(in, NULL, fn, ctx, err);
-	if (fmt == NL_FORMAT_TAR)
+	if (fmt == NL_FORMAT_TAR || fmt == NL_FORMAT_COMPRESSED)
 		return list_tar(in, fn, ctx, err);
 	nl_tset_init(&ts);
 	if (nl_convert_load(in, path, &ts, &fmt, err) < 0) {

@@ -16,7 +16,7 @@ enum nl_format {
 	NL_FORMAT_SAFETENSORS,
 	NL_FORMAT_GGUF,
 	NL_FORMAT_TAR,  /* checkpoint bundles (nl-checkpoint(5)) */
-	NL_FORMAT_GZIP, /* recognised only to name it in messages */
+	NL_FORMAT_COMPRESSED, /* gzip, xz, zstd or bzip2: listed as a compressed tar bundle */
 	NL_FORMAT_ZIP   /* a zip that is not an npz */
 };
 
