@@ -23,5 +23,5 @@ WERROR = -Werror
 endif
 
 CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes $(WERROR)
-CPPFLAGS = -D_POSIX_C_SOURCE=200809L -DNL_VERSION=\"$(VERSION)\" $(BLAS_CPPFLAGS)
+CPPFLAGS = -D_XOPEN_SOURCE=700 -DNL_VERSION=\"$(VERSION)\" $(BLAS_CPPFLAGS)
 LDFLAGS =

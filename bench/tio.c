@@ -31,7 +31,7 @@ main(int argc, char **argv)
 		ti.dtype = nl_dtype_parse(argv[3]);
 		ti.rank = 1;
 		ti.dims[0] = NL_DIM_STREAM;
-		if (nl_io_open_read(&in, "-", &err) < 0 || nl_io_open_write(&out, "-", NL_IO_FORCE, &err) < 0 ||
+		if (nl_io_open_read(&in, "-", NL_IO_FORCE, &err) < 0 || nl_io_open_write(&out, "-", NL_IO_FORCE, &err) < 0 ||
 		    nl_tfile_open_write(&tf, &out, NULL, atoi(argv[2]), &err) < 0 ||
 		    nl_tfile_begin(tf, &ti, &err) < 0)
 			return fail("write", &err);
@@ -45,7 +45,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "read") == 0) {
-		if (nl_io_open_read(&in, "-", &err) < 0 || nl_io_open_write(&out, "-", NL_IO_FORCE, &err) < 0 ||
+		if (nl_io_open_read(&in, "-", NL_IO_FORCE, &err) < 0 || nl_io_open_write(&out, "-", NL_IO_FORCE, &err) < 0 ||
 		    nl_tfile_open_read(&tf, &in, &err) < 0)
 			return fail("read", &err);
 		int r;

@@ -88,7 +88,7 @@ main(int argc, char **argv)
 	}
 
 	nl_io_install_signals();
-	if (nl_io_open_read(&in, in_path, &err) < 0) {
+	if (nl_io_open_read(&in, in_path, force ? NL_IO_FORCE : 0, &err) < 0) {
 		nl_cli_report(in_path, &err);
 		return 1;
 	}

@@ -343,6 +343,12 @@ list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 		nl_err_set(err, NL_EFORMAT, "tar bundle: %s", archive_error_string(a));
 		goto out;
 	}
+	/* libarchive also reports a clean end when the input stops at an entry boundary; a
+	 * complete archive has its end-of-archive zero blocks after the last header position */
+	if (archive_filter_bytes(a, 0) < archive_read_header_position(a) + 512) {
+		nl_err_set(err, NL_EFORMAT, "tar bundle: truncated (no end-of-archive blocks)");
+		goto out;
+	}
 	rc = 0;
 out:
 	if (a != NULL)

@@ -1,6 +1,7 @@
 /* nl — see LICENSE. Element types, half-precision conversions, checked conversions. */
 #include "dtype.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -115,6 +116,23 @@ nl_f32_to_bf16(float f)
 	return (uint16_t)(u >> 16);
 }
 
+/* x rounded to a float with round-to-odd: truncate, and set the last mantissa bit when
+ * inexact. Rounding that float again to 11 or 8 mantissa bits then equals rounding x
+ * directly, which a nearest-even float would not (double rounding). */
+static float
+float_to_odd(long double x)
+{
+	float f = (float)x;
+
+	if (isnan(f) || (long double)f == x)
+		return f;
+	if (isinf(f))
+		return copysignf(FLT_MAX, f); /* FLT_MAX is odd; halves overflow to inf from it */
+	if (fabsl((long double)f) > fabsl(x))
+		f = nextafterf(f, 0.0f);
+	return bits_f32(f32_bits(f) | 1);
+}
+
 /* One element as a double or as a 64-bit integer, whichever represents it exactly. */
 struct value {
 	int is_float, is_unsigned;
@@ -194,14 +212,18 @@ nl_dtype_convert(void *dst, enum nl_dtype dst_type, const void *src, enum nl_dty
 			return nl_err_set(err, NL_ERANGE, "element %zu: BOOL value %u is not 0 or 1",
 			    k, (unsigned)v.u);
 		if (nl_dtype_is_float(dst_type)) {
-			double x = v.is_float ? v.f : v.is_unsigned ? (double)v.u : (double)v.i;
+			/* long double holds every source value exactly (64-bit integers too), so
+			 * F32 and F64 round once; halves round through round-to-odd floats */
+			long double x = v.is_float ? (long double)v.f :
+			    v.is_unsigned ? (long double)v.u : (long double)v.i;
 			float f = (float)x;
+			double g = (double)x;
 			uint16_t h;
 			switch (dst_type) {
 			case NL_DTYPE_F32: memcpy(d, &f, 4); break;
-			case NL_DTYPE_F64: memcpy(d, &x, 8); break;
-			case NL_DTYPE_F16: h = nl_f32_to_f16(f); memcpy(d, &h, 2); break;
-			default: h = nl_f32_to_bf16(f); memcpy(d, &h, 2); break;
+			case NL_DTYPE_F64: memcpy(d, &g, 8); break;
+			case NL_DTYPE_F16: h = nl_f32_to_f16(float_to_odd(x)); memcpy(d, &h, 2); break;
+			default: h = nl_f32_to_bf16(float_to_odd(x)); memcpy(d, &h, 2); break;
 			}
 			continue;
 		}

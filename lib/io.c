@@ -2,6 +2,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,14 +18,15 @@
  * see them and read-only in the handler (the one mutable global besides progname). */
 static char *volatile io_temps[IO_MAX_TEMPS];
 
-static void
+static int
 io_temps_add(char *path)
 {
 	for (int i = 0; i < IO_MAX_TEMPS; i++)
 		if (io_temps[i] == NULL) {
 			io_temps[i] = path;
-			return;
+			return 0;
 		}
+	return -1;
 }
 
 static void
@@ -50,12 +52,18 @@ nl_io_install_signals(void)
 {
 	struct sigaction sa;
 
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = io_on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction old;
+		/* a signal ignored by the caller (nohup, background jobs) stays ignored */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 static void
@@ -81,10 +89,13 @@ io_alloc_buf(struct nl_io *io, struct nl_err *err)
 }
 
 int
-nl_io_open_read(struct nl_io *io, const char *path, struct nl_err *err)
+nl_io_open_read(struct nl_io *io, const char *path, int flags, struct nl_err *err)
 {
 	if (strcmp(path, "-") == 0) {
 		io_init(io, NL_IO_FD, "(stdin)", 0);
+		if (!(flags & NL_IO_FORCE) && isatty(STDIN_FILENO))
+			return nl_err_set(err, NL_EUSAGE,
+			    "refusing to read binary data from a terminal (use -f to force)");
 		io->fd = STDIN_FILENO;
 	} else {
 		struct stat st;
@@ -107,6 +118,9 @@ nl_io_open_read(struct nl_io *io, const char *path, struct nl_err *err)
 int
 nl_io_open_write(struct nl_io *io, const char *path, int flags, struct nl_err *err)
 {
+	struct stat st;
+	char *real = NULL;
+
 	if (strcmp(path, "-") == 0) {
 		io_init(io, NL_IO_FD, "(stdout)", 1);
 		if (!(flags & NL_IO_FORCE) && isatty(STDOUT_FILENO))
@@ -116,32 +130,64 @@ nl_io_open_write(struct nl_io *io, const char *path, int flags, struct nl_err *e
 		return io_alloc_buf(io, err);
 	}
 	io_init(io, NL_IO_FD, path, 1);
+	if (io_alloc_buf(io, err) < 0)
+		return -1;
+	/* a link is followed: the file it names is replaced, the link stays */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)) != NULL)
+		path = real;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* devices, fifos (/dev/null, /dev/stdout): write in place, never replace them */
+		io->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		free(real);
+		if (io->fd < 0) {
+			int saved = errno;
+			nl_io_abort(io);
+			errno = saved;
+			return nl_err_sys(err, "%s", "");
+		}
+		io->own_fd = 1;
+		return 0;
+	}
 	size_t len = strlen(path);
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
 	io->path = strdup(path);
 	io->tmp = malloc(len + 16);
+	free(real);
 	if (io->path == NULL || io->tmp == NULL) {
 		nl_io_abort(io);
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	}
 	/* ".name.XXXXXX" beside the target so rename stays on one file system */
-	memcpy(io->tmp, path, dirlen);
-	snprintf(io->tmp + dirlen, len + 16 - dirlen, ".%s.XXXXXX", path + dirlen);
+	memcpy(io->tmp, io->path, dirlen);
+	snprintf(io->tmp + dirlen, len + 16 - dirlen, ".%s.XXXXXX", io->path + dirlen);
+	/* no signal may come between creating the temporary and registering it */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	io->fd = mkstemp(io->tmp);
+	int saved = errno, registered = io->fd >= 0 && io_temps_add(io->tmp) == 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (io->fd < 0) {
-		int saved = errno;
+		free(io->tmp); /* nothing was created */
+		io->tmp = NULL;
 		nl_io_abort(io);
 		errno = saved;
 		return nl_err_sys(err, "%s", "");
 	}
 	io->own_fd = 1;
-	io_temps_add(io->tmp);
+	if (!registered) {
+		nl_io_abort(io);
+		return nl_err_set(err, NL_ERANGE, "more than %d outputs open at once", IO_MAX_TEMPS);
+	}
 	/* mkstemp makes 0600; give the file the mode a plain creat() would */
 	mode_t mask = umask(0);
 	umask(mask);
 	fchmod(io->fd, 0666 & ~mask);
-	return io_alloc_buf(io, err);
+	return 0;
 }
 
 void
@@ -438,11 +484,16 @@ nl_io_close(struct nl_io *io, struct nl_err *err)
 	if (rc == 0 && io->tmp != NULL) {
 		if (fsync(io->fd) < 0)
 			rc = nl_err_sys(err, "fsync");
-		else if (close(io->fd) < 0)
+		if (close(io->fd) < 0 && rc == 0)
 			rc = nl_err_sys(err, "close");
 		io->own_fd = 0;
 		if (rc == 0 && rename(io->tmp, io->path) < 0)
 			rc = nl_err_sys(err, "rename");
+	} else if (rc == 0 && io->own_fd && io->writing) {
+		/* a device or fifo written in place */
+		if (close(io->fd) < 0)
+			rc = nl_err_sys(err, "close");
+		io->own_fd = 0;
 	}
 	if (rc < 0) {
 		nl_io_abort(io);

@@ -20,7 +20,7 @@ enum nl_io_kind { NL_IO_NONE, NL_IO_FD, NL_IO_MEM, NL_IO_CUSTOM };
 
 /* Open flags for nl_io_open_write. */
 enum {
-	NL_IO_FORCE = 1 /* allow binary output to a terminal */
+	NL_IO_FORCE = 1 /* allow binary data to or from a terminal */
 };
 
 /* Plain struct so callers can keep it on the stack; fields are private to io.c. */
@@ -45,8 +45,8 @@ struct nl_io {
 	uint64_t offset;          /* bytes delivered to the reader / accepted from the writer */
 };
 
-/* "-" is stdin. */
-int nl_io_open_read(struct nl_io *io, const char *path, struct nl_err *err);
+/* "-" is stdin (refused on a terminal unless NL_IO_FORCE: binary input is not typed). */
+int nl_io_open_read(struct nl_io *io, const char *path, int flags, struct nl_err *err);
 /* "-" is stdout (refused on a tty unless NL_IO_FORCE); any other path is written to a
  * temporary file beside it and renamed into place by nl_io_close; nl_io_abort (and
  * SIGINT/SIGTERM, see nl_io_install_signals) removes the temporary. */

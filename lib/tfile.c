@@ -501,9 +501,11 @@ read_preamble(struct nl_tfile *tf, struct nl_err *err)
 	unsigned major = nl_le16(pre + 8);
 	if (major == 0x0100)
 		return nl_err_set(err, NL_EUNSUPPORTED, "format version 256.x: byte-swapped?");
-	if (major != NL_TFILE_MAJOR)
+	if (major > NL_TFILE_MAJOR)
 		return nl_err_set(err, NL_EUNSUPPORTED,
 		    "written by a newer nl (format %u.x; this reader knows 1.x)", major);
+	if (major != NL_TFILE_MAJOR)
+		return nl_err_set(err, NL_EFORMAT, "format version %u.x does not exist", major);
 	return 0;
 }
 
@@ -525,7 +527,8 @@ record_place(struct nl_tfile *tf, const char type[4], char *buf, size_t size)
 /* Read one record into tf->payload; verifies the type bytes, the cap and the CRC.
  * Ancillary records are skipped here, after their CRC is checked. */
 static int
-read_record(struct nl_tfile *tf, char type[4], size_t *len, struct nl_err *err)
+read_record_any(struct nl_tfile *tf, char type[4], size_t *len, int skip_ancillary,
+    struct nl_err *err)
 {
 	unsigned char hdr[REC_HDR], tail[4];
 	char where[320];
@@ -551,11 +554,17 @@ read_record(struct nl_tfile *tf, char type[4], size_t *len, struct nl_err *err)
 		if (crc != nl_le32(tail))
 			return nl_err_set(err, NL_ECRC, "crc mismatch in %s",
 			    record_place(tf, type, where, sizeof where));
-		if (type[0] >= 'a' && type[0] <= 'z')
+		if (skip_ancillary && type[0] >= 'a' && type[0] <= 'z')
 			continue; /* ancillary: understood by nobody here, harmless */
 		*len = n;
 		return 0;
 	}
+}
+
+static int
+read_record(struct nl_tfile *tf, char type[4], size_t *len, struct nl_err *err)
+{
+	return read_record_any(tf, type, len, 1, err);
 }
 
 static int
@@ -564,7 +573,8 @@ unknown_critical(const char type[4], struct nl_err *err)
 	return nl_err_set(err, NL_EFORMAT, "unknown critical record '%.4s'", type);
 }
 
-/* A length-prefixed string from the payload into a fresh NUL-terminated buffer. */
+/* A length-prefixed string from the payload into a fresh NUL-terminated buffer:
+ * 0, -1 malformed, -2 out of memory. */
 static int
 get_str(const unsigned char *p, size_t len, size_t *at, size_t max, char **out, size_t *out_len)
 {
@@ -575,7 +585,7 @@ get_str(const unsigned char *p, size_t len, size_t *at, size_t max, char **out, 
 		return -1;
 	char *s = malloc((size_t)n + 1);
 	if (s == NULL)
-		return -1;
+		return -2;
 	memcpy(s, p + *at + 4, n);
 	s[n] = '\0';
 	*at += 4 + (size_t)n;
@@ -590,7 +600,7 @@ read_head(struct nl_tfile *tf, struct nl_err *err)
 	char type[4];
 	size_t len, at = 8;
 
-	if (read_record(tf, type, &len, err) < 0)
+	if (read_record_any(tf, type, &len, 0, err) < 0) /* HEAD comes first, before any ancillary */
 		return -1;
 	if (memcmp(type, "HEAD", 4) != 0)
 		return nl_err_set(err, NL_EFORMAT, "expected HEAD record, found %.4s", type);
@@ -602,10 +612,13 @@ read_head(struct nl_tfile *tf, struct nl_err *err)
 	for (uint32_t i = 0; i < n; i++) {
 		char *k = NULL, *v = NULL;
 		size_t kl, vl;
-		if (get_str(p, len, &at, NL_META_MAX_KEY, &k, &kl) < 0 ||
-		    get_str(p, len, &at, NL_META_MAX_VALUE, &v, &vl) < 0) {
+		int g = get_str(p, len, &at, NL_META_MAX_KEY, &k, &kl);
+		if (g == 0)
+			g = get_str(p, len, &at, NL_META_MAX_VALUE, &v, &vl);
+		if (g < 0) {
 			free(k);
-			return nl_err_set(err, NL_EFORMAT, "malformed HEAD record (entry %u)", i + 1);
+			return g == -2 ? nl_err_set(err, NL_ENOMEM, "out of memory") :
+			    nl_err_set(err, NL_EFORMAT, "malformed HEAD record (entry %u)", i + 1);
 		}
 		/* an embedded NUL would make the C string disagree with the stored length */
 		int rc = strlen(k) != kl || strlen(v) != vl ?
@@ -762,6 +775,8 @@ load_block(struct nl_tfile *tf, size_t len, struct nl_err *err)
 		    "DATA record %llu of tensor '%s' follows a short block", idx, name);
 	if (raw > tf->declared - tf->total)
 		return nl_err_set(err, NL_EFORMAT, "tensor '%s': more data than its shape holds", name);
+	if (raw > NL_MAX_TENSOR_BYTES - tf->total) /* reachable only when streamed */
+		return nl_err_set(err, NL_ERANGE, "tensor '%s': size exceeds 2^48 bytes", name);
 	if (raw < tf->block_size)
 		tf->short_block_seen = 1;
 	if (grow(&tf->block, &tf->block_cap, tf->block_size, err) < 0)
@@ -809,6 +824,8 @@ nl_tfile_read(struct nl_tfile *tf, void *buf, size_t n, size_t *got, struct nl_e
 	size_t len;
 
 	*got = 0;
+	if (n == 0) /* got == 0 must keep meaning "the tensor has ended" */
+		return nl_err_set(err, NL_EUSAGE, "read of 0 bytes");
 	while (*got < n && tf->in_tensor) {
 		if (tf->block_pos < tf->block_len) {
 			size_t k = tf->block_len - tf->block_pos;

@@ -91,6 +91,19 @@ T_TEST(conversions)
 	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_F16, &ok, NL_DTYPE_BOOL, 1, &err) == 0 && h == 0x3c00);
 	float half = 0.5f;
 	T_CHECK(nl_dtype_convert(&b, NL_DTYPE_BOOL, &half, NL_DTYPE_F32, 1, &err) < 0);
+	/* no double rounding: just above a tie rounds up, even through wide sources */
+	double above = 1.0 + 0x1p-11 + 0x1p-40;
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_F16, &above, NL_DTYPE_F64, 1, &err) == 0 && h == 0x3c01);
+	double above_bf = 1.0 + 0x1p-8 + 0x1p-40;
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_BF16, &above_bf, NL_DTYPE_F64, 1, &err) == 0 &&
+	    h == 0x3f81);
+	int64_t wide = (INT64_C(1) << 60) + (INT64_C(1) << 36) + 1;
+	float wf;
+	T_CHECK(nl_dtype_convert(&wf, NL_DTYPE_F32, &wide, NL_DTYPE_I64, 1, &err) == 0 &&
+	    wf == 0x1p60f + 0x1p37f);
+	double huge = 1e300;
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_F16, &huge, NL_DTYPE_F64, 1, &err) == 0 && h == 0x7c00);
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_BF16, &huge, NL_DTYPE_F64, 1, &err) == 0 && h == 0x7f80);
 	uint16_t bf = 0x3fc0; /* 1.5 */
 	T_CHECK(nl_dtype_convert(f, NL_DTYPE_F32, &bf, NL_DTYPE_BF16, 1, &err) == 0 && f[0] == 1.5f);
 }

@@ -74,7 +74,7 @@ T_TEST(peek_on_a_pipe)
 	/* read the pipe through /dev/fd so nl_io_open_read sees a path */
 	char path[64];
 	snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
-	T_CHECK(nl_io_open_read(&r, path, &err) == 0);
+	T_CHECK(nl_io_open_read(&r, path, 0, &err) == 0);
 	T_CHECK(nl_io_peek(&r, &p, 4096, &got, &err) == 0 && got == 4096);
 	int ok = 1;
 	for (int k = 0; k < 4096; k++)
@@ -150,14 +150,72 @@ T_TEST(signal_removes_temporary)
 	T_CHECK(count_entries() == 0);
 }
 
+T_TEST(links_and_devices)
+{
+	struct nl_io w;
+	struct nl_err err = { 0, "" };
+	char target[128], link[128], fifo[128];
+	struct stat st;
+
+	/* writing through a symlink replaces the file it names; the link stays a link */
+	snprintf(target, sizeof target, "%s/target.bin", dir);
+	snprintf(link, sizeof link, "%s/link.bin", dir);
+	FILE *f = fopen(target, "w");
+	if (f)
+		fclose(f);
+	T_CHECK(symlink("target.bin", link) == 0);
+	T_CHECK(nl_io_open_write(&w, link, 0, &err) == 0);
+	T_CHECK(nl_io_write(&w, "via", 3, &err) == 0 && nl_io_close(&w, &err) == 0);
+	T_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+	T_CHECK(stat(target, &st) == 0 && st.st_size == 3);
+	unlink(link);
+	unlink(target);
+	/* a fifo is written in place, not replaced by a regular file */
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	T_CHECK(mkfifo(fifo, 0600) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[16];
+		int fd = open(fifo, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+		_exit(n == 5 && memcmp(buf, "fifo!", 5) == 0 ? 0 : 1);
+	}
+	T_CHECK(nl_io_open_write(&w, fifo, 0, &err) == 0);
+	T_CHECK(nl_io_write(&w, "fifo!", 5, &err) == 0 && nl_io_close(&w, &err) == 0);
+	int status = 1;
+	waitpid(pid, &status, 0);
+	T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	T_CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+	unlink(fifo);
+	/* /dev/null is written, never replaced (this suite may run as root) */
+	T_CHECK(nl_io_open_write(&w, "/dev/null", 0, &err) == 0);
+	T_CHECK(nl_io_write(&w, "x", 1, &err) == 0 && nl_io_close(&w, &err) == 0);
+	T_CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+	T_CHECK(count_entries() == 0);
+}
+
+T_TEST(ignored_signals_stay_ignored)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGHUP, SIG_IGN);
+		nl_io_install_signals();
+		raise(SIGHUP);
+		_exit(0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 T_TEST(read_errors)
 {
 	struct nl_io r;
 	struct nl_err err = { 0, "" };
 
-	T_CHECK(nl_io_open_read(&r, "/nonexistent/file", &err) < 0 &&
+	T_CHECK(nl_io_open_read(&r, "/nonexistent/file", 0, &err) < 0 &&
 	    strcmp(err.msg, "No such file or directory") == 0);
-	T_CHECK(nl_io_open_read(&r, "/tmp", &err) < 0 && strcmp(err.msg, "Is a directory") == 0);
+	T_CHECK(nl_io_open_read(&r, "/tmp", 0, &err) < 0 && strcmp(err.msg, "Is a directory") == 0);
 }
 
 int
@@ -169,6 +227,8 @@ main(void)
 	T_RUN(peek_on_a_pipe);
 	T_RUN(atomic_output);
 	T_RUN(signal_removes_temporary);
+	T_RUN(links_and_devices);
+	T_RUN(ignored_signals_stay_ignored);
 	T_RUN(read_errors);
 	rmdir(dir);
 	return t_done();

@@ -536,6 +536,9 @@ T_TEST(versions)
 	b_preamble(&b, 0x0100, 0);
 	T_CHECK(fails_with(&b, "byte-swapped"));
 	b.n = 0;
+	b_preamble(&b, 0, 0);
+	T_CHECK(fails_with(&b, "format version 0.x does not exist"));
+	b.n = 0;
 	b_preamble(&b, 1, 7); /* a newer minor version is read */
 	b_head(&b, NULL, NULL);
 	b_fend(&b, 0);
@@ -612,11 +615,18 @@ T_TEST(critical_and_ancillary_records)
 	b_str(&pl, "?");
 	b_record(&b, "A1CD", &pl);
 	T_CHECK(fails_with(&b, "invalid record type"));
-	/* the first record must be HEAD */
+	/* the first record must be HEAD, even an ancillary one may not come before it */
 	b.n = 0;
 	b_preamble(&b, 1, 0);
 	b_fend(&b, 0);
 	T_CHECK(fails_with(&b, "expected HEAD record"));
+	b.n = 0;
+	b_preamble(&b, 1, 0);
+	b_str(&pl, "early");
+	b_record(&b, "note", &pl);
+	b_head(&b, NULL, NULL);
+	b_fend(&b, 0);
+	T_CHECK(fails_with(&b, "expected HEAD record, found note"));
 	free(b.p);
 }
 
