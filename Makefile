@@ -62,6 +62,9 @@ demo: deps
 	@$(MAKE) --no-print-directory all build/examples/make-weights
 	@sh examples/demo.sh
 
+data:
+	@sh examples/corpora/get-corpora.sh data
+
 bench: all build/bench/tio
 	@sh bench/tensor-io
 
@@ -97,7 +100,7 @@ uninstall:
 clean:
 	rm -rf build bin libnl.a nl.pc
 
-.PHONY: all tests deps check lint asan demo bench fuzz install uninstall clean
+.PHONY: all tests deps check lint asan demo bench data fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 -include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d)

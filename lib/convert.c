@@ -271,58 +271,21 @@ fail:
 	return -1;
 }
 
-/* libarchive reads through an nl_io, and an archive entry reads as an nl_io. */
-struct ar_src {
-	struct nl_io *io;
-	struct nl_err *err;
-	unsigned char buf[65536];
-};
-
-static la_ssize_t
-ar_read_cb(struct archive *a, void *ctx, const void **out)
-{
-	struct ar_src *src = ctx;
-	ptrdiff_t r = nl_io_read(src->io, src->buf, sizeof src->buf, src->err);
-
-	if (r < 0) {
-		archive_set_error(a, -1, "%s", src->err->msg);
-		return -1;
-	}
-	*out = src->buf;
-	return r;
-}
-
-static ptrdiff_t
-ar_entry_read(void *ctx, void *buf, size_t n, struct nl_err *err)
-{
-	struct archive *a = ctx;
-	la_ssize_t r = archive_read_data(a, buf, n);
-
-	if (r < 0)
-		return nl_err_set(err, NL_EFORMAT, "%s", archive_error_string(a));
-	return (ptrdiff_t)r;
-}
-
-static const struct nl_io_ops ar_entry_ops = { ar_entry_read, NULL, NULL };
-
 static int
 list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	struct ar_src *src = malloc(sizeof *src);
 	int rc = -1, r;
 
-	if (a == NULL || src == NULL) {
+	if (a == NULL) {
 		nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}
-	src->io = in;
-	src->err = err;
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_all(a);
-	if (archive_read_open(a, src, NULL, ar_read_cb, NULL) != ARCHIVE_OK) {
-		nl_err_set(err, NL_EFORMAT, "tar bundle: %s", archive_error_string(a));
+	if (nl_io_archive_open(a, in, err) < 0) {
+		nl_err_prefix(err, "tar bundle");
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
@@ -331,7 +294,7 @@ list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 		if (archive_entry_filetype(e) != AE_IFREG || len < 4 || strcmp(name + len - 4, ".nlt") != 0)
 			continue;
 		struct nl_io entry;
-		nl_io_open_custom(&entry, &ar_entry_ops, a, name, 0);
+		nl_io_open_archive_entry(&entry, a, name);
 		r = list_nlt(&entry, name, fn, ctx, err);
 		nl_io_abort(&entry);
 		if (r < 0) {
@@ -353,7 +316,6 @@ list_tar(struct nl_io *in, nl_list_fn fn, void *ctx, struct nl_err *err)
 out:
 	if (a != NULL)
 		archive_read_free(a);
-	free(src);
 	return rc;
 }
 

@@ -1,6 +1,8 @@
 /* nl — see LICENSE. Byte I/O: buffered reads with peek, buffered writes, atomic outputs. */
 #include "io.h"
 
+#include <archive.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -501,4 +503,68 @@ nl_io_close(struct nl_io *io, struct nl_err *err)
 	}
 	io_release(io);
 	return 0;
+}
+
+/* ---- libarchive glue ---- */
+
+struct io_archive_src {
+	struct nl_io *io;
+	struct nl_err err;
+	unsigned char buf[65536];
+};
+
+static la_ssize_t
+io_archive_read(struct archive *a, void *ctx, const void **out)
+{
+	struct io_archive_src *src = ctx;
+	ptrdiff_t r = nl_io_read(src->io, src->buf, sizeof src->buf, &src->err);
+
+	if (r < 0) {
+		archive_set_error(a, -1, "%s", src->err.msg);
+		return -1;
+	}
+	*out = src->buf;
+	return r;
+}
+
+static int
+io_archive_close(struct archive *a, void *ctx)
+{
+	(void)a;
+	free(ctx);
+	return ARCHIVE_OK;
+}
+
+int
+nl_io_archive_open(struct archive *a, struct nl_io *src, struct nl_err *err)
+{
+	struct io_archive_src *ctx = malloc(sizeof *ctx);
+
+	if (ctx == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	ctx->io = src;
+	nl_err_clear(&ctx->err);
+	/* on failure libarchive calls the closer, which frees ctx */
+	if (archive_read_open(a, ctx, NULL, io_archive_read, io_archive_close) != ARCHIVE_OK)
+		return nl_err_set(err, NL_EFORMAT, "%s", archive_error_string(a));
+	return 0;
+}
+
+static ptrdiff_t
+io_entry_read(void *ctx, void *buf, size_t n, struct nl_err *err)
+{
+	struct archive *a = ctx;
+	la_ssize_t r = archive_read_data(a, buf, n);
+
+	if (r < 0)
+		return nl_err_set(err, NL_EFORMAT, "%s", archive_error_string(a));
+	return (ptrdiff_t)r;
+}
+
+static const struct nl_io_ops io_entry_ops = { io_entry_read, NULL, NULL };
+
+void
+nl_io_open_archive_entry(struct nl_io *io, struct archive *a, const char *name)
+{
+	nl_io_open_custom(io, &io_entry_ops, a, name, 0);
 }

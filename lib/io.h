@@ -76,6 +76,12 @@ int nl_io_close(struct nl_io *io, struct nl_err *err);
 /* Give up: remove any temporary output, release resources, keep no error. */
 void nl_io_abort(struct nl_io *io);
 
+/* libarchive glue: read archive a from src (archive_read_open with callbacks that keep the
+ * nl_io's peeked bytes; src must outlive a), and read the current entry of a as an nl_io. */
+struct archive;
+int nl_io_archive_open(struct archive *a, struct nl_io *src, struct nl_err *err);
+void nl_io_open_archive_entry(struct nl_io *io, struct archive *a, const char *name);
+
 /* Remove pending temporary outputs on SIGINT, SIGTERM and SIGHUP, then die by the signal. */
 void nl_io_install_signals(void);
 

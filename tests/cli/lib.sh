@@ -40,6 +40,7 @@ man_synopsis() {
 			if (w == ".Nm") { if (line != "") print line; line = name; continue }
 			if (w == ".Op" || w == "Op") { out = out " ["; open++; glue = 1; continue }
 			if (w == ".Fl" || w == "Fl") { out = out (glue ? "" : " ") "-"; glue = 1; continue }
+			if ((w == ".Ar" || w == "Ar") && i == NF && (i == 1 || $(i - 1) == "Op" || $(i - 1) == ".Op")) { out = out " file ..."; glue = 0; continue }
 			if (w == ".Ar" || w == "Ar" || w == ".Cm" || w == "Cm") { continue }
 			out = out (glue ? "" : " ") w; glue = 0
 		}

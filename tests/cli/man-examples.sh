@@ -2,6 +2,11 @@
 mk_pair a.nlt >/dev/null || exit 1
 cp a.nlt x.nlt && cp a.nlt weights.nlt && cp w.nlt b.nlt
 $NL_EXEC nl-convert a.nlt model.safetensors && $NL_EXEC nl-convert a.nlt weights.npz || exit 1
+cat "$NL_TOP"/man/*.[1-9] > shakespeare.txt
+mkdir -p pkg/usr/share/games/fortunes pkg/DEBIAN
+printf 'one\n%%\ntwo\n' > pkg/usr/share/games/fortunes/a
+printf 'Package: f\nVersion: 1\nArchitecture: all\nMaintainer: nl <nl@example.org>\nDescription: t\n' > pkg/DEBIAN/control
+dpkg-deb --root-owner-group -b pkg fortunes.deb >/dev/null || exit 1
 for page in "$NL_TOP"/man/*.[1-9]; do
 	man_examples "$page" | sed 's/nl-convert/$NL_EXEC nl-convert/g' | while read -r cmd; do
 		eval "$cmd" >/dev/null || echo "$(basename "$page"): failed: $cmd"

@@ -1,0 +1,257 @@
+/* nl — see LICENSE. nl-tokenize: text (files, stdin, gzip, tar, zip, .deb) to token streams
+ * and back, with the byte tokenizer or a byte-level BPE that -K learns. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "corpus.h"
+#include "data.h"
+#include "tfile.h"
+#include "tok.h"
+
+#define MAX_GLOBS 64
+
+static int verbose;
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: %s [-dfqtv] [-F] [-I glob] [-K vocab_size] [-k tokenizer] [-O holdout] [-o output]\n"
+	    "       [-P percent] [-S separator] [-X glob] [file ...]\n", nl_cli_progname());
+}
+
+static void
+notice(void *ctx, const char *source, const char *msg)
+{
+	(void)ctx;
+	if (verbose > 0)
+		nl_cli_error("%s: %s", source, msg);
+}
+
+/* Open an output ("-" is stdout); binary outputs refuse a terminal unless forced. */
+static void
+open_out(struct nl_io *io, const char *path, int binary, int force)
+{
+	struct nl_err err = { 0, "" };
+	if (nl_io_open_write(io, path, binary && !force ? 0 : NL_IO_FORCE, &err) < 0) {
+		nl_cli_report(path, &err);
+		exit(1);
+	}
+}
+
+static int
+close_out(struct nl_io *io, const char *path)
+{
+	struct nl_err err = { 0, "" };
+	if (nl_io_close(io, &err) < 0) {
+		nl_cli_report(path, &err);
+		return 1;
+	}
+	return 0;
+}
+
+/* -d: token streams (binary or text ids) back to bytes; <eot> is dropped. */
+static int
+decode(char **files, int n, const char *tok_spec, const char *out_path, int force)
+{
+	struct nl_err err = { 0, "" };
+	struct nl_tok *tok = NULL;
+	struct nl_io out;
+	static uint32_t ids[65536];
+	int status = 0;
+
+	if (tok_spec && nl_data_load_tokenizer(&tok, tok_spec, &err) < 0) {
+		nl_cli_report(tok_spec, &err);
+		return 1;
+	}
+	open_out(&out, out_path, 0, force);
+	for (int i = 0; i < (n ? n : 1) && status == 0; i++) {
+		const char *path = n ? files[i] : "-";
+		struct nl_io in;
+		struct nl_data_reader *r = NULL;
+		size_t got;
+		if (nl_io_open_read(&in, path, force ? NL_IO_FORCE : 0, &err) < 0 ||
+		    nl_data_reader_open(&r, &in, tok ? nl_tok_vocab_size(tok) : 0, &err) < 0)
+			goto fail;
+		const char *type = nl_meta_get(nl_data_reader_meta(r), "tokenizer.type");
+		const char *hash = nl_meta_get(nl_data_reader_meta(r), "tokenizer.hash");
+		if (tok == NULL && type && strcmp(type, "bytes") == 0 && nl_tok_new_bytes(&tok, &err) < 0)
+			goto fail;
+		if (tok == NULL) {
+			nl_err_set(&err, NL_EUSAGE, "a %s stream needs its tokenizer (-k)", type ? type : "text");
+			goto fail;
+		}
+		if (hash && strcmp(hash, nl_tok_hash(tok)) != 0) {
+			nl_err_set(&err, NL_EFORMAT, "stream was made by tokenizer %s, -k gives %s", hash,
+			    nl_tok_hash(tok));
+			goto fail;
+		}
+		do {
+			if (nl_data_read(r, ids, NULL, sizeof ids / sizeof ids[0], &got, &err) < 0)
+				goto fail;
+			for (size_t k = 0; k < got; k++) {
+				size_t len;
+				const unsigned char *piece = nl_tok_piece(tok, ids[k], &len);
+				if (len && nl_io_write(&out, piece, len, &err) < 0) {
+					nl_cli_report(out_path, &err);
+					status = 1;
+					break;
+				}
+			}
+		} while (got > 0 && status == 0);
+		nl_data_reader_free(r);
+		nl_io_abort(&in);
+		continue;
+fail:
+		nl_cli_report(path, &err);
+		nl_data_reader_free(r);
+		nl_io_abort(&in);
+		status = 1;
+	}
+	nl_tok_free(tok);
+	if (status) {
+		nl_io_abort(&out);
+		return status;
+	}
+	return close_out(&out, out_path);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "decode", no_argument, NULL, 'd' }, { "flags", no_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
+		{ "include", required_argument, NULL, 'I' }, { "learn", required_argument, NULL, 'K' },
+		{ "tokenizer", required_argument, NULL, 'k' }, { "holdout", required_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, 'o' }, { "percent", required_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' }, { "separator", required_argument, NULL, 'S' },
+		{ "text", no_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' }, { "exclude", required_argument, NULL, 'X' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+	struct nl_corpus_opts opts = { include, 0, exclude, 0, NULL, notice, NULL };
+	const char *tok_spec = NULL, *out_path = "-", *holdout_path = NULL;
+	int decode_mode = 0, force = 0, text = 0, rank2 = 0, percent = -1, c;
+	long long learn = 0;
+	struct nl_err err = { 0, "" };
+
+	nl_cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "dFfhI:K:k:O:o:P:qS:tVvX:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': decode_mode = 1; break;
+		case 'F': rank2 = 1; break;
+		case 'f': force = 1; break;
+		case 'h': usage(stdout); return nl_cli_fshut(0);
+		case 'I':
+		case 'X':
+			if ((c == 'I' ? opts.n_include : opts.n_exclude) == MAX_GLOBS)
+				nl_cli_die(2, "-%c: at most %d patterns", c, MAX_GLOBS);
+			if (c == 'I')
+				include[opts.n_include++] = optarg;
+			else
+				exclude[opts.n_exclude++] = optarg;
+			break;
+		case 'K': learn = nl_cli_int("-K", "vocabulary size", optarg, NL_TOK_BASE, NL_TOK_MAX_VOCAB); break;
+		case 'k': tok_spec = optarg; break;
+		case 'O': holdout_path = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'P': percent = (int)nl_cli_int("-P", "percentage", optarg, 0, 100); break;
+		case 'q': verbose = -1; break;
+		case 'S': opts.separator = optarg; break;
+		case 't': text = 1; break;
+		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
+		case 'v': verbose++; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((percent >= 0) != (holdout_path != NULL))
+		nl_cli_die(2, "-P and -O go together");
+	if (learn && (decode_mode || text || rank2 || tok_spec || holdout_path))
+		nl_cli_die(2, "-K learns a tokenizer: -d, -t, -F, -k, -P and -O do not apply");
+	if (decode_mode && (rank2 || holdout_path || opts.n_include || opts.n_exclude || opts.separator))
+		nl_cli_die(2, "-d decodes token streams: -F, -I, -X, -P, -O and -S do not apply");
+	nl_io_install_signals();
+	if (decode_mode)
+		return nl_cli_fshut(decode(argv, argc, tok_spec, out_path, force));
+
+	struct nl_corpus *corpus;
+	if (nl_corpus_open(&corpus, (const char *const *)argv, (size_t)argc, &opts,
+	    holdout_path != NULL, &err) < 0) {
+		nl_cli_report(argc ? argv[0] : "-", &err);
+		return 1;
+	}
+	struct nl_tok *tok = NULL;
+	struct nl_io out, hold;
+	struct nl_data_writer *w = NULL, *h = NULL;
+	int status = 1;
+	uint64_t split = 0;
+	if (learn) {
+		if (nl_data_learn(corpus, (uint32_t)learn, &tok, &err) < 0)
+			goto report;
+		open_out(&out, out_path, 1, force);
+		if (nl_tok_save(tok, &out, &err) < 0) {
+			nl_cli_report(out_path, &err);
+			nl_io_abort(&out);
+		} else if ((status = close_out(&out, out_path)) == 0 && verbose > 0) {
+			nl_cli_error("%s: %" PRIu32 " tokens (%" PRIu32 " merges)", out_path,
+			    nl_tok_vocab_size(tok), nl_tok_vocab_size(tok) - NL_TOK_BASE);
+		}
+		goto done;
+	}
+	if (nl_data_load_tokenizer(&tok, tok_spec ? tok_spec : "bytes", &err) < 0) {
+		nl_cli_report(tok_spec, &err);
+		goto done;
+	}
+	if (holdout_path && nl_data_split_point(corpus, (unsigned)percent, &split, &err) < 0)
+		goto report;
+	int mode = (rank2 ? NL_DATA_RANK2 : 0) | (text ? NL_DATA_TEXT : 0);
+	open_out(&out, out_path, !text, force);
+	if (holdout_path)
+		open_out(&hold, holdout_path, !text, force);
+	if (nl_data_writer_open(&w, &out, tok, mode, NULL, NL_TFILE_DEFAULT_LEVEL, &err) < 0 ||
+	    (holdout_path && nl_data_writer_open(&h, &hold, tok, mode, NULL, NL_TFILE_DEFAULT_LEVEL, &err) < 0)) {
+		nl_cli_report(out_path, &err);
+	} else if (nl_data_tokenize(corpus, tok, w, h, split, &err) < 0) {
+		nl_cli_report(nl_corpus_source(corpus), &err);
+	} else {
+		uint64_t rows = nl_data_writer_rows(w), hrows = h ? nl_data_writer_rows(h) : 0;
+		int bad = nl_data_writer_close(w, &err) < 0;
+		w = NULL;
+		if (bad)
+			nl_cli_report(out_path, &err);
+		else if (h && (bad = nl_data_writer_close(h, &err) < 0))
+			nl_cli_report(holdout_path, &err);
+		h = NULL;
+		if (!bad) {
+			status = close_out(&out, out_path);
+			if (status == 0 && holdout_path)
+				status = close_out(&hold, holdout_path);
+			else if (holdout_path)
+				nl_io_abort(&hold);
+			if (status == 0 && verbose > 0)
+				nl_cli_error("%s: %" PRIu64 " tokens%s", out_path, rows, "");
+			if (status == 0 && verbose > 0 && holdout_path)
+				nl_cli_error("%s: %" PRIu64 " tokens (held out)", holdout_path, hrows);
+			goto done;
+		}
+	}
+	nl_data_writer_free(w);
+	nl_data_writer_free(h);
+	nl_io_abort(&out);
+	if (holdout_path)
+		nl_io_abort(&hold);
+	goto done;
+report:
+	nl_cli_report(nl_corpus_source(corpus), &err);
+done:
+	nl_tok_free(tok);
+	nl_corpus_close(corpus);
+	return nl_cli_fshut(status);
+}

@@ -1,0 +1,67 @@
+/* nl — see LICENSE. Token streams (DESIGN §4): HEAD kind=tokens, one tensor "tokens" with a
+ * streamed first dimension, rank 1 (ids; <eot> before every document) or rank 2 (rows of
+ * id and flags). Writers, readers, the text form of nl-tokenize -t, and the tokenize loop. */
+#ifndef NL_DATA_H
+#define NL_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corpus.h"
+#include "err.h"
+#include "io.h"
+#include "meta.h"
+#include "tok.h"
+
+#define NL_DATA_DOC 1u    /* flag bit 0: this row starts a document */
+#define NL_DATA_SCORE 2u  /* flag bit 1: this row's prediction is scored */
+
+enum {
+	NL_DATA_RANK2 = 1, /* write (id, flags) rows: stream.flags=1 */
+	NL_DATA_TEXT = 2   /* write decimal ids one per line ("id flags" for rank 2) */
+};
+
+struct nl_data_writer;
+/* extra: more HEAD metadata (task.*), may be NULL. level: zlib level of the .nlt. */
+int nl_data_writer_open(struct nl_data_writer **w, struct nl_io *out, const struct nl_tok *tok,
+    int mode, const struct nl_meta *extra, int level, struct nl_err *err);
+/* Rows of ids; flags may be NULL (0 each). Ids are checked against the vocabulary. */
+int nl_data_put(struct nl_data_writer *w, const uint32_t *ids, const uint8_t *flags, size_t n,
+    struct nl_err *err);
+uint64_t nl_data_writer_rows(const struct nl_data_writer *w);
+/* Ends the tensor and the member; frees w either way. */
+int nl_data_writer_close(struct nl_data_writer *w, struct nl_err *err);
+void nl_data_writer_free(struct nl_data_writer *w);
+
+struct nl_data_reader;
+/* A token stream: .nlt members (concatenated members must agree on the tokenizer) or, when
+ * the input does not start with the nl-tensor magic, the text form (one "id" or "id flags"
+ * per line). Ids are checked against tokenizer.vocab_size (text form: against vocab_size). */
+int nl_data_reader_open(struct nl_data_reader **r, struct nl_io *in, uint32_t vocab_size,
+    struct nl_err *err);
+/* The first member's HEAD (empty for the text form). */
+const struct nl_meta *nl_data_reader_meta(const struct nl_data_reader *r);
+/* Up to max rows; *got == 0 only at the end. flags may be NULL. */
+int nl_data_read(struct nl_data_reader *r, uint32_t *ids, uint8_t *flags, size_t max,
+    size_t *got, struct nl_err *err);
+void nl_data_reader_free(struct nl_data_reader *r);
+
+/* The tokenizer named by spec: "bytes", a tokenizer.nlt, or a checkpoint bundle (tar,
+ * possibly compressed) holding a tokenizer.nlt member. */
+int nl_data_load_tokenizer(struct nl_tok **tok, const char *spec, struct nl_err *err);
+
+/* Encode every document of c to w: <eot> then the document's ids (rank 2: DOC on the <eot>
+ * row, SCORE on every row). With holdout set, the text from byte `split` of the corpus on
+ * goes to holdout instead (a document cut there continues in holdout as a new document). */
+int nl_data_tokenize(struct nl_corpus *c, const struct nl_tok *tok, struct nl_data_writer *w,
+    struct nl_data_writer *holdout, uint64_t split, struct nl_err *err);
+/* -K: learn a BPE of vocab_size ids from every document of c. */
+int nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok,
+    struct nl_err *err);
+/* The -P split of a rewindable corpus, by a first pass: with n document bytes and
+ * cut = floor(percent * n / 100), the first document start at or after cut, else cut itself
+ * (a single document splits exactly there). Rewinds c. */
+int nl_data_split_point(struct nl_corpus *c, unsigned percent, uint64_t *split,
+    struct nl_err *err);
+
+#endif
