@@ -5,19 +5,26 @@
  *   gzip      1f 8b 08 at the start is inflated with zlib (15+32); members are decoded one
  *             after another as one stream, NUL padding after the last member is ignored,
  *             anything else after it, a Z_DATA_ERROR or an early end is an error;
- *   archive   the (inflated) operand starting with a tar header (valid checksum, or an
- *             all-zero block), "!<arch>\n" or "PK\3\4"/"PK\5\6" goes to libarchive (tar, zip,
- *             ar; all filters). xz, zstd, bzip2, lz4, lzip and compress(1) magic also goes
- *             to libarchive, with its raw format added: compressed plain text comes back as
- *             one "data" entry and is read as one document, a compressed tar as a tar;
+ *   archive   the (inflated) operand starting with a tar header (valid checksum; an
+ *             empty tar, all zero, is text), "!<arch>\n" or "PK\3\4"/"PK\5\6" goes to
+ *             libarchive (tar, zip, ar; all filters). xz, zstd, bzip2, lz4, lzip and
+ *             compress(1) magic also goes to libarchive, with its raw format added:
+ *             compressed plain text comes back as one "data" entry and is read as one
+ *             document, a compressed tar as a tar;
  *   .deb      an ar archive whose first member is debian-binary: only data.tar* is read,
  *             opened as a nested archive over the outer entry (depth 2, no deeper);
  *   member    regular entries only, selected by -I/-X on the stored path with leading "./"
  *             and "/" removed; a member starting with gzip magic is inflated; a member
  *             with a NUL in its first 8 KiB (after inflating) is skipped with a notice.
  *             Operands and raw compressed text are never screened.
- * Anything else is plain text, one document. Zip is read as a stream (no seeking), so a zip
- * or ar cut exactly between members reads as complete; a tar cut there is an error.
+ * Anything else is plain text, one document. Archive members are not opened as archives
+ * (a tar inside a tar has NULs: skipped as binary), only a .deb's data.tar.
+ *
+ * Truncation: libarchive ends cleanly at some cuts, so a tar must have its end-of-archive
+ * block and an uncompressed ar must be used to its last byte. A zip file is opened by name
+ * and read through its central directory (it alone has the entry types, e.g. symlinks); a
+ * zip on stdin or inside gzip is read as a stream, where a symlink reads as a file holding
+ * its target and a cut between members goes unnoticed.
  *
  * Documents and separators: every operand or member starts a document. With a separator
  * S, a line equal to S ends the document: the line must start the stream or follow a '\n',
@@ -92,6 +99,7 @@ struct nl_corpus {
 	struct nl_io gztop;
 	int gztop_open;
 	struct archive *outer, *inner;
+	struct nl_io *outer_src;     /* what outer reads, unless opened by file name */
 	struct nl_io outer_ent;      /* data.tar.* of a .deb, the inner archive's source */
 	int outer_ent_open, first_header, deb, data_seen;
 	char *inner_name;
@@ -284,24 +292,18 @@ is_gzip(const unsigned char *p, size_t n)
 /* ---- format sniffing ---- */
 
 /* A tar header: the checksum field matches the block's byte sum (unsigned, or signed as
- * some old writers did), or the block is all zero (an empty archive). */
+ * some old writers did). An all-zero block (an empty tar) is not taken for one: a file of
+ * NULs named explicitly is text like any other bytes. */
 static int
 is_tar(const unsigned char *p, size_t n)
 {
 	unsigned long want = 0, usum = 0;
 	long ssum = 0;
 	size_t i = 148;
-	int digits = 0, zero = 1;
+	int digits = 0;
 
 	if (n < 512)
 		return 0;
-	for (size_t k = 0; k < 512; k++)
-		if (p[k] != 0) {
-			zero = 0;
-			break;
-		}
-	if (zero)
-		return 1;
 	while (i < 156 && p[i] == ' ')
 		i++;
 	for (; i < 156 && p[i] >= '0' && p[i] <= '7'; i++, digits++)
@@ -448,6 +450,7 @@ close_operand(struct nl_corpus *c)
 	if (c->outer != NULL)
 		archive_read_free(c->outer);
 	c->outer = NULL;
+	c->outer_src = NULL;
 	if (c->gztop_open)
 		nl_io_abort(&c->gztop);
 	c->gztop_open = 0;
@@ -501,7 +504,8 @@ open_operand(struct nl_corpus *c, struct nl_err *err)
 	if (set_source(c, NULL, NULL, err) < 0)
 		return -1;
 	c->top_open = 1; /* safe to abort even when the open fails */
-	if ((strcmp(path, "-") == 0 ? open_stdin(c, err) : nl_io_open_read(&c->top, path, NL_IO_FORCE, err)) < 0)
+	if (strcmp(path, "-") == 0 ? open_stdin(c, err) < 0 :
+	    nl_io_open_read(&c->top, path, NL_IO_FORCE, err) < 0)
 		return -1;
 	src = &c->top;
 	if (nl_io_peek(src, &p, SNIFF_BYTES, &got, err) < 0)
@@ -531,6 +535,7 @@ open_operand(struct nl_corpus *c, struct nl_err *err)
 			return nl_err_set(err, NL_EFORMAT, "%s", archive_reason(c->outer));
 		return 0;
 	}
+	c->outer_src = src;
 	return nl_io_archive_open(c->outer, src, err);
 }
 
@@ -569,6 +574,27 @@ tar_cut_short(struct archive *a)
 	if ((archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_TAR)
 		return 0;
 	return archive_filter_bytes(a, 0) < archive_read_header_position(a) + 512;
+}
+
+/* libarchive's ar reader also ends cleanly when fewer than 60 bytes of a member header
+ * are left; when nothing decompresses the ar, every byte of the source must be used. */
+static int
+ar_cut_short(struct nl_corpus *c, struct nl_err *err)
+{
+	struct archive *a = c->outer;
+	unsigned char tmp[4096];
+	ptrdiff_t r;
+
+	if ((archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_AR ||
+	    c->outer_src == NULL || archive_filter_count(a) != 1)
+		return 0;
+	while ((r = nl_io_read(c->outer_src, tmp, sizeof tmp, err)) > 0)
+		;
+	if (r < 0)
+		return -1;
+	if (c->outer_src->offset > (uint64_t)archive_filter_bytes(a, 0))
+		return nl_err_set(err, NL_EFORMAT, "truncated ar archive (incomplete member header)");
+	return 0;
 }
 
 /* Open the current entry of a as the document: inflated if gzip, and with screen set,
@@ -614,13 +640,17 @@ next_member(struct nl_corpus *c, struct nl_err *err)
 
 		if (r == ARCHIVE_EOF) {
 			if (tar_cut_short(a))
-				return nl_err_set(err, NL_EFORMAT, "truncated tar archive (no end-of-archive block)");
+				return nl_err_set(err, NL_EFORMAT,
+				    "truncated tar archive (no end-of-archive block)");
 			if (c->inner != NULL) {
 				close_inner(c);
 				continue;
 			}
+			if (ar_cut_short(c, err) < 0)
+				return -1;
 			if (c->deb && !c->data_seen)
-				return nl_err_set(err, NL_EFORMAT, "Debian package without a data.tar member");
+				return nl_err_set(err, NL_EFORMAT,
+				    "Debian package without a data.tar member");
 			return 0;
 		}
 		if (r < ARCHIVE_WARN)
@@ -654,7 +684,10 @@ next_member(struct nl_corpus *c, struct nl_err *err)
 				return -1;
 			continue;
 		}
-		if (archive_entry_filetype(e) != AE_IFREG || name == NULL || !selected(c, name))
+		mode_t type = archive_entry_filetype(e);
+		if (type == 0 && (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_AR)
+			type = AE_IFREG; /* GNU ar -D writes the mode as "644": ar members are files */
+		if (type != AE_IFREG || name == NULL || !selected(c, name))
 			continue;
 		if ((c->member = dup_str(name)) == NULL)
 			return nl_err_set(err, NL_ENOMEM, "out of memory");

@@ -12,6 +12,8 @@
 struct nl_corpus;
 
 struct nl_corpus_opts {
+	/* Copied by nl_corpus_open. Globs match the member path with leading "./" and "/"
+	 * removed (a .deb's "./usr/share/x" is matched as "usr/share/x"). */
 	const char *const *include;   /* -I globs on archive member paths (fnmatch, no flags) */
 	size_t n_include;
 	const char *const *exclude;   /* -X globs */
@@ -33,7 +35,10 @@ int nl_corpus_open(struct nl_corpus **c, const char *const *paths, size_t n_path
  * at separator lines; empty documents are not returned. Pieces are at most 1 MiB. */
 int nl_corpus_read(struct nl_corpus *c, const unsigned char **data, size_t *len, int *doc_start,
     struct nl_err *err);
-/* The file or "archive:member" being read, for messages. */
+/* The file or "archive:member" being read, for messages ("(stdin)" for stdin; a .deb
+ * member is "pkg.deb:data.tar.xz:./usr/x"). After nl_corpus_read fails it is the operand
+ * alone, and the message names the parts inside it ("data.tar.xz: ./usr/x: reason"), so
+ * that "prog: source: message" names everything once. */
 const char *nl_corpus_source(const struct nl_corpus *c);
 /* Start again from the first operand (only when opened rewindable). */
 int nl_corpus_rewind(struct nl_corpus *c, struct nl_err *err);

@@ -300,7 +300,7 @@ nl_data_read(struct nl_data_reader *r, uint32_t *ids, uint8_t *flags, size_t max
 	*got = 0;
 	if (r->tf == NULL) {
 		while (*got < max) {
-			uint8_t f;
+			uint8_t f = 0;
 			int k = read_text_row(r, &ids[*got], &f, err);
 			if (k < 0)
 				return -1;

@@ -14,10 +14,10 @@
 /* A pre-token is at most this long: a longer run is cut here and the rest starts a new
  * pre-token by the same rules. This keeps encoding linear (BPE work per pre-token is
  * bounded) and the streaming hold-back small, even for a 1 GB line without spaces. */
-#define PRE_CAP 1024
-/* Held-back text plus the piece of new text it is completed with (> 2 * PRE_CAP + 2, see
- * stream_feed). */
+#define PRE_CAP NL_TOK_MAX_PRETOKEN
+/* Held-back text plus the piece of new text it is completed with (see stream_feed). */
 #define STREAM_BUF 4096
+_Static_assert(STREAM_BUF > 2 * PRE_CAP, "a full refill must exceed any held-back tail");
 #define NO_RANK UINT32_MAX
 
 /* ---- the pre-tokenizer ---- */
@@ -109,9 +109,6 @@ nl_tok_pretoken(const unsigned char *text, size_t n, int more_follows)
 	return pretok(text, n, more_follows);
 }
 
-/* Consume as many whole pre-tokens of t[0..n) as can be decided; *used says how many bytes. */
-typedef int (*run_fn)(void *ctx, const unsigned char *t, size_t n, int more, size_t *used);
-
 struct carry {
 	unsigned char buf[STREAM_BUF];
 	size_t len;
@@ -120,9 +117,11 @@ struct carry {
 /* Feed text through run so that pre-tokens come out as if the whole document had been
  * given at once. The undecided tail (at most PRE_CAP bytes) is copied aside; next time it
  * is completed with up to STREAM_BUF - PRE_CAP new bytes, and as soon as what is left
- * undecided lies entirely in the new text, work goes on in place in the caller's buffer. */
+ * undecided lies entirely in the new text, work goes on in place in the caller's buffer.
+ * run consumes as many whole pre-tokens of its bytes as can be decided, setting *used. */
 static int
-stream_feed(struct carry *c, const unsigned char *t, size_t n, int final, run_fn run, void *ctx)
+stream_feed(struct carry *c, const unsigned char *t, size_t n, int final,
+    int (*run)(void *, const unsigned char *, size_t, int, size_t *), void *ctx)
 {
 	size_t pos = 0, used, tail;
 
@@ -136,7 +135,7 @@ stream_feed(struct carry *c, const unsigned char *t, size_t n, int final, run_fn
 			return -1;
 		tail = c->len - used;
 		if (tail > k) {
-			/* k was all of the text (a full k >= 3072 exceeds any tail) */
+			/* k was all of the text: a full k (>= STREAM_BUF - PRE_CAP) exceeds any tail */
 			memmove(c->buf, c->buf + used, tail);
 			c->len = tail;
 			return 0;

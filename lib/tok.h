@@ -14,6 +14,7 @@
 #define NL_TOK_EOT 256          /* <eot> in every tokenizer */
 #define NL_TOK_BASE 257         /* ids below this are the bytes and <eot> */
 #define NL_TOK_MAX_VOCAB (1u << 24)
+#define NL_TOK_MAX_PRETOKEN 1024 /* longer runs are cut into pre-tokens of this length */
 
 struct nl_tok;
 
@@ -47,7 +48,10 @@ void nl_tok_enc_free(struct nl_tok_enc *enc);
 
 /* Training: count pre-tokens of any amount of text (only distinct pre-tokens are kept),
  * then learn merges until vocab_size ids exist (or no pair occurs twice). Deterministic:
- * ties between equally frequent pairs go to the pair whose concatenated bytes sort first. */
+ * ties between equally frequent pairs go to the pair whose concatenated bytes sort first
+ * (then the smaller left id, then the smaller right id). nl_tok_train ends a document left
+ * open, keeps the counts (it may be called again) and may return fewer than vocab_size ids;
+ * vocab_size outside 257..NL_TOK_MAX_VOCAB is NL_ERANGE. */
 struct nl_tok_trainer;
 int nl_tok_trainer_new(struct nl_tok_trainer **tr, struct nl_err *err);
 /* Feed document text in pieces; final ends the document (pre-tokens never span documents). */

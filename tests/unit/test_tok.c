@@ -72,7 +72,7 @@ gen_text(struct buf *b, size_t n)
 		"\xe6\x97\xa5\xe6\x9c\xac", "bad\xff\xfe" "bytes", "x\x80y" };
 	static const char *seps[] = { " ", " ", " ", " ", " ", " ", " ", " ", ", ", ". ", ".\n",
 		"\n\n", "  ", "   ", "\t", "! ", "? ", " - ", ";\n", " (", ") ", "'s ", "'t ",
-		"'re ", "'ve ", "'ll ", "'d ", "'m ", " \"", "\" ", " 1984 ", " 3.14 ", "\r\n", " \0 ",
+		"'re ", "'ve ", "'ll ", "'d ", "'m ", " \"", "\" ", " 1984 ", " 3.14 ", "\r\n", "<NUL>",
 		"'S ", "''", " \n ", "\n   " };
 	size_t nw = sizeof words / sizeof *words, ns = sizeof seps / sizeof *seps;
 	size_t start = b->n;
@@ -82,7 +82,10 @@ gen_text(struct buf *b, size_t n)
 		size_t w = (size_t)r * r / 1000 * nw / 1000; /* favour the first words */
 		buf_str(b, words[w]);
 		const char *s = seps[rng() % ns];
-		buf_add(b, s, strcmp(s, " \0 ") == 0 ? 3 : strlen(s));
+		if (strcmp(s, "<NUL>") == 0)
+			buf_add(b, " \0 ", 3);
+		else
+			buf_str(b, s);
 	}
 }
 
@@ -728,6 +731,9 @@ T_TEST(train_documents)
 	struct nl_err err = { 0 };
 
 	T_CHECK(nl_tok_trainer_new(&tr, &err) == 0);
+	/* nothing fed: a BPE without merges */
+	T_CHECK(nl_tok_train(tr, 1000, &tok, &err) == 0 && nl_tok_vocab_size(tok) == 257);
+	nl_tok_free(tok);
 	for (int i = 0; i < 10; i++) {
 		nl_tok_trainer_feed(tr, (const unsigned char *)"xy", 2, 1, &err);
 		nl_tok_trainer_feed(tr, (const unsigned char *)"z", 1, 1, &err);
