@@ -32,14 +32,15 @@ notice(void *ctx, const char *source, const char *msg)
 }
 
 /* Open an output ("-" is stdout); binary outputs refuse a terminal unless forced. */
-static void
+static int
 open_out(struct nl_io *io, const char *path, int binary, int force)
 {
 	struct nl_err err = { 0, "" };
 	if (nl_io_open_write(io, path, binary && !force ? 0 : NL_IO_FORCE, &err) < 0) {
 		nl_cli_report(path, &err);
-		exit(1);
+		return 1;
 	}
+	return 0;
 }
 
 static int
@@ -51,6 +52,86 @@ close_out(struct nl_io *io, const char *path)
 		return 1;
 	}
 	return 0;
+}
+
+/* -K: learn a tokenizer from the corpus and write it. */
+static int
+learn(struct nl_corpus *corpus, uint32_t vocab_size, const char *path, int force)
+{
+	struct nl_err err = { 0, "" };
+	struct nl_tok *tok;
+	struct nl_io out;
+	int status = 1;
+
+	if (nl_data_learn(corpus, vocab_size, &tok, &err) < 0) {
+		nl_cli_report(nl_corpus_source(corpus), &err);
+		return 1;
+	}
+	if (open_out(&out, path, 1, force) == 0) {
+		if (nl_tok_save(tok, &out, &err) < 0) {
+			nl_cli_report(path, &err);
+			nl_io_abort(&out);
+		} else if ((status = close_out(&out, path)) == 0 && verbose > 0) {
+			nl_cli_error("%s: %" PRIu32 " ids (%" PRIu32 " merges)", path,
+			    nl_tok_vocab_size(tok), nl_tok_vocab_size(tok) - NL_TOK_BASE);
+		}
+	}
+	nl_tok_free(tok);
+	return status;
+}
+
+/* Encode the corpus to paths[0] and, with -P (n == 2), the held-out part to paths[1]. */
+static int
+encode(struct nl_corpus *corpus, const struct nl_tok *tok, int mode, const char *const *paths,
+    int n, unsigned percent, int force)
+{
+	struct nl_err err = { 0, "" };
+	struct nl_io io[2];
+	struct nl_data_writer *w[2] = { NULL, NULL };
+	uint64_t split = 0;
+	int opened = 0;
+
+	if (n == 2 && nl_data_split_point(corpus, percent, &split, &err) < 0) {
+		nl_cli_report(nl_corpus_source(corpus), &err);
+		return 1;
+	}
+	for (; opened < n; opened++) {
+		if (open_out(&io[opened], paths[opened], !(mode & NL_DATA_TEXT), force))
+			goto fail;
+		if (nl_data_writer_open(&w[opened], &io[opened], tok, mode, NULL,
+		    NL_TFILE_DEFAULT_LEVEL, &err) < 0) {
+			nl_cli_report(paths[opened++], &err);
+			goto fail;
+		}
+	}
+	if (nl_data_tokenize(corpus, tok, w[0], w[1], split, &err) < 0) {
+		nl_cli_report(nl_corpus_source(corpus), &err);
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t rows = nl_data_writer_rows(w[i]);
+		int rc = nl_data_writer_close(w[i], &err);
+		w[i] = NULL;
+		if (rc < 0) {
+			nl_cli_report(paths[i], &err);
+			goto fail;
+		}
+		if (verbose > 0)
+			nl_cli_error("%s: %" PRIu64 " tokens", paths[i], rows);
+	}
+	for (int i = 0; i < n; i++)
+		if (close_out(&io[i], paths[i])) {
+			while (++i < n)
+				nl_io_abort(&io[i]);
+			return 1;
+		}
+	return 0;
+fail:
+	for (int i = 0; i < n; i++)
+		nl_data_writer_free(w[i]);
+	for (int i = 0; i < opened; i++)
+		nl_io_abort(&io[i]);
+	return 1;
 }
 
 /* -d: token streams (binary or text ids) back to bytes; <eot> is dropped. */
@@ -67,7 +148,10 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 		nl_cli_report(tok_spec, &err);
 		return 1;
 	}
-	open_out(&out, out_path, 0, force);
+	if (open_out(&out, out_path, 0, force)) {
+		nl_tok_free(tok);
+		return 1;
+	}
 	for (int i = 0; i < (n ? n : 1) && status == 0; i++) {
 		const char *path = n ? files[i] : "-";
 		struct nl_io in;
@@ -137,7 +221,7 @@ main(int argc, char **argv)
 	struct nl_corpus_opts opts = { include, 0, exclude, 0, NULL, notice, NULL };
 	const char *tok_spec = NULL, *out_path = "-", *holdout_path = NULL;
 	int decode_mode = 0, force = 0, text = 0, rank2 = 0, percent = -1, c;
-	long long learn = 0;
+	long long learn_size = 0;
 	struct nl_err err = { 0, "" };
 
 	nl_cli_init(argv[0]);
@@ -156,7 +240,7 @@ main(int argc, char **argv)
 			else
 				exclude[opts.n_exclude++] = optarg;
 			break;
-		case 'K': learn = nl_cli_int("-K", "vocabulary size", optarg, NL_TOK_BASE, NL_TOK_MAX_VOCAB); break;
+		case 'K': learn_size = nl_cli_int("-K", "vocabulary size", optarg, NL_TOK_BASE, NL_TOK_MAX_VOCAB); break;
 		case 'k': tok_spec = optarg; break;
 		case 'O': holdout_path = optarg; break;
 		case 'o': out_path = optarg; break;
@@ -173,7 +257,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if ((percent >= 0) != (holdout_path != NULL))
 		nl_cli_die(2, "-P and -O go together");
-	if (learn && (decode_mode || text || rank2 || tok_spec || holdout_path))
+	if (learn_size && (decode_mode || text || rank2 || tok_spec || holdout_path))
 		nl_cli_die(2, "-K learns a tokenizer: -d, -t, -F, -k, -P and -O do not apply");
 	if (decode_mode && (rank2 || holdout_path || opts.n_include || opts.n_exclude || opts.separator))
 		nl_cli_die(2, "-d decodes token streams: -F, -I, -X, -P, -O and -S do not apply");
@@ -188,69 +272,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	struct nl_tok *tok = NULL;
-	struct nl_io out, hold;
-	struct nl_data_writer *w = NULL, *h = NULL;
-	int status = 1;
-	uint64_t split = 0;
-	if (learn) {
-		if (nl_data_learn(corpus, (uint32_t)learn, &tok, &err) < 0)
-			goto report;
-		open_out(&out, out_path, 1, force);
-		if (nl_tok_save(tok, &out, &err) < 0) {
-			nl_cli_report(out_path, &err);
-			nl_io_abort(&out);
-		} else if ((status = close_out(&out, out_path)) == 0 && verbose > 0) {
-			nl_cli_error("%s: %" PRIu32 " tokens (%" PRIu32 " merges)", out_path,
-			    nl_tok_vocab_size(tok), nl_tok_vocab_size(tok) - NL_TOK_BASE);
-		}
-		goto done;
-	}
-	if (nl_data_load_tokenizer(&tok, tok_spec ? tok_spec : "bytes", &err) < 0) {
+	const char *paths[2] = { out_path, holdout_path };
+	int status;
+	if (learn_size)
+		status = learn(corpus, (uint32_t)learn_size, out_path, force);
+	else if (nl_data_load_tokenizer(&tok, tok_spec ? tok_spec : "bytes", &err) < 0) {
 		nl_cli_report(tok_spec, &err);
-		goto done;
-	}
-	if (holdout_path && nl_data_split_point(corpus, (unsigned)percent, &split, &err) < 0)
-		goto report;
-	int mode = (rank2 ? NL_DATA_RANK2 : 0) | (text ? NL_DATA_TEXT : 0);
-	open_out(&out, out_path, !text, force);
-	if (holdout_path)
-		open_out(&hold, holdout_path, !text, force);
-	if (nl_data_writer_open(&w, &out, tok, mode, NULL, NL_TFILE_DEFAULT_LEVEL, &err) < 0 ||
-	    (holdout_path && nl_data_writer_open(&h, &hold, tok, mode, NULL, NL_TFILE_DEFAULT_LEVEL, &err) < 0)) {
-		nl_cli_report(out_path, &err);
-	} else if (nl_data_tokenize(corpus, tok, w, h, split, &err) < 0) {
-		nl_cli_report(nl_corpus_source(corpus), &err);
+		status = 1;
 	} else {
-		uint64_t rows = nl_data_writer_rows(w), hrows = h ? nl_data_writer_rows(h) : 0;
-		int bad = nl_data_writer_close(w, &err) < 0;
-		w = NULL;
-		if (bad)
-			nl_cli_report(out_path, &err);
-		else if (h && (bad = nl_data_writer_close(h, &err) < 0))
-			nl_cli_report(holdout_path, &err);
-		h = NULL;
-		if (!bad) {
-			status = close_out(&out, out_path);
-			if (status == 0 && holdout_path)
-				status = close_out(&hold, holdout_path);
-			else if (holdout_path)
-				nl_io_abort(&hold);
-			if (status == 0 && verbose > 0)
-				nl_cli_error("%s: %" PRIu64 " tokens%s", out_path, rows, "");
-			if (status == 0 && verbose > 0 && holdout_path)
-				nl_cli_error("%s: %" PRIu64 " tokens (held out)", holdout_path, hrows);
-			goto done;
-		}
+		status = encode(corpus, tok, (rank2 ? NL_DATA_RANK2 : 0) | (text ? NL_DATA_TEXT : 0),
+		    paths, holdout_path ? 2 : 1, (unsigned)percent, force);
 	}
-	nl_data_writer_free(w);
-	nl_data_writer_free(h);
-	nl_io_abort(&out);
-	if (holdout_path)
-		nl_io_abort(&hold);
-	goto done;
-report:
-	nl_cli_report(nl_corpus_source(corpus), &err);
-done:
 	nl_tok_free(tok);
 	nl_corpus_close(corpus);
 	return nl_cli_fshut(status);
