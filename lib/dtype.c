@@ -120,17 +120,39 @@ nl_f32_to_bf16(float f)
  * inexact. Rounding that float again to 11 or 8 mantissa bits then equals rounding x
  * directly, which a nearest-even float would not (double rounding). */
 static float
-float_to_odd(long double x)
+odd_from_double(double x)
 {
 	float f = (float)x;
 
-	if (isnan(f) || (long double)f == x)
+	if (isnan(f) || (double)f == x)
 		return f;
 	if (isinf(f))
 		return copysignf(FLT_MAX, f); /* FLT_MAX is odd; halves overflow to inf from it */
-	if (fabsl((long double)f) > fabsl(x))
+	if (fabs((double)f) > fabs(x))
 		f = nextafterf(f, 0.0f);
 	return bits_f32(f32_bits(f) | 1);
+}
+
+/* A 64-bit integer (|value| = mag) as a float, rounded to nearest even or, with odd set,
+ * to odd, in integer arithmetic: no wider float is needed, and none is trusted (valgrind
+ * converts 64-bit integers to float through double). */
+static float
+float_from_int(uint64_t mag, int negative, int odd)
+{
+	int bits = 0;
+	for (uint64_t m = mag; m != 0; m >>= 1)
+		bits++;
+	int shift = bits > 24 ? bits - 24 : 0;
+	uint64_t top = mag >> shift;
+	if (shift > 0) {
+		uint64_t rem = mag & ((UINT64_C(1) << shift) - 1), half = UINT64_C(1) << (shift - 1);
+		if (odd)
+			top |= rem != 0;
+		else if (rem > half || (rem == half && (top & 1)))
+			top++; /* may reach 2^24: still exact */
+	}
+	float f = ldexpf((float)top, shift);
+	return negative ? -f : f;
 }
 
 /* One element as a double or as a 64-bit integer, whichever represents it exactly. */
@@ -212,18 +234,27 @@ nl_dtype_convert(void *dst, enum nl_dtype dst_type, const void *src, enum nl_dty
 			return nl_err_set(err, NL_ERANGE, "element %zu: BOOL value %u is not 0 or 1",
 			    k, (unsigned)v.u);
 		if (nl_dtype_is_float(dst_type)) {
-			/* long double holds every source value exactly (64-bit integers too), so
-			 * F32 and F64 round once; halves round through round-to-odd floats */
-			long double x = v.is_float ? (long double)v.f :
-			    v.is_unsigned ? (long double)v.u : (long double)v.i;
-			float f = (float)x;
-			double g = (double)x;
+			/* each conversion rounds once: C's integer and double conversions round
+			 * correctly, and halves go through a round-to-odd float */
+			float f, odd;
+			double g;
 			uint16_t h;
+			if (v.is_float) {
+				f = (float)v.f;
+				g = v.f;
+				odd = odd_from_double(v.f);
+			} else {
+				int neg = !v.is_unsigned && v.i < 0;
+				uint64_t mag = v.is_unsigned ? v.u : neg ? 0 - (uint64_t)v.i : (uint64_t)v.i;
+				f = float_from_int(mag, neg, 0);
+				g = v.is_unsigned ? (double)v.u : (double)v.i;
+				odd = float_from_int(mag, neg, 1);
+			}
 			switch (dst_type) {
 			case NL_DTYPE_F32: memcpy(d, &f, 4); break;
 			case NL_DTYPE_F64: memcpy(d, &g, 8); break;
-			case NL_DTYPE_F16: h = nl_f32_to_f16(float_to_odd(x)); memcpy(d, &h, 2); break;
-			default: h = nl_f32_to_bf16(float_to_odd(x)); memcpy(d, &h, 2); break;
+			case NL_DTYPE_F16: h = nl_f32_to_f16(odd); memcpy(d, &h, 2); break;
+			default: h = nl_f32_to_bf16(odd); memcpy(d, &h, 2); break;
 			}
 			continue;
 		}

@@ -32,6 +32,30 @@ static const char *t_name;
 	if (!(t_e <= (tol))) { printf("# %s:%d: nmse(%s, %s) = %.3g > %g\n", __FILE__, __LINE__, \
 	    #x, #y, t_e, (double)(tol)); t_failed_now = 1; } } while (0)
 
+/* A growing byte buffer for building test inputs by hand. */
+struct t_buf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static inline void
+t_buf_add(struct t_buf *b, const void *src, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n)
+			cap *= 2;
+		unsigned char *q = realloc(b->p, cap);
+		if (q == NULL)
+			abort();
+		b->p = q;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->n, src, n);
+	b->n += n;
+}
+
 static void
 t_run(void (*fn)(void), const char *name)
 {

@@ -16,31 +16,6 @@
 
 static char dir[] = "/tmp/nl-test-corpus.XXXXXX";
 
-struct buf {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void
-buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		unsigned char *q = realloc(b->p, cap);
-		if (q == NULL) {
-			perror("realloc");
-			exit(99);
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
 static const char *
 path(const char *name)
 {
@@ -65,7 +40,7 @@ write_file(const char *name, const void *p, size_t n)
 
 struct docs {
 	size_t n;
-	struct buf d[64];
+	struct t_buf d[64];
 	int rc;
 	struct nl_err err;
 	size_t max_piece, pieces;
@@ -97,7 +72,7 @@ drain(struct nl_corpus *c, struct docs *r)
 			break;
 		}
 		if (r->n <= 64)
-			buf_add(&r->d[r->n - 1], p, len);
+			t_buf_add(&r->d[r->n - 1], p, len);
 		r->pieces++;
 		if (len > r->max_piece)
 			r->max_piece = len;
@@ -184,13 +159,13 @@ static la_ssize_t
 aw_write(struct archive *a, void *ctx, const void *p, size_t n)
 {
 	(void)a;
-	buf_add(ctx, p, n);
+	t_buf_add(ctx, p, n);
 	return (la_ssize_t)n;
 }
 
 /* fmt: 't' pax tar, 'z' zip, 'a' ar (BSD names, as dpkg writes), 'r' raw; filter: 0, 'g', 'x' */
 static void
-build(struct buf *out, int fmt, int filter, const struct member *m, size_t n)
+build(struct t_buf *out, int fmt, int filter, const struct member *m, size_t n)
 {
 	struct archive *a = archive_write_new();
 	int rc = 0;
@@ -239,7 +214,7 @@ build(struct buf *out, int fmt, int filter, const struct member *m, size_t n)
 static void
 build_file(const char *name, int fmt, int filter, const struct member *m, size_t n)
 {
-	struct buf b;
+	struct t_buf b;
 	build(&b, fmt, filter, m, n);
 	write_file(name, b.p, b.n);
 	free(b.p);
@@ -293,7 +268,7 @@ T_TEST(gzip_inputs)
 	size_t n1, n2;
 	const char *t1 = "first member\n", *t2 = "second member\n";
 	unsigned char *g1 = gzip_mem(t1, strlen(t1), &n1), *g2 = gzip_mem(t2, strlen(t2), &n2);
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 
 	write_file("one.gz", g1, n1);
 	run1(&r, "one.gz", NULL);
@@ -301,18 +276,18 @@ T_TEST(gzip_inputs)
 	docs_free(&r);
 
 	/* concatenated members are one document, NUL padding after them is ignored */
-	buf_add(&b, g1, n1);
-	buf_add(&b, g2, n2);
+	t_buf_add(&b, g1, n1);
+	t_buf_add(&b, g2, n2);
 	write_file("two.gz", b.p, b.n);
 	run1(&r, "two.gz", NULL);
 	T_CHECK(r.rc == 0 && r.n == 1 && doc_is(&r, 0, "first member\nsecond member\n"));
 	docs_free(&r);
-	buf_add(&b, "\0\0\0\0", 4);
+	t_buf_add(&b, "\0\0\0\0", 4);
 	write_file("pad.gz", b.p, b.n);
 	run1(&r, "pad.gz", NULL);
 	T_CHECK(r.rc == 0 && r.n == 1 && doc_is(&r, 0, "first member\nsecond member\n"));
 	docs_free(&r);
-	buf_add(&b, "junk", 4);
+	t_buf_add(&b, "junk", 4);
 	write_file("junk.gz", b.p, b.n);
 	run1(&r, "junk.gz", NULL);
 	T_CHECK_MSG(r.rc == -1 && strcmp(r.err.msg, "trailing garbage after gzip data") == 0, "%s",
@@ -368,17 +343,17 @@ T_TEST(gzip_inputs)
 	deflateEnd(&zs);
 	const unsigned char hdr[] = { 0x1f, 0x8b, 8, 4 | 8, 0, 0, 0, 0, 2, 3,
 		10, 0, 'R', 'A', 6, 0, 1, 0, 0x58, 0xe3, 1, 0 };
-	struct buf dz = { 0 };
+	struct t_buf dz = { 0 };
 	unsigned char tail[8];
 	uLong crc = crc32(0, (const Bytef *)t3, (uInt)strlen(t3));
 	for (int i = 0; i < 4; i++) {
 		tail[i] = (unsigned char)(crc >> (8 * i));
 		tail[4 + i] = (unsigned char)(strlen(t3) >> (8 * i));
 	}
-	buf_add(&dz, hdr, sizeof hdr);
-	buf_add(&dz, "gcide.dict\0", 11); /* FNAME */
-	buf_add(&dz, raw, rawn);
-	buf_add(&dz, tail, 8);
+	t_buf_add(&dz, hdr, sizeof hdr);
+	t_buf_add(&dz, "gcide.dict\0", 11); /* FNAME */
+	t_buf_add(&dz, raw, rawn);
+	t_buf_add(&dz, tail, 8);
 	write_file("x.dict.dz", dz.p, dz.n);
 	run1(&r, "x.dict.dz", NULL);
 	T_CHECK_MSG(r.rc == 0 && r.n == 1 && doc_is(&r, 0, t3), "%d %s", r.rc, r.err.msg);
@@ -431,14 +406,14 @@ T_TEST(archives)
 	docs_free(&r);
 
 	/* GNU ar -D writes modes as "644", without a file type; cut inside a header: an error */
-	struct buf gar = { 0 };
-	buf_add(&gar, "!<arch>\n", 8);
+	struct t_buf gar = { 0 };
+	t_buf_add(&gar, "!<arch>\n", 8);
 	for (int k = 0; k < 2; k++) {
 		char h[61];
 		snprintf(h, sizeof h, "%-16s%-12s%-6s%-6s%-8s%-10s`\n", k ? "two/" : "one/", "0", "0", "0",
 		    "644", "4");
-		buf_add(&gar, h, 60);
-		buf_add(&gar, k ? "two\n" : "one\n", 4);
+		t_buf_add(&gar, h, 60);
+		t_buf_add(&gar, k ? "two\n" : "one\n", 4);
 	}
 	write_file("gnu.a", gar.p, gar.n);
 	run1(&r, "gnu.a", NULL);
@@ -519,7 +494,7 @@ build_deb(const char *name, size_t cut)
 		{ "./usr/share/doc/fortunes/changelog.Debian.gz", g, gn, 0 },
 	};
 	const struct member control[] = { { "./control", "Package: fortunes\n", 18, 0 } };
-	struct buf d, c, out;
+	struct t_buf d, c, out;
 	build(&d, 't', 'x', data, 7);
 	build(&c, 't', 'x', control, 1);
 	const struct member deb[] = {
@@ -614,7 +589,7 @@ T_TEST(member_selection_and_binary)
  * ends the document, empty documents vanish. Appends the documents' bytes to all and their
  * start offsets in all to starts (up to max); returns the number of documents. */
 static size_t
-split_ref(const unsigned char *p, size_t n, const char *sep, struct buf *all, size_t *starts,
+split_ref(const unsigned char *p, size_t n, const char *sep, struct t_buf *all, size_t *starts,
     size_t max)
 {
 	size_t nd = 0, L = strlen(sep), i = 0, cur = 0;
@@ -627,7 +602,7 @@ split_ref(const unsigned char *p, size_t n, const char *sep, struct buf *all, si
 		} else {
 			if (cur == 0 && nd++ < max)
 				starts[nd - 1] = all->n;
-			buf_add(all, p + i, next - i);
+			t_buf_add(all, p + i, next - i);
 			cur += next - i;
 		}
 		i = next;
@@ -638,7 +613,7 @@ split_ref(const unsigned char *p, size_t n, const char *sep, struct buf *all, si
 #define MAX_DOCS 100000
 
 struct all {
-	struct buf b;
+	struct t_buf b;
 	size_t at[MAX_DOCS], n, max_piece;
 	int rc;
 };
@@ -656,7 +631,7 @@ slurp(struct nl_corpus *c, struct all *a)
 	while ((a->rc = nl_corpus_read(c, &d, &len, &start, &err)) == 1) {
 		if (start && a->n++ < MAX_DOCS)
 			a->at[a->n - 1] = a->b.n;
-		buf_add(&a->b, d, len);
+		t_buf_add(&a->b, d, len);
 		if (len > a->max_piece)
 			a->max_piece = len;
 	}
@@ -667,7 +642,7 @@ static int
 same_split(const struct all *a, const unsigned char *p, size_t n, const char *sep)
 {
 	static size_t want_at[MAX_DOCS];
-	struct buf want = { 0 };
+	struct t_buf want = { 0 };
 	size_t nd = split_ref(p, n, sep, &want, want_at, MAX_DOCS);
 	int same = a->rc == 0 && a->n == nd && a->b.n == want.n && memcmp(a->b.p, want.p, want.n) == 0 &&
 	    memcmp(a->at, want_at, (nd < MAX_DOCS ? nd : MAX_DOCS) * sizeof *want_at) == 0;
@@ -929,7 +904,7 @@ T_TEST(truncated_archives)
 	static char body[3000];
 	memset(body, 'q', sizeof body);
 	const struct member m[] = { { "a.txt", body, sizeof body, 0 }, { "b.txt", "b\n", 2, 0 } };
-	struct buf t, x;
+	struct t_buf t, x;
 
 	build(&t, 't', 0, m, 2);
 	/* inside a member's data, inside a header, and exactly at a member boundary */

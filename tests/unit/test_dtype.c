@@ -101,6 +101,16 @@ T_TEST(conversions)
 	float wf;
 	T_CHECK(nl_dtype_convert(&wf, NL_DTYPE_F32, &wide, NL_DTYPE_I64, 1, &err) == 0 &&
 	    wf == 0x1p60f + 0x1p37f);
+	uint64_t umax = UINT64_MAX; /* rounds up to 2^64 */
+	T_CHECK(nl_dtype_convert(&wf, NL_DTYPE_F32, &umax, NL_DTYPE_U64, 1, &err) == 0 && wf == 0x1p64f);
+	int64_t tie = (INT64_C(1) << 40) + (INT64_C(1) << 16); /* exact tie, rounds to even */
+	T_CHECK(nl_dtype_convert(&wf, NL_DTYPE_F32, &tie, NL_DTYPE_I64, 1, &err) == 0 && wf == 0x1p40f);
+	int64_t bf_tie = (INT64_C(1) << 40) + (INT64_C(1) << 32) + 1; /* just above a BF16 tie */
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_BF16, &bf_tie, NL_DTYPE_I64, 1, &err) == 0 &&
+	    h == nl_f32_to_bf16(0x1p40f + 0x1p33f));
+	int64_t neg_tie = -(int64_t)((UINT64_C(1) << 40) + (UINT64_C(1) << 32) + 1);
+	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_BF16, &neg_tie, NL_DTYPE_I64, 1, &err) == 0 &&
+	    h == nl_f32_to_bf16(-(0x1p40f + 0x1p33f)));
 	double huge = 1e300;
 	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_F16, &huge, NL_DTYPE_F64, 1, &err) == 0 && h == 0x7c00);
 	T_CHECK(nl_dtype_convert(&h, NL_DTYPE_BF16, &huge, NL_DTYPE_F64, 1, &err) == 0 && h == 0x7f80);

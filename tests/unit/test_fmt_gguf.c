@@ -8,70 +8,47 @@
 
 /* ---- a byte builder for handcrafted files ---- */
 
-struct buf {
-	unsigned char *p;
-	size_t n, cap;
-};
-
 static void
-b_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n)
-			cap *= 2;
-		unsigned char *q = realloc(b->p, cap);
-		if (q == NULL)
-			abort();
-		b->p = q;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static void
-b_u8(struct buf *b, unsigned v)
+b_u8(struct t_buf *b, unsigned v)
 {
 	unsigned char c = (unsigned char)v;
-	b_add(b, &c, 1);
+	t_buf_add(b, &c, 1);
 }
 
 static void
-b_u32(struct buf *b, uint32_t v)
+b_u32(struct t_buf *b, uint32_t v)
 {
 	unsigned char c[4];
 	nl_put32(c, v);
-	b_add(b, c, 4);
+	t_buf_add(b, c, 4);
 }
 
 static void
-b_u64(struct buf *b, uint64_t v)
+b_u64(struct t_buf *b, uint64_t v)
 {
 	unsigned char c[8];
 	nl_put64(c, v);
-	b_add(b, c, 8);
+	t_buf_add(b, c, 8);
 }
 
 static void
-b_str(struct buf *b, const char *s)
+b_str(struct t_buf *b, const char *s)
 {
 	b_u64(b, strlen(s));
-	b_add(b, s, strlen(s));
+	t_buf_add(b, s, strlen(s));
 }
 
 static void
-b_pad(struct buf *b, size_t align)
+b_pad(struct t_buf *b, size_t align)
 {
 	while (b->n % align != 0)
 		b_u8(b, 0);
 }
 
 static void
-b_head(struct buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
+b_head(struct t_buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
 {
-	b_add(b, "GGUF", 4);
+	t_buf_add(b, "GGUF", 4);
 	b_u32(b, version);
 	b_u64(b, n_tensors);
 	b_u64(b, n_kv);
@@ -79,7 +56,7 @@ b_head(struct buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
 
 /* A tensor info with dims given in GGUF order (innermost first). */
 static void
-b_tinfo(struct buf *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+b_tinfo(struct t_buf *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type,
     uint64_t offset)
 {
 	b_str(b, name);
@@ -120,7 +97,7 @@ write_set(const struct nl_tset *ts, size_t *n, struct nl_err *err)
 
 /* Expect reading p to fail with code and a message containing want. */
 static void
-expect_fail(const struct buf *b, int code, const char *want, int line)
+expect_fail(const struct t_buf *b, int code, const char *want, int line)
 {
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
@@ -243,7 +220,7 @@ T_TEST(test_layout)
 {
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
-	struct buf want = { 0 };
+	struct t_buf want = { 0 };
 	size_t n = 0;
 
 	nl_tset_init(&ts);
@@ -266,12 +243,12 @@ T_TEST(test_layout)
 	b_tinfo(&want, "e", 1, (const uint64_t[]){ 0 }, 30, 64);
 	b_tinfo(&want, "v", 1, (const uint64_t[]){ 5 }, 27, 64);
 	b_pad(&want, 32);
-	b_add(&want, w->data, 24);
+	t_buf_add(&want, w->data, 24);
 	b_pad(&want, 32);
-	b_add(&want, s->data, 2);
+	t_buf_add(&want, s->data, 2);
 	b_pad(&want, 32);
 	(void)e;
-	b_add(&want, v->data, 40);
+	t_buf_add(&want, v->data, 40);
 	b_pad(&want, 32);
 
 	unsigned char *p = write_set(&ts, &n, &err);
@@ -330,7 +307,7 @@ T_TEST(test_reserved_alignment_key)
 
 /* A minimal valid file: one F32 tensor of 8 elements (32 bytes, so no trailing padding). */
 static void
-valid_small(struct buf *b, uint32_t version)
+valid_small(struct t_buf *b, uint32_t version)
 {
 	b_head(b, version, 1, 1);
 	b_str(b, "k");
@@ -340,13 +317,13 @@ valid_small(struct buf *b, uint32_t version)
 	b_pad(b, 32);
 	for (int i = 0; i < 8; i++) {
 		float f = (float)i + 0.5f;
-		b_add(b, &f, 4);
+		t_buf_add(b, &f, 4);
 	}
 }
 
 T_TEST(test_read_handcrafted)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
 
@@ -415,7 +392,7 @@ T_TEST(test_pipe)
 
 T_TEST(test_every_prefix)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err;
 
@@ -452,14 +429,14 @@ T_TEST(test_every_prefix)
  * require it. */
 T_TEST(test_trailing_padding_optional)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
 
 	b_head(&b, 3, 1, 0);
 	b_tinfo(&b, "t", 1, (const uint64_t[]){ 3 }, 24, 0);
 	b_pad(&b, 32);
-	b_add(&b, "abc", 3);
+	t_buf_add(&b, "abc", 3);
 	nl_tset_init(&ts);
 	T_CHECK_MSG(read_bytes(b.p, b.n, &ts, &err) == 0, "%s", err.msg);
 	T_CHECK(ts.n == 1 && ts.t[0].info.dtype == NL_DTYPE_I8 && memcmp(ts.t[0].data, "abc", 3) == 0);
@@ -469,7 +446,7 @@ T_TEST(test_trailing_padding_optional)
 
 T_TEST(test_corrupt)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 
 	b.n = 0;
 	valid_small(&b, 3);
@@ -535,7 +512,7 @@ T_TEST(test_corrupt)
 	b.n = 0;
 	b_head(&b, 3, 0, 1);
 	b_u64(&b, 3);
-	b_add(&b, "a\0b", 3);
+	t_buf_add(&b, "a\0b", 3);
 	b_u32(&b, 4);
 	b_u32(&b, 1);
 	EXPECT_FAIL(&b, NL_EFORMAT, "NUL");
@@ -602,21 +579,21 @@ T_TEST(test_corrupt)
 	b_tinfo(&b, "d", 1, (const uint64_t[]){ 8 }, 0, 0);
 	b_tinfo(&b, "d", 1, (const uint64_t[]){ 8 }, 0, 32);
 	b_pad(&b, 32);
-	b_add(&b, (unsigned char[64]){ 0 }, 64);
+	t_buf_add(&b, (unsigned char[64]){ 0 }, 64);
 	EXPECT_FAIL(&b, NL_EFORMAT, "duplicate tensor name 'd'");
 
 	b.n = 0;
 	b_head(&b, 3, 1, 0);
 	b_tinfo(&b, "m", 1, (const uint64_t[]){ 1 }, 0, 4);
 	b_pad(&b, 32);
-	b_add(&b, (unsigned char[64]){ 0 }, 64);
+	t_buf_add(&b, (unsigned char[64]){ 0 }, 64);
 	EXPECT_FAIL(&b, NL_EFORMAT, "tensor 'm': offset 4 is not a multiple of the alignment 32");
 
 	b.n = 0;
 	b_head(&b, 3, 1, 0);
 	b_tinfo(&b, "f", 1, (const uint64_t[]){ 8 }, 0, 64);
 	b_pad(&b, 32);
-	b_add(&b, (unsigned char[64]){ 0 }, 64);
+	t_buf_add(&b, (unsigned char[64]){ 0 }, 64);
 	EXPECT_FAIL(&b, NL_EFORMAT, "unexpected end of file");
 	b.n = 0;
 	b_head(&b, 3, 1, 0);
@@ -629,7 +606,7 @@ T_TEST(test_corrupt)
 	b_tinfo(&b, "a", 1, (const uint64_t[]){ 16 }, 0, 0);
 	b_tinfo(&b, "b", 1, (const uint64_t[]){ 8 }, 0, 32);
 	b_pad(&b, 32);
-	b_add(&b, (unsigned char[128]){ 0 }, 128);
+	t_buf_add(&b, (unsigned char[128]){ 0 }, 128);
 	EXPECT_FAIL(&b, NL_EFORMAT, "overlapping tensors 'a' and 'b'");
 
 	/* general.alignment: wrong type, not a power of two */
@@ -651,7 +628,7 @@ T_TEST(test_corrupt)
 /* general.alignment is honoured (offsets and the data start) and consumed. */
 T_TEST(test_alignment_kv)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
 
@@ -704,7 +681,7 @@ T_TEST(test_alignment_kv)
 /* Every value type becomes text; what cannot is listed under gguf.skipped_*. */
 T_TEST(test_kv_rendering)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0 };
 	float f32 = 0.1f;
@@ -717,12 +694,12 @@ T_TEST(test_kv_rendering)
 	b_str(&b, "i16"); b_u32(&b, 3); b_u8(&b, 0x00); b_u8(&b, 0x80);
 	b_str(&b, "u32"); b_u32(&b, 4); b_u32(&b, 4000000000u);
 	b_str(&b, "i32"); b_u32(&b, 5); b_u32(&b, (uint32_t)-7);
-	b_str(&b, "f32"); b_u32(&b, 6); b_add(&b, &f32, 4);
+	b_str(&b, "f32"); b_u32(&b, 6); t_buf_add(&b, &f32, 4);
 	b_str(&b, "yes"); b_u32(&b, 7); b_u8(&b, 1);
 	b_str(&b, "no"); b_u32(&b, 7); b_u8(&b, 0);
 	b_str(&b, "u64"); b_u32(&b, 10); b_u64(&b, UINT64_MAX);
 	b_str(&b, "i64"); b_u32(&b, 11); b_u64(&b, UINT64_C(1) << 63);
-	b_str(&b, "f64"); b_u32(&b, 12); b_add(&b, &f64, 8);
+	b_str(&b, "f64"); b_u32(&b, 12); t_buf_add(&b, &f64, 8);
 	b_str(&b, "arr.i32"); b_u32(&b, 9); b_u32(&b, 5); b_u64(&b, 3);
 	b_u32(&b, 1); b_u32(&b, 2); b_u32(&b, (uint32_t)-3);
 	b_str(&b, "arr.str"); b_u32(&b, 9); b_u32(&b, 8); b_u64(&b, 2); b_str(&b, "a"); b_str(&b, "b c");
@@ -736,7 +713,7 @@ T_TEST(test_kv_rendering)
 	b_str(&b, "latin1"); b_u32(&b, 8); b_str(&b, "caf\xe9");
 	b_str(&b, "tokenizer.scores"); b_u32(&b, 9); b_u32(&b, 6); b_u64(&b, 20000);
 	for (int i = 0; i < 20000; i++)
-		b_add(&b, &f32, 4);
+		t_buf_add(&b, &f32, 4);
 	b_str(&b, "long"); b_u32(&b, 8); b_u64(&b, 70000);
 	for (int i = 0; i < 70000; i++)
 		b_u8(&b, 'a');

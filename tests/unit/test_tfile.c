@@ -8,50 +8,35 @@
 #include "tfile.h"
 
 /* ---- an independent builder of .nlt bytes, record by record ---- */
-struct bld {
-	unsigned char *p;
-	size_t n, cap;
-};
+
+static void b_u8(struct t_buf *b, unsigned v) { unsigned char c = (unsigned char)v; t_buf_add(b, &c, 1); }
+static void b_u16(struct t_buf *b, unsigned v) { unsigned char c[2]; nl_put16(c, (uint16_t)v); t_buf_add(b, c, 2); }
+static void b_u32(struct t_buf *b, uint32_t v) { unsigned char c[4]; nl_put32(c, v); t_buf_add(b, c, 4); }
+static void b_u64(struct t_buf *b, uint64_t v) { unsigned char c[8]; nl_put64(c, v); t_buf_add(b, c, 8); }
+static void b_str(struct t_buf *b, const char *s) { b_u32(b, (uint32_t)strlen(s)); t_buf_add(b, s, strlen(s)); }
 
 static void
-b_bytes(struct bld *b, const void *src, size_t n)
+b_preamble(struct t_buf *b, unsigned major, unsigned minor)
 {
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-
-static void b_u8(struct bld *b, unsigned v) { unsigned char c = (unsigned char)v; b_bytes(b, &c, 1); }
-static void b_u16(struct bld *b, unsigned v) { unsigned char c[2]; nl_put16(c, (uint16_t)v); b_bytes(b, c, 2); }
-static void b_u32(struct bld *b, uint32_t v) { unsigned char c[4]; nl_put32(c, v); b_bytes(b, c, 4); }
-static void b_u64(struct bld *b, uint64_t v) { unsigned char c[8]; nl_put64(c, v); b_bytes(b, c, 8); }
-static void b_str(struct bld *b, const char *s) { b_u32(b, (uint32_t)strlen(s)); b_bytes(b, s, strlen(s)); }
-
-static void
-b_preamble(struct bld *b, unsigned major, unsigned minor)
-{
-	b_bytes(b, NL_TFILE_MAGIC, 8);
+	t_buf_add(b, NL_TFILE_MAGIC, 8);
 	b_u16(b, major);
 	b_u16(b, minor);
 }
 
 /* A record whose payload is pl; crc_xor != 0 corrupts its CRC. */
 static void
-b_record_x(struct bld *b, const char *type, const struct bld *pl, uint32_t crc_xor)
+b_record_x(struct t_buf *b, const char *type, const struct t_buf *pl, uint32_t crc_xor)
 {
 	uint32_t crc = (uint32_t)crc32_z(0, (const unsigned char *)type, 4);
 	crc = (uint32_t)crc32_z(crc, pl->p, pl->n);
 	b_u32(b, (uint32_t)pl->n);
-	b_bytes(b, type, 4);
-	b_bytes(b, pl->p, pl->n);
+	t_buf_add(b, type, 4);
+	t_buf_add(b, pl->p, pl->n);
 	b_u32(b, crc ^ crc_xor);
 }
 
 static void
-b_record(struct bld *b, const char *type, struct bld *pl)
+b_record(struct t_buf *b, const char *type, struct t_buf *pl)
 {
 	b_record_x(b, type, pl, 0);
 	free(pl->p);
@@ -59,9 +44,9 @@ b_record(struct bld *b, const char *type, struct bld *pl)
 }
 
 static void
-b_head(struct bld *b, const char *k, const char *v)
+b_head(struct t_buf *b, const char *k, const char *v)
 {
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b_u32(&pl, 0);
 	b_u32(&pl, k ? 1 : 0);
 	if (k) {
@@ -72,10 +57,10 @@ b_head(struct bld *b, const char *k, const char *v)
 }
 
 static void
-b_tens(struct bld *b, const char *name, unsigned dtype, unsigned rank, uint32_t bs,
+b_tens(struct t_buf *b, const char *name, unsigned dtype, unsigned rank, uint32_t bs,
     const uint64_t *dims)
 {
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b_str(&pl, name);
 	b_u8(&pl, dtype);
 	b_u8(&pl, rank);
@@ -87,9 +72,9 @@ b_tens(struct bld *b, const char *name, unsigned dtype, unsigned rank, uint32_t 
 }
 
 static void
-b_data(struct bld *b, const void *raw, uint32_t n, int zlib)
+b_data(struct t_buf *b, const void *raw, uint32_t n, int zlib)
 {
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b_u32(&pl, n);
 	b_u8(&pl, zlib ? 1 : 0);
 	b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
@@ -97,18 +82,18 @@ b_data(struct bld *b, const void *raw, uint32_t n, int zlib)
 		uLongf zn = compressBound(n);
 		unsigned char *z = malloc(zn);
 		compress2(z, &zn, raw, n, 6);
-		b_bytes(&pl, z, zn);
+		t_buf_add(&pl, z, zn);
 		free(z);
 	} else {
-		b_bytes(&pl, raw, n);
+		t_buf_add(&pl, raw, n);
 	}
 	b_record(b, "DATA", &pl);
 }
 
 static void
-b_tend(struct bld *b, uint64_t dim0, uint64_t raw, uint32_t crc)
+b_tend(struct t_buf *b, uint64_t dim0, uint64_t raw, uint32_t crc)
 {
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b_u64(&pl, dim0);
 	b_u64(&pl, raw);
 	b_u32(&pl, crc);
@@ -116,9 +101,9 @@ b_tend(struct bld *b, uint64_t dim0, uint64_t raw, uint32_t crc)
 }
 
 static void
-b_fend(struct bld *b, uint64_t n)
+b_fend(struct t_buf *b, uint64_t n)
 {
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b_u64(&pl, n);
 	b_record(b, "FEND", &pl);
 }
@@ -134,7 +119,7 @@ crc_of(const void *p, size_t n)
 
 /* The reference file: meta a=1, tensor w F32 [2,3] stored in one block. */
 static void
-b_reference(struct bld *b)
+b_reference(struct t_buf *b)
 {
 	b_preamble(b, 1, 0);
 	b_head(b, "a", "1");
@@ -157,7 +142,7 @@ read_all(const void *p, size_t n, struct nl_tset *ts, struct nl_err *err)
 }
 
 static int
-fails_with(const struct bld *b, const char *needle)
+fails_with(const struct t_buf *b, const char *needle)
 {
 	struct nl_tset ts;
 	struct nl_err err = { 0, "" };
@@ -264,7 +249,7 @@ add(struct nl_tset *ts, const char *name, enum nl_dtype dt, int rank, const uint
 
 T_TEST(writer_matches_independent_builder)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0, "" };
 	size_t n;
@@ -453,7 +438,7 @@ T_TEST(streamed_first_dimension)
 
 T_TEST(several_members)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0, "" };
 	struct nl_tfile *tf;
@@ -464,7 +449,7 @@ T_TEST(several_members)
 	size_t one = b.n;
 	unsigned char *copy = malloc(one);
 	memcpy(copy, b.p, one); /* b_bytes may move b.p */
-	b_bytes(&b, copy, one);
+	t_buf_add(&b, copy, one);
 	free(copy);
 	/* the same tensor name twice is fine across members at this level ... */
 	nl_io_open_mem_read(&io, b.p, b.n);
@@ -482,11 +467,11 @@ T_TEST(several_members)
 	T_CHECK(fails_with(&b, "duplicate tensor name 'w'"));
 	/* garbage after a member */
 	b.n = one;
-	b_bytes(&b, "junkjunk", 8);
+	t_buf_add(&b, "junkjunk", 8);
 	T_CHECK(fails_with(&b, "unexpected data after the end"));
 	/* a partial second magic is a truncation */
 	b.n = one;
-	b_bytes(&b, NL_TFILE_MAGIC, 3);
+	t_buf_add(&b, NL_TFILE_MAGIC, 3);
 	T_CHECK(fails_with(&b, "unexpected end of file"));
 	b.n = one;
 	T_CHECK(read_all(b.p, b.n, &ts, &err) == 0 && ts.n == 1);
@@ -496,26 +481,26 @@ T_TEST(several_members)
 
 T_TEST(bad_magic_says_what_it_is)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 	unsigned char tar[600] = { 0 };
 
 	memcpy(tar + 257, "ustar", 5);
-	b_bytes(&b, tar, sizeof tar);
+	t_buf_add(&b, tar, sizeof tar);
 	T_CHECK(fails_with(&b, "looks like a tar archive; try nl-convert"));
 	b.n = 0;
-	b_bytes(&b, "\x93NUMPY\x01\x00", 8);
+	t_buf_add(&b, "\x93NUMPY\x01\x00", 8);
 	T_CHECK(fails_with(&b, "numpy"));
 	b.n = 0;
-	b_bytes(&b, "\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
+	t_buf_add(&b, "\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
 	T_CHECK(fails_with(&b, "gzip"));
 	b.n = 0;
-	b_bytes(&b, "GGUF\x03\x00\x00\x00", 8);
+	t_buf_add(&b, "GGUF\x03\x00\x00\x00", 8);
 	T_CHECK(fails_with(&b, "GGUF"));
 	b.n = 0;
-	b_bytes(&b, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}", 15);
+	t_buf_add(&b, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}", 15);
 	T_CHECK(fails_with(&b, "safetensors"));
 	b.n = 0;
-	b_bytes(&b, "hello, world\n", 13);
+	t_buf_add(&b, "hello, world\n", 13);
 	T_CHECK(fails_with(&b, "not an nl-tensor file (bad magic)"));
 	b.n = 0;
 	T_CHECK(fails_with(&b, "empty input"));
@@ -524,7 +509,7 @@ T_TEST(bad_magic_says_what_it_is)
 
 T_TEST(versions)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0, "" };
 
@@ -559,12 +544,12 @@ T_TEST(crc_flip_per_record_type)
 		{ "TEND", "crc mismatch in TEND record of tensor 'w'" },
 		{ "FEND", "crc mismatch in FEND record" },
 	};
-	struct bld ref = { 0 };
+	struct t_buf ref = { 0 };
 
 	b_reference(&ref);
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-		struct bld b = { 0 };
-		b_bytes(&b, ref.p, ref.n);
+		struct t_buf b = { 0 };
+		t_buf_add(&b, ref.p, ref.n);
 		/* find the record and flip one bit of its CRC */
 		size_t at = 12;
 		while (at < b.n && memcmp(b.p + at + 4, cases[c].type, 4) != 0)
@@ -583,7 +568,7 @@ T_TEST(crc_flip_per_record_type)
 
 T_TEST(critical_and_ancillary_records)
 {
-	struct bld b = { 0 }, pl = { 0 };
+	struct t_buf b = { 0 }, pl = { 0 };
 	struct nl_tset ts;
 	struct nl_err err = { 0, "" };
 
@@ -632,18 +617,18 @@ T_TEST(critical_and_ancillary_records)
 
 T_TEST(oversized_record)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 
 	b_preamble(&b, 1, 0);
 	b_u32(&b, (64u << 20) + 1);
-	b_bytes(&b, "HEAD", 4);
+	t_buf_add(&b, "HEAD", 4);
 	T_CHECK(fails_with(&b, "exceeds the 64 MiB limit"));
 	free(b.p);
 }
 
 /* A file with one tensor header given by the arguments and no data. */
 static void
-b_one_tens(struct bld *b, const char *name, unsigned dtype, unsigned rank, uint32_t bs,
+b_one_tens(struct t_buf *b, const char *name, unsigned dtype, unsigned rank, uint32_t bs,
     const uint64_t *dims)
 {
 	b->n = 0;
@@ -656,7 +641,7 @@ b_one_tens(struct bld *b, const char *name, unsigned dtype, unsigned rank, uint3
 
 T_TEST(tensor_header_limits)
 {
-	struct bld b = { 0 };
+	struct t_buf b = { 0 };
 	uint64_t dims[9] = { 2, 2, 2, 2, 2, 2, 2, 2, 2 };
 	uint64_t big[3] = { 1ull << 40, 1ull << 40, 1 };
 	uint64_t huge[2] = { 1ull << 46, 8 };
@@ -701,7 +686,7 @@ T_TEST(tensor_header_limits)
 	b_fend(&b, 2);
 	T_CHECK(fails_with(&b, "duplicate tensor name 'x'"));
 	/* reserved bits set */
-	struct bld pl = { 0 };
+	struct t_buf pl = { 0 };
 	b.n = 0;
 	b_preamble(&b, 1, 0);
 	b_head(&b, NULL, NULL);
@@ -718,7 +703,7 @@ T_TEST(tensor_header_limits)
 
 T_TEST(head_rules)
 {
-	struct bld b = { 0 }, pl = { 0 };
+	struct t_buf b = { 0 }, pl = { 0 };
 
 	/* duplicate key */
 	b_preamble(&b, 1, 0);
@@ -764,7 +749,7 @@ T_TEST(head_rules)
 
 T_TEST(data_and_tend_rules)
 {
-	struct bld b = { 0 }, pl = { 0 };
+	struct t_buf b = { 0 }, pl = { 0 };
 	const uint32_t crc = crc_of(w_vals, sizeof w_vals);
 
 #define START() do { b.n = 0; b_preamble(&b, 1, 0); b_head(&b, NULL, NULL); \
@@ -777,7 +762,7 @@ T_TEST(data_and_tend_rules)
 		compress2(z, &zn, (const unsigned char *)w_vals, 20, 6);
 		b_u32(&pl, 24);
 		b_u8(&pl, 1); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-		b_bytes(&pl, z, zn);
+		t_buf_add(&pl, z, zn);
 		b_record(&b, "DATA", &pl);
 	}
 	T_CHECK(fails_with(&b, "does not inflate to 24 bytes"));
@@ -790,7 +775,7 @@ T_TEST(data_and_tend_rules)
 		compress2(z, &zn, (const unsigned char *)more, sizeof more, 6);
 		b_u32(&pl, 24);
 		b_u8(&pl, 1); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-		b_bytes(&pl, z, zn);
+		t_buf_add(&pl, z, zn);
 		b_record(&b, "DATA", &pl);
 	}
 	T_CHECK(fails_with(&b, "does not inflate to 24 bytes"));
@@ -802,7 +787,7 @@ T_TEST(data_and_tend_rules)
 		compress2(z, &zn, (const unsigned char *)w_vals, 24, 6);
 		b_u32(&pl, 24);
 		b_u8(&pl, 1); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-		b_bytes(&pl, z, zn);
+		t_buf_add(&pl, z, zn);
 		b_u8(&pl, 0);
 		b_record(&b, "DATA", &pl);
 	}
@@ -811,14 +796,14 @@ T_TEST(data_and_tend_rules)
 	START();
 	b_u32(&pl, 24);
 	b_u8(&pl, 1); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-	b_bytes(&pl, "not zlib at all!", 16);
+	t_buf_add(&pl, "not zlib at all!", 16);
 	b_record(&b, "DATA", &pl);
 	T_CHECK(fails_with(&b, "does not inflate"));
 	/* wrong raw_len for stored data */
 	START();
 	b_u32(&pl, 20);
 	b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-	b_bytes(&pl, w_vals, 24);
+	t_buf_add(&pl, w_vals, 24);
 	b_record(&b, "DATA", &pl);
 	T_CHECK(fails_with(&b, "stored bytes for raw length 20"));
 	/* more data than the shape */
@@ -834,7 +819,7 @@ T_TEST(data_and_tend_rules)
 	START();
 	b_u32(&pl, 24);
 	b_u8(&pl, 2); b_u8(&pl, 0); b_u8(&pl, 0); b_u8(&pl, 0);
-	b_bytes(&pl, w_vals, 24);
+	t_buf_add(&pl, w_vals, 24);
 	b_record(&b, "DATA", &pl);
 	T_CHECK(fails_with(&b, "unknown codec 2"));
 	/* a short block followed by another */

@@ -22,41 +22,25 @@ rng(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
-struct buf {
-	unsigned char *p;
-	size_t n, cap;
-};
-
 static void
-buf_add(struct buf *b, const void *src, size_t n)
+buf_str(struct t_buf *b, const char *s)
 {
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
+	t_buf_add(b, s, strlen(s));
 }
 
 static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_rep(struct buf *b, int c, size_t n)
+buf_rep(struct t_buf *b, int c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)c;
-		buf_add(b, &ch, 1);
+		t_buf_add(b, &ch, 1);
 	}
 }
 
 /* English-like text with every kind of pre-token: Zipf-ish words, contractions, numbers,
  * punctuation, several spaces, newlines, tabs, UTF-8, invalid bytes and NUL. */
 static void
-gen_text(struct buf *b, size_t n)
+gen_text(struct t_buf *b, size_t n)
 {
 	static const char *words[] = { "the", "of", "and", "to", "a", "in", "that", "is", "was",
 		"he", "for", "it", "with", "as", "his", "on", "be", "at", "by", "I", "this", "had",
@@ -83,7 +67,7 @@ gen_text(struct buf *b, size_t n)
 		buf_str(b, words[w]);
 		const char *s = seps[rng() % ns];
 		if (strcmp(s, "<NUL>") == 0)
-			buf_add(b, " \0 ", 3);
+			t_buf_add(b, " \0 ", 3);
 		else
 			buf_str(b, s);
 	}
@@ -324,7 +308,7 @@ T_TEST(pretoken_more_follows)
 /* Splitting with more_follows at every possible cut gives the same pre-tokens. */
 T_TEST(pretoken_stream_agrees)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	gen_text(&b, 3000);
 	buf_rep(&b, ' ', 1500);
 	buf_str(&b, "x");
@@ -598,13 +582,13 @@ tok_merges(const struct nl_tok *tok, uint32_t *m)
 T_TEST(train_matches_reference)
 {
 	for (int round = 0; round < 3; round++) {
-		struct buf b = { 0 };
+		struct t_buf b = { 0 };
 		uint32_t v = round == 0 ? 300 : round == 1 ? 600 : 2000, m_ref, m_got;
 		gen_text(&b, round == 2 ? 6000 : 20000);
 		if (round == 1) /* random bytes too: many ties at low counts */
 			for (int i = 0; i < 3000; i++) {
 				unsigned char c = (unsigned char)(rng() % 6 + 'a');
-				buf_add(&b, &c, 1);
+				t_buf_add(&b, &c, 1);
 			}
 		struct nl_tok *tok = train(b.p, b.n, 0, v);
 		uint32_t *ref = ref_train(b.p, b.n, v, &m_ref);
@@ -633,7 +617,7 @@ T_TEST(train_matches_reference)
  * of one class (or all whitespace), for text without apostrophes. */
 T_TEST(train_within_pretokens)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	static const char *parts[] = { "ab", "ab ", "12", "34 ", ".,", "!? ", "  ", "\n", "ba",
 		" x1", "y.", "\t\t" };
 
@@ -676,7 +660,7 @@ T_TEST(train_within_pretokens)
 /* ---- chunking, determinism, round trips ---- */
 
 static void
-gen_hard_text(struct buf *b)
+gen_hard_text(struct t_buf *b)
 {
 	gen_text(b, 40000);
 	buf_rep(b, 'z', 5000);      /* beyond the cap and the hold-back buffer */
@@ -691,7 +675,7 @@ gen_hard_text(struct buf *b)
 
 T_TEST(train_chunking_and_determinism)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	size_t n0, n1, n2, n3;
 
 	gen_hard_text(&b);
@@ -789,7 +773,7 @@ ref_encode(const uint32_t *merges, uint32_t m, const unsigned char *text, size_t
 
 T_TEST(encode_chunking_and_reference)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	size_t n_whole, n_ref, n_c;
 	uint32_t m;
 
@@ -800,7 +784,7 @@ T_TEST(encode_chunking_and_reference)
 		size_t len = 40 + rng() % 300;
 		for (size_t j = 0; j < len; j++) {
 			unsigned char c = "theandofing"[rng() % 11];
-			buf_add(&b, &c, 1);
+			t_buf_add(&b, &c, 1);
 		}
 	}
 	struct nl_tok *tok = train(b.p, b.n, 0, 1500);
@@ -833,7 +817,7 @@ T_TEST(encode_chunking_and_reference)
 /* More distinct pre-tokens than the cache holds: it is cleared and results stay right. */
 T_TEST(encode_cache_overflow)
 {
-	struct buf b = { 0 }, w = { 0 };
+	struct t_buf b = { 0 }, w = { 0 };
 	size_t n_got, n_ref;
 	uint32_t m;
 
@@ -866,7 +850,7 @@ T_TEST(encode_cache_overflow)
 
 T_TEST(round_trip_random_bytes)
 {
-	struct buf b = { 0 }, r = { 0 };
+	struct t_buf b = { 0 }, r = { 0 };
 	size_t n_ids;
 	struct nl_tok *bytes;
 	struct nl_err err = { 0 };
@@ -883,7 +867,7 @@ T_TEST(round_trip_random_bytes)
 		unsigned char c = (unsigned char)rng();
 		if (i % 3 == 0)
 			c = (unsigned char)"\0 \n'e\xff\x80\xc3 t"[rng() % 10];
-		buf_add(&r, &c, 1);
+		t_buf_add(&r, &c, 1);
 	}
 	const struct nl_tok *toks[2] = { tok, bytes };
 	for (int t = 0; t < 2; t++) {
@@ -920,7 +904,7 @@ T_TEST(round_trip_random_bytes)
 
 T_TEST(save_load_round_trip)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_err err = { 0 };
 	size_t n1, n2;
 
@@ -1063,7 +1047,7 @@ reload_good(const unsigned char *file, size_t n)
 
 T_TEST(load_corrupt)
 {
-	struct buf b = { 0 };
+	struct t_buf b = { 0 };
 	struct nl_err err = { 0 };
 	size_t n;
 	char msg[600];
