@@ -26,4 +26,30 @@ text=examples/make-weights.c
 echo "demo: streaming the bytes of $text as U16 token ids, then two members through one pipe:"
 build/examples/make-weights "$text" > "$out/tokens.nlt"
 cat "$out/weights.nlt" "$out/tokens.nlt" | nl-convert -l - | tail -n 2 | sed 's/^/  /'
+
+# a real corpus: the fortunes package read straight from its .deb, one document per cookie
+corpus=""
+if [ -f "$out/fortunes.deb" ] || (cd "$out" && apt-get download fortunes >/dev/null 2>&1 && mv fortunes_*.deb fortunes.deb); then
+	corpus="$out/fortunes.deb"
+	echo "demo: tokenizing the Debian package fortunes (downloaded with apt-get download, no root)"
+	nl-tokenize -v -S % -I 'usr/share/games/fortunes/*' -X '*.dat' "$corpus" > "$out/fortunes.nlt"
+	text="$out/fortunes.txt"
+	nl-tokenize -d "$out/fortunes.nlt" > "$text"
+elif [ -f ../shared/data/tinyshakespeare.txt ]; then
+	text=../shared/data/tinyshakespeare.txt
+	echo "demo: apt-get download fortunes failed (no apt lists?); using $text"
+else
+	text="$out/manpages.txt"
+	cat man/*.[1-9] > "$text"
+	echo "demo: no corpus reachable; using the man pages ($text)"
+fi
+nl-tokenize -K 4096 -o "$out/tok.nlt" "$text"
+nl-tokenize -k "$out/tok.nlt" -P 90 -O "$out/valid.nlt" "$text" > "$out/train.nlt"
+bytes=$(wc -c < "$text")
+ids=$(nl-tokenize -t -k "$out/tok.nlt" "$text" | grep -vc '^256$')
+echo "demo: BPE of 4096 ids learned from $bytes bytes: $ids tokens, $(echo "$bytes $ids" | awk '{ printf "%.2f", $1 / $2 }') bytes per token"
+nl-convert -l "$out/train.nlt" | sed 's/^/  train: /'
+nl-convert -l "$out/valid.nlt" | sed 's/^/  valid: /'
+{ nl-tokenize -d -k "$out/tok.nlt" "$out/train.nlt"; nl-tokenize -d -k "$out/tok.nlt" "$out/valid.nlt"; } | cmp -s - "$text" &&
+    echo "demo: train + valid decode back to the exact text (cmp)"
 echo "demo: done (files in $out/)"
