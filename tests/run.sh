@@ -29,15 +29,27 @@ for t in build/tests/test_*; do
 done
 echo "# tests/cli"
 run "cli" sh tests/cli/run.sh
+# interop checks with the real Python readers: the first python3 that has them (PATH's, then
+# Debian's /usr/bin/python3 with python3-numpy), else a skip line
 for py in tests/interop/*.py; do
 	[ -f "$py" ] || continue
 	echo "# $py"
 	work=$(mktemp -d)
-	if command -v python3 >/dev/null 2>&1; then
-		run "$py" python3 "$py" "$top/bin" "$work"
-	else
-		echo "skip - $py (python3 not installed)" | tee -a "$results"
-	fi
+	done_py=""
+	for interp in python3 /usr/bin/python3; do
+		command -v "$interp" >/dev/null 2>&1 || continue
+		"$interp" "$py" "$top/bin" "$work" >"$work/.out" 2>&1
+		rc=$?
+		[ $rc -eq 77 ] && continue
+		done_py=1
+		cat "$work/.out"
+		grep -E '^(ok|not ok)( |$)' "$work/.out" >>"$results"
+		if [ $rc -ne 0 ] && ! grep -q '^not ok' "$work/.out"; then
+			echo "not ok - $py (exit $rc)" | tee -a "$results"
+		fi
+		break
+	done
+	[ -n "$done_py" ] || echo "skip - $py (no python3 with the package: $(tail -n 1 "$work/.out" 2>/dev/null))" | tee -a "$results"
 	rm -rf "$work"
 done
 echo "# tests/install.sh"
