@@ -5,8 +5,10 @@ include config.mk
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || true
 PKG_LIBS != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || true
 
-LIBSRC = $(wildcard lib/*.c) $(wildcard kernels/*.c)
-LIBOBJ = $(LIBSRC:%.c=build/%.o)
+# kernels/*.c are compiled twice: float (x.o) and double (x_f64.o, -DNLK_F64); see kernels/real.h
+KERNSRC = $(wildcard kernels/*.c)
+LIBSRC = $(wildcard lib/*.c) $(KERNSRC)
+LIBOBJ = $(LIBSRC:%.c=build/%.o) $(KERNSRC:%.c=build/%_f64.o)
 LIBHDR = $(wildcard lib/*.h) $(wildcard kernels/*.h)
 BIN = $(patsubst cmd/%.c,bin/%,$(wildcard cmd/*.c))
 MAN = $(wildcard man/*.[1-9])
@@ -21,6 +23,10 @@ all: $(BIN) libnl.a
 build/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/kernels/%_f64.o: kernels/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DNLK_F64 -c -o $@ $<
 
 libnl.a: $(LIBOBJ)
 	rm -f $@

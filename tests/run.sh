@@ -52,6 +52,8 @@ for py in tests/interop/*.py; do
 	[ -n "$done_py" ] || echo "skip - $py (no python3 with the package: $(tail -n 1 "$work/.out" 2>/dev/null))" | tee -a "$results"
 	rm -rf "$work"
 done
+echo "# tests/layering.sh"
+run "layering" sh tests/layering.sh
 echo "# tests/install.sh"
 run "install" sh tests/install.sh
 echo "# lint"
