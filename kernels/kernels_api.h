@@ -1,0 +1,67 @@
+/* nl — see LICENSE. Kernel declarations, included twice by kernels.h (float, then double
+ * with the _f64 suffix); no include guard on purpose. R is the element type. */
+#define R NLK_API_REAL
+
+/* matmul.c — y[N,out] = x[N,in]·w[out,in]ᵀ (y overwritten); backward: dx[N,in] += dy·w,
+ * dw[out,in] += dyᵀ·x. Fast versions are one BLAS gemm each (beta 1 in backward). */
+void NLK_API(nlk_matmul_fwd_ref)(R *y, const R *x, const R *w, int n, int in, int out);
+void NLK_API(nlk_matmul_fwd)(R *y, const R *x, const R *w, int n, int in, int out);
+void NLK_API(nlk_matmul_bwd_ref)(R *dx, R *dw, const R *dy, const R *x, const R *w, int n, int in,
+    int out);
+void NLK_API(nlk_matmul_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int n, int in,
+    int out);
+
+/* embed.c — out[N,C] = table[ids[i],:]; backward: dtable[ids[i],:] += dout[i,:]. */
+void NLK_API(nlk_embed_fwd)(R *out, const int32_t *ids, const R *table, int n, int c);
+void NLK_API(nlk_embed_bwd)(R *dtable, const R *dout, const int32_t *ids, int n, int c);
+
+/* norm.c — RMSNorm per row: y = x / sqrt(mean(x²) + eps) ⊙ w; rstd[N] saved for backward;
+ * backward accumulates dx[N,C] and dw[C]. */
+void NLK_API(nlk_rmsnorm_fwd_ref)(R *y, R *rstd, const R *x, const R *w, int n, int c, R eps);
+void NLK_API(nlk_rmsnorm_fwd)(R *y, R *rstd, const R *x, const R *w, int n, int c, R eps);
+void NLK_API(nlk_rmsnorm_bwd_ref)(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd,
+    int n, int c);
+void NLK_API(nlk_rmsnorm_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd,
+    int n, int c);
+
+/* act.c — SiLU y = x·σ(x) and SwiGLU y = SiLU(a) ⊙ b, elementwise over n. */
+void NLK_API(nlk_silu_fwd)(R *y, const R *x, size_t n);
+void NLK_API(nlk_silu_bwd)(R *dx, const R *dy, const R *x, size_t n);
+void NLK_API(nlk_swiglu_fwd)(R *y, const R *a, const R *b, size_t n);
+void NLK_API(nlk_swiglu_bwd)(R *da, R *db, const R *dy, const R *a, const R *b, size_t n);
+
+/* rope.c — rotary positions on x[B,T,C] (H heads of D, D even), interleaved pairs
+ * (x_2i, x_2i+1) of each head rotated by angle (pos0 + t)·base^(−2i/D); y may alias x.
+ * Backward: dx += Rᵀ dy (dx must not alias dy). */
+void NLK_API(nlk_rope_fwd)(R *y, const R *x, int b, int t, int h, int d, int pos0, R base);
+void NLK_API(nlk_rope_bwd)(R *dx, const R *dy, int b, int t, int h, int d, int pos0, R base);
+
+/* attn.c — causal softmax attention per head, scale 1/√D: q, k, v, out are [B,T,C];
+ * att[B,H,T,T] holds the probabilities (row i uses columns 0..i; the rest are written 0).
+ * Backward accumulates dq, dk, dv; scratch holds B·H·T·T elements (fast version) or is
+ * unused (reference). */
+void NLK_API(nlk_attn_fwd_ref)(R *out, R *att, const R *q, const R *k, const R *v, int b, int t,
+    int h, int d);
+void NLK_API(nlk_attn_fwd)(R *out, R *att, const R *q, const R *k, const R *v, int b, int t, int h,
+    int d);
+void NLK_API(nlk_attn_bwd_ref)(R *dq, R *dk, R *dv, R *scratch, const R *dout, const R *q,
+    const R *k, const R *v, const R *att, int b, int t, int h, int d);
+void NLK_API(nlk_attn_bwd)(R *dq, R *dk, R *dv, R *scratch, const R *dout, const R *q, const R *k,
+    const R *v, const R *att, int b, int t, int h, int d);
+
+/* softmax_xent.c — per row of logits[N,V]: probs = softmax, loss = −log p[target]; a target
+ * < 0 is not scored (loss 0, no gradient). Returns the sum of the scored losses.
+ * Backward: dlogits += scale·(probs − onehot(target)) on scored rows. */
+double NLK_API(nlk_xent_fwd)(R *losses, R *probs, const R *logits, const int32_t *targets, int n,
+    int v);
+void NLK_API(nlk_xent_bwd)(R *dlogits, const R *probs, const int32_t *targets, int n, int v,
+    R scale);
+
+/* optim_k.c — one AdamW step (t counts from 1; bias-corrected; decoupled weight decay):
+ * m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²; p −= lr (m̂ / (√v̂ + eps) + wd·p). */
+void NLK_API(nlk_adamw_step_ref)(R *p, R *m, R *v, const R *g, size_t n, R lr, R beta1, R beta2,
+    R eps, R wd, int t);
+void NLK_API(nlk_adamw_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R beta1, R beta2, R eps,
+    R wd, int t);
+
+#undef R
