@@ -23,11 +23,11 @@ rope_angle(double *c, double *s, int pos, int i, int d, double base)
 	*s = sin(a);
 }
 
-/* y[B,T,C] = rotate(x[B,T,C]), C = h·d, d even; y may alias x (each pair is read before it is
- * written). */
-void
-NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0,
-    nlk_real base)
+/* Rotate every pair of x[B,T,C] by its angle (by minus it when inverse), writing y, or adding
+ * to y when accumulate; with accumulate unset y may alias x (each pair is read before written). */
+static void
+rope_apply(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0, nlk_real base,
+    int inverse, int accumulate)
 {
 	size_t c = (size_t)h * d;
 
@@ -39,16 +39,31 @@ NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, in
 			for (int i = 0; i < d / 2; i++) {
 				double cd, sd;
 				rope_angle(&cd, &sd, pos0 + ti, i, d, base);
-				nlk_real cs = (nlk_real)cd, sn = (nlk_real)sd;
+				nlk_real cs = (nlk_real)cd, sn = (nlk_real)(inverse ? -sd : sd);
 				for (int hh = 0; hh < h; hh++) {
 					size_t j = row + (size_t)hh * d + 2 * (size_t)i;
 					nlk_real x0 = x[j], x1 = x[j + 1];
-					y[j] = x0 * cs - x1 * sn;
-					y[j + 1] = x0 * sn + x1 * cs;
+					nlk_real r0 = x0 * cs - x1 * sn, r1 = x0 * sn + x1 * cs;
+					if (accumulate) {
+						y[j] += r0;
+						y[j + 1] += r1;
+					} else {
+						y[j] = r0;
+						y[j + 1] = r1;
+					}
 				}
 			}
 		}
 	}
+}
+
+/* y[B,T,C] = rotate(x[B,T,C]), C = h·d, d even; y may alias x (each pair is read before it is
+ * written). */
+void
+NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0,
+    nlk_real base)
+{
+	rope_apply(y, x, b, t, h, d, pos0, base, 0, 0);
 }
 
 /* dx[B,T,C] += Rᵀ dy[B,T,C]: the transpose of a rotation is the rotation by −θ, so this is the
@@ -57,25 +72,6 @@ void
 NLK(nlk_rope_bwd)(nlk_real *dx, const nlk_real *dy, int b, int t, int h, int d, int pos0,
     nlk_real base)
 {
-	size_t c = (size_t)h * d;
-
-	if (dx == NULL)
-		return;
-	for (int bi = 0; bi < b; bi++) {
-		for (int ti = 0; ti < t; ti++) {
-			size_t row = ((size_t)bi * t + ti) * c;
-
-			for (int i = 0; i < d / 2; i++) {
-				double cd, sd;
-				rope_angle(&cd, &sd, pos0 + ti, i, d, base);
-				nlk_real cs = (nlk_real)cd, sn = (nlk_real)sd;
-				for (int hh = 0; hh < h; hh++) {
-					size_t j = row + (size_t)hh * d + 2 * (size_t)i;
-					nlk_real g0 = dy[j], g1 = dy[j + 1];
-					dx[j] += g0 * cs + g1 * sn;
-					dx[j + 1] += -g0 * sn + g1 * cs;
-				}
-			}
-		}
-	}
+	if (dx != NULL)
+		rope_apply(dx, dy, b, t, h, d, pos0, base, 1, 1);
 }
