@@ -67,6 +67,9 @@ learn(struct nl_corpus *corpus, uint32_t vocab_size, const char *path, int force
 		nl_cli_report(nl_corpus_source(corpus), &err);
 		return 1;
 	}
+	if (nl_tok_vocab_size(tok) < vocab_size && verbose >= 0)
+		nl_cli_warn("%s: %" PRIu32 " ids, not %" PRIu32 ": no pair of tokens occurs twice more",
+		    path, nl_tok_vocab_size(tok), vocab_size);
 	if (open_out(&out, path, 1, force) == 0) {
 		if (nl_tok_save(tok, &out, &err) < 0) {
 			nl_cli_report(path, &err);
@@ -144,48 +147,56 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 	static uint32_t ids[65536];
 	int status = 0;
 
-	if (tok_spec && nl_data_load_tokenizer(&tok, tok_spec, &err) < 0) {
-		nl_cli_report(tok_spec, &err);
+	/* without -k, bytes: a bpe stream then fails on its tokenizer.hash */
+	if (nl_data_load_tokenizer(&tok, tok_spec ? tok_spec : "bytes", &err) < 0) {
+		nl_cli_report(tok_spec ? tok_spec : "bytes", &err);
 		return 1;
 	}
 	if (open_out(&out, out_path, 0, force)) {
 		nl_tok_free(tok);
 		return 1;
 	}
-	for (int i = 0; i < (n ? n : 1) && status == 0; i++) {
+	/* several inputs: report each failing one and go on; an output error stops */
+	int out_failed = 0;
+	for (int i = 0; i < (n ? n : 1) && !out_failed; i++) {
 		const char *path = n ? files[i] : "-";
 		struct nl_io in;
 		struct nl_data_reader *r = NULL;
 		size_t got;
+		const unsigned char *magic;
+		size_t seen;
 		if (nl_io_open_read(&in, path, force ? NL_IO_FORCE : 0, &err) < 0 ||
-		    nl_data_reader_open(&r, &in, tok ? nl_tok_vocab_size(tok) : 0, &err) < 0)
+		    nl_io_peek(&in, &magic, 8, &seen, &err) < 0)
+			goto fail;
+		/* without -k a binary stream keeps its own vocabulary, so that a bpe stream is
+		 * reported as needing its tokenizer rather than as too large */
+		int binary = seen == 8 && memcmp(magic, NL_TFILE_MAGIC, 8) == 0;
+		if (nl_data_reader_open(&r, &in, binary && !tok_spec ? 0 : nl_tok_vocab_size(tok),
+		    &err) < 0)
 			goto fail;
 		const char *type = nl_meta_get(nl_data_reader_meta(r), "tokenizer.type");
 		const char *hash = nl_meta_get(nl_data_reader_meta(r), "tokenizer.hash");
-		if (tok == NULL && type && strcmp(type, "bytes") == 0 && nl_tok_new_bytes(&tok, &err) < 0)
-			goto fail;
-		if (tok == NULL) {
-			nl_err_set(&err, NL_EUSAGE, "a %s stream needs its tokenizer (-k)", type ? type : "text");
-			goto fail;
-		}
 		if (hash && strcmp(hash, nl_tok_hash(tok)) != 0) {
-			nl_err_set(&err, NL_EFORMAT, "stream was made by tokenizer %s, -k gives %s", hash,
-			    nl_tok_hash(tok));
+			if (tok_spec == NULL)
+				nl_err_set(&err, NL_EUSAGE, "a %s stream needs its tokenizer (-k)",
+				    type ? type : "bpe");
+			else
+				nl_err_set(&err, NL_EFORMAT, "stream was made by tokenizer %s, -k gives %s",
+				    hash, nl_tok_hash(tok));
 			goto fail;
 		}
 		do {
 			if (nl_data_read(r, ids, NULL, sizeof ids / sizeof ids[0], &got, &err) < 0)
 				goto fail;
-			for (size_t k = 0; k < got; k++) {
+			for (size_t k = 0; k < got && !out_failed; k++) {
 				size_t len;
 				const unsigned char *piece = nl_tok_piece(tok, ids[k], &len);
 				if (len && nl_io_write(&out, piece, len, &err) < 0) {
 					nl_cli_report(out_path, &err);
-					status = 1;
-					break;
+					out_failed = 1;
 				}
 			}
-		} while (got > 0 && status == 0);
+		} while (got > 0 && !out_failed);
 		nl_data_reader_free(r);
 		nl_io_abort(&in);
 		continue;
@@ -195,6 +206,8 @@ fail:
 		nl_io_abort(&in);
 		status = 1;
 	}
+	if (out_failed)
+		status = 1;
 	nl_tok_free(tok);
 	if (status) {
 		nl_io_abort(&out);

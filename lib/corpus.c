@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -507,6 +508,12 @@ open_operand(struct nl_corpus *c, struct nl_err *err)
 	if (strcmp(path, "-") == 0 ? open_stdin(c, err) < 0 :
 	    nl_io_open_read(&c->top, path, NL_IO_FORCE, err) < 0)
 		return -1;
+	/* a rewindable corpus reads named operands twice: only regular files can be */
+	struct stat st;
+	if (c->rewindable && strcmp(path, "-") != 0 &&
+	    (fstat(c->top.fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		return nl_err_set(err, NL_EUNSUPPORTED,
+		    "not a regular file, so it cannot be read twice for -P (give it as standard input)");
 	src = &c->top;
 	if (nl_io_peek(src, &p, SNIFF_BYTES, &got, err) < 0)
 		return -1;

@@ -260,7 +260,27 @@ nl_data_reader_meta(const struct nl_data_reader *r)
 	return &r->meta;
 }
 
-/* One text row: "id" or "id flags"; returns 1, 0 at end, -1 on error. */
+/* A decimal number at *p (digits only, no sign), advancing *p; -1 if none or too large. */
+static int
+parse_uint(const char **p, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (max - (unsigned)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+/* One text row: "id" or "id flags" (one space or tab between, an optional CR at the end);
+ * returns 1, 0 at end, -1 on error. */
 static int
 read_text_row(struct nl_data_reader *r, uint32_t *id, uint8_t *flag, struct nl_err *err)
 {
@@ -269,19 +289,23 @@ read_text_row(struct nl_data_reader *r, uint32_t *id, uint8_t *flag, struct nl_e
 	ptrdiff_t k;
 
 	while ((k = nl_io_read(r->in, &c, 1, err)) == 1 && c != '\n') {
-		if (n + 1 >= sizeof r->line)
-			return nl_err_set(err, NL_EFORMAT, "line %" PRIu64 ": too long", r->rows + 1);
+		if (n + 1 >= sizeof r->line || c == '\0')
+			return nl_err_set(err, NL_EFORMAT, "line %" PRIu64 ": %s", r->rows + 1,
+			    c == '\0' ? "NUL byte" : "too long");
 		r->line[n++] = c;
 	}
 	if (k < 0)
 		return -1;
 	if (k == 0 && n == 0)
 		return 0;
+	if (n > 0 && r->line[n - 1] == '\r')
+		n--;
 	r->line[n] = '\0';
+	const char *p = r->line;
 	unsigned long long v, f = 0;
-	char extra;
-	int fields = sscanf(r->line, "%llu %llu %c", &v, &f, &extra);
-	if ((fields != 1 && fields != 2) || r->line[0] < '0' || r->line[0] > '9' || f > 255)
+	if (parse_uint(&p, UINT32_MAX, &v) < 0 ||
+	    ((*p == ' ' || *p == '\t') && (p++, parse_uint(&p, 255, &f) < 0)) || *p != '\0' ||
+	    (f & ~(unsigned long long)(NL_DATA_DOC | NL_DATA_SCORE)) != 0)
 		return nl_err_set(err, NL_EFORMAT, "line %" PRIu64 ": not an id: '%s'", r->rows + 1,
 		    r->line);
 	if (v >= r->vocab)
@@ -353,6 +377,9 @@ nl_data_read(struct nl_data_reader *r, uint32_t *ids, uint8_t *flags, size_t max
 					memcpy(&v[j], r->buf + 4 * (i * per + j), 4);
 				}
 			}
+			if (v[1] & ~(uint32_t)(NL_DATA_DOC | NL_DATA_SCORE))
+				return nl_err_set(err, NL_EFORMAT,
+				    "row %" PRIu64 ": flags %" PRIu32 " set reserved bits", r->rows + i, v[1]);
 			if (v[0] >= r->vocab)
 				return nl_err_set(err, NL_ERANGE,
 				    "token %" PRIu32 " at position %" PRIu64 " is out of range (vocab %" PRIu32 ")",

@@ -5,4 +5,4 @@ printf '97\n300\n' | $NL_EXEC nl-tokenize -d -t -k bytes; echo " range $?"
 printf 'not a tokenizer\n' > bad.nlt
 $NL_EXEC nl-tokenize -k bad.nlt /dev/null; echo "badtok $?"
 $NL_EXEC nl-tokenize /nonexistent; echo "missing $?"
-printf 'x' | $NL_EXEC nl-tokenize -d; echo "text without tokenizer $?"
+printf "x\n" | $NL_EXEC nl-tokenize -d; echo "not an id $?"
