@@ -5,10 +5,12 @@ include config.mk
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || true
 PKG_LIBS != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || true
 
-# kernels/*.c are compiled twice: float (x.o) and double (x_f64.o, -DNLK_F64); see kernels/real.h
+# kernels/*.c and the model files are compiled twice: float (x.o) and double (x_f64.o,
+# -DNLK_F64); see kernels/real.h
 KERNSRC = $(wildcard kernels/*.c)
+DUALSRC = $(KERNSRC) lib/transformer.c
 LIBSRC = $(wildcard lib/*.c) $(KERNSRC)
-LIBOBJ = $(LIBSRC:%.c=build/%.o) $(KERNSRC:%.c=build/%_f64.o)
+LIBOBJ = $(LIBSRC:%.c=build/%.o) $(DUALSRC:%.c=build/%_f64.o)
 LIBHDR = $(wildcard lib/*.h) $(wildcard kernels/*.h)
 BIN = $(patsubst cmd/%.c,bin/%,$(wildcard cmd/*.c))
 MAN = $(wildcard man/*.[1-9])
@@ -25,6 +27,10 @@ build/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/kernels/%_f64.o: kernels/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DNLK_F64 -c -o $@ $<
+
+build/lib/%_f64.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DNLK_F64 -c -o $@ $<
 

@@ -31,15 +31,14 @@ rope_apply(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0,
 {
 	size_t c = (size_t)h * d;
 
-	for (int bi = 0; bi < b; bi++) {
-		for (int ti = 0; ti < t; ti++) {
-			size_t row = ((size_t)bi * t + ti) * c;
-
-			/* one angle per pair index serves every head of the row */
-			for (int i = 0; i < d / 2; i++) {
-				double cd, sd;
-				rope_angle(&cd, &sd, pos0 + ti, i, d, base);
-				nlk_real cs = (nlk_real)cd, sn = (nlk_real)(inverse ? -sd : sd);
+	/* the angle depends on (t, i) only: compute it once for every sequence and head */
+	for (int ti = 0; ti < t; ti++) {
+		for (int i = 0; i < d / 2; i++) {
+			double cd, sd;
+			rope_angle(&cd, &sd, pos0 + ti, i, d, base);
+			nlk_real cs = (nlk_real)cd, sn = (nlk_real)(inverse ? -sd : sd);
+			for (int bi = 0; bi < b; bi++) {
+				size_t row = ((size_t)bi * t + ti) * c;
 				for (int hh = 0; hh < h; hh++) {
 					size_t j = row + (size_t)hh * d + 2 * (size_t)i;
 					nlk_real x0 = x[j], x1 = x[j + 1];

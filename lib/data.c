@@ -612,3 +612,113 @@ nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok, str
 	nl_tok_trainer_free(tr);
 	return r == 0 ? 0 : -1;
 }
+
+void
+nl_tokens_init(struct nl_tokens *tk)
+{
+	memset(tk, 0, sizeof *tk);
+	nl_meta_init(&tk->meta);
+}
+
+void
+nl_tokens_free(struct nl_tokens *tk)
+{
+	free(tk->ids);
+	free(tk->flags);
+	nl_meta_free(&tk->meta);
+	memset(tk, 0, sizeof *tk);
+}
+
+static int
+tokens_reserve(struct nl_tokens *tk, size_t more, int with_flags, struct nl_err *err)
+{
+	if (tk->n + more <= tk->cap && (!with_flags || tk->flags))
+		return 0;
+	size_t cap = tk->cap ? tk->cap : 1 << 16;
+	while (cap < tk->n + more)
+		cap *= 2;
+	int32_t *ids = realloc(tk->ids, cap * sizeof *ids);
+	if (ids == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for %zu tokens", cap);
+	tk->ids = ids;
+	if (with_flags || tk->flags) {
+		uint8_t *fl = realloc(tk->flags, cap);
+		if (fl == NULL)
+			return nl_err_set(err, NL_ENOMEM, "out of memory for %zu tokens", cap);
+		if (tk->flags == NULL)   /* a rank-2 stream after rank-1 ones: those were all scored */
+			memset(fl, NL_DATA_SCORE, tk->n);
+		tk->flags = fl;
+	}
+	tk->cap = cap;
+	return 0;
+}
+
+int
+nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struct nl_err *err)
+{
+	struct nl_data_reader *r;
+	uint32_t buf[4096];
+	uint8_t fl[4096];
+	size_t got;
+	int rc = -1;
+
+	if (nl_data_reader_open(&r, in, vocab, err) < 0)
+		return -1;
+	const struct nl_meta *m = nl_data_reader_meta(r);
+	const char *hash = nl_meta_get(m, "tokenizer.hash");
+	const char *have = nl_meta_get(&tk->meta, "tokenizer.hash");
+	int rank2 = nl_meta_get(m, "stream.flags") && strcmp(nl_meta_get(m, "stream.flags"), "1") == 0;
+	if (hash && have && strcmp(hash, have) != 0) {
+		nl_err_set(err, NL_EFORMAT,
+		    "token stream uses another tokenizer than the first (hash %s, not %s)", hash, have);
+		goto out;
+	}
+	if (tk->meta.n == 0 && m->n > 0) {
+		if (nl_meta_copy(&tk->meta, m, err) < 0)
+			goto out;
+		const char *v = nl_meta_get(m, "tokenizer.vocab_size");
+		tk->vocab = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+	}
+	for (;;) {
+		if (nl_data_read(r, buf, rank2 ? fl : NULL, sizeof buf / sizeof buf[0], &got, err) < 0)
+			goto out;
+		if (got == 0)
+			break;
+		if (tokens_reserve(tk, got, rank2, err) < 0)
+			goto out;
+		for (size_t i = 0; i < got; i++)
+			tk->ids[tk->n + i] = (int32_t)buf[i];
+		if (tk->flags)
+			for (size_t i = 0; i < got; i++)
+				tk->flags[tk->n + i] = rank2 ? fl[i] : NL_DATA_SCORE;
+		tk->n += got;
+	}
+	rc = 0;
+out:
+	nl_data_reader_free(r);
+	return rc;
+}
+
+int
+nl_tokens_split(struct nl_tokens *tk, double percent, struct nl_tokens *tail, struct nl_err *err)
+{
+	size_t cut = (size_t)((double)tk->n * (100.0 - percent) / 100.0);
+	size_t at = cut;
+
+	/* a document start: <eot> in rank-1 streams, the DOC flag in rank-2 ones */
+	while (at < tk->n && !(tk->flags ? (tk->flags[at] & NL_DATA_DOC) : tk->ids[at] == NL_TOK_EOT))
+		at++;
+	if (at == tk->n)
+		at = cut;
+	size_t n = tk->n - at;
+	if (tokens_reserve(tail, n, tk->flags != NULL, err) < 0 ||
+	    nl_meta_copy(&tail->meta, &tk->meta, err) < 0)
+		return -1;
+	memcpy(tail->ids, tk->ids + at, n * sizeof *tk->ids);
+	if (tk->flags)
+		memcpy(tail->flags, tk->flags + at, n);
+	tail->n = n;
+	tail->vocab = tk->vocab;
+	tk->n = at;
+	return 0;
+}

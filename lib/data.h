@@ -64,4 +64,27 @@ int nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok,
 int nl_data_split_point(struct nl_corpus *c, unsigned percent, uint64_t *split,
     struct nl_err *err);
 
+/* A whole token stream in memory (training and evaluation read their windows from it). */
+struct nl_tokens {
+	int32_t *ids;
+	uint8_t *flags;        /* NULL for rank-1 streams: every target scored */
+	size_t n, cap;
+	uint32_t vocab;        /* tokenizer.vocab_size of the stream (0: text form, unknown) */
+	struct nl_meta meta;   /* HEAD of the first stream read */
+};
+void nl_tokens_init(struct nl_tokens *tk);
+void nl_tokens_free(struct nl_tokens *tk);
+/* Append the stream read from in (vocab as for nl_data_reader_open). Streams appended to
+ * one another must agree on their tokenizer (tokenizer.hash). */
+int nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struct nl_err *err);
+/* Move the last percent % of tk (from the first document start at or after that point, else
+ * exactly there) into tail, which must be empty. */
+int nl_tokens_split(struct nl_tokens *tk, double percent, struct nl_tokens *tail,
+    struct nl_err *err);
+/* Whether the target at position i (predicting ids[i]) is scored. */
+static inline int
+nl_tokens_scored(const struct nl_tokens *tk, size_t i)
+{
+	return tk->flags == NULL || (tk->flags[i] & NL_DATA_SCORE);
+}
 #endif

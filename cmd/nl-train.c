@@ -1,0 +1,326 @@
+/* nl — see LICENSE. nl-train: train a model on token streams, with held-out evaluation,
+ * checkpoints (nl-checkpoint(5)) and resumption; --check-gradients proves the backward. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "eval.h"
+#include "model.h"
+#include "train.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: %s [-fqv] [--check-gradients] [--dry-run] [-b batch] [-c config]"
+	    " [-D key=value]\n"
+	    "       [-e every] [-i checkpoint] [-j threads] [-k tokenizer] [-l log] [-n steps]\n"
+	    "       [-o output] [-s seed] [-T seqlen] [--valid file] [file ...]\n",
+	    nl_cli_progname());
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+check_gradients(const struct nl_config *cfg)
+{
+	struct nl_gradcheck *rows;
+	size_t n;
+	struct nl_err err = { 0, "" };
+	const double tol = 1e-5;
+	int bad = 0;
+
+	if (nl_model_gradcheck(cfg, 1, &rows, &n, &err)) {
+		nl_cli_report("--check-gradients", &err);
+		return 1;
+	}
+	printf("tensor\tnumel\tchecked\tworst_rel\tworst_abs\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\t%zu\t%zu\t%.3g\t%.3g\n", rows[i].name, rows[i].numel, rows[i].checked,
+		    rows[i].worst_rel, rows[i].worst_abs);
+		bad += rows[i].worst_rel > tol;
+	}
+	free(rows);
+	if (bad)
+		nl_cli_error("--check-gradients: %d of %zu tensors exceed relative error %g", bad, n, tol);
+	return nl_cli_fshut(bad ? 1 : 0);
+}
+
+/* Read every operand (or stdin) into one stream. */
+static int
+read_tokens(struct nl_tokens *tk, char **paths, int n, uint32_t vocab)
+{
+	static char *dash[] = { "-" };
+	struct nl_err err = { 0, "" };
+	int status = 0;
+
+	if (n == 0) {
+		paths = dash;
+		n = 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct nl_io in;
+		if (nl_io_open_read(&in, paths[i], 0, &err) || nl_tokens_read(tk, &in, vocab, &err)) {
+			nl_cli_report(strcmp(paths[i], "-") ? paths[i] : "(stdin)", &err);
+			status = 1;
+		}
+		nl_io_abort(&in);
+	}
+	return status;
+}
+
+static int
+save(const struct nl_trainer *tr, const char *path, int force)
+{
+	struct nl_ckpt ck;
+	struct nl_err err = { 0, "" };
+
+	nl_ckpt_init(&ck);
+	int rc = nl_trainer_to_ckpt(tr, &ck, &err) || nl_ckpt_write(&ck, path, force, &err);
+	nl_ckpt_free(&ck);
+	if (rc)
+		nl_cli_report(path, &err);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_DRY, OPT_VALID };
+	static const struct option longopts[] = {
+		{ "batch", required_argument, NULL, 'b' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-gradients", no_argument, NULL, OPT_CHECK },
+		{ "define", required_argument, NULL, 'D' },
+		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ "every", required_argument, NULL, 'e' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "tokenizer", required_argument, NULL, 'k' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "steps", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "seqlen", required_argument, NULL, 'T' },
+		{ "valid", required_argument, NULL, OPT_VALID },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *input = NULL, *tokenizer = NULL, *log_path = NULL;
+	const char *output = NULL, *valid_path = NULL;
+	const char **defs = calloc((size_t)argc, sizeof *defs);
+	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, c;
+	long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	struct nl_err err = { 0, "" };
+	struct nl_config cfg;
+	struct nl_ckpt ck;
+
+	nl_cli_init(argv[0]);
+	nl_config_init(&cfg);
+	nl_ckpt_init(&ck);
+	/* options naming train.* keys become -D definitions applied after the -D ones */
+	char opt_defs[6][64];
+	int nopt = 0;
+	while ((c = getopt_long(argc, argv, "b:c:D:e:fhi:j:k:l:n:o:qs:T:Vv", longopts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (c) {
+		case 'b': key = "train.batch"; break;
+		case 'c': config = optarg; break;
+		case OPT_CHECK: check = 1; break;
+		case 'D': defs[ndefs++] = optarg; break;
+		case OPT_DRY: dry = 1; break;
+		case 'e': key = "train.every"; break;
+		case 'f': force = 1; break;
+		case 'h': usage(stdout); return nl_cli_fshut(0);
+		case 'i': input = optarg; break;
+		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
+		case 'k': tokenizer = optarg; break;
+		case 'l': log_path = optarg; break;
+		case 'n': key = "train.steps"; break;
+		case 'o': output = optarg; break;
+		case 'q': verbose = -1; break;
+		case 's': key = "train.seed"; break;
+		case 'T': key = "train.seq_len"; break;
+		case OPT_VALID: valid_path = optarg; break;
+		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
+		case 'v': verbose++; break;
+		default: usage(stderr); return 2;
+		}
+		if (key && nopt < 6)
+			snprintf(opt_defs[nopt++], sizeof opt_defs[0], "%s=%s", key, optarg);
+	}
+	argc -= optind;
+	argv += optind;
+	if (config && input) {
+		nl_cli_error("-c and -i: a resumed run takes its configuration from the checkpoint");
+		return 2;
+	}
+	if (!check && !dry && output == NULL) {
+		nl_cli_error("no output: give -o FILE (or -o - for stdout)");
+		usage(stderr);
+		return 2;
+	}
+	if (input && (nl_ckpt_read(&ck, input, 0, &err) || nl_ckpt_config(&ck, &cfg, &err)))
+		nl_cli_die(1, "%s: %s", input, err.msg);
+	if (config && nl_config_load(&cfg, config, &err))
+		nl_cli_die(2, "%s: %s", config, err.msg);
+	for (int i = 0; i < ndefs + nopt; i++) {
+		const char *d = i < ndefs ? defs[i] : opt_defs[i - ndefs];
+		if (nl_config_set_arg(&cfg, d, &err))
+			nl_cli_die(2, "%s: %s", i < ndefs ? "-D" : "option", err.msg);
+	}
+	free(defs);
+	if (nl_config_check(&cfg, &err))
+		nl_cli_die(2, "config: %s", err.msg);
+	nl_model_set_threads((int)threads);
+	if (check)
+		return check_gradients(&cfg);
+
+	/* data: the vocabulary follows the stream unless the config or checkpoint fixes it */
+	struct nl_tokens train, valid;
+	nl_tokens_init(&train);
+	nl_tokens_init(&valid);
+	struct nl_tok *tok = NULL;
+	if (tokenizer && nl_data_load_tokenizer(&tok, tokenizer, &err))
+		nl_cli_die(1, "%s: %s", tokenizer, err.msg);
+	/* binary streams carry their vocabulary; text-form ids are checked against -k's */
+	uint32_t vocab = tok ? nl_tok_vocab_size(tok) : 0;
+	if (!dry || argc > 0) {
+		if (read_tokens(&train, argv, argc, vocab))
+			return 1;
+		if (valid_path && read_tokens(&valid, (char **)&valid_path, 1, vocab))
+			return 1;
+	}
+	uint32_t stream_vocab = train.vocab ? train.vocab : vocab;
+	if (cfg.vocab_size == 0)
+		cfg.vocab_size = stream_vocab;
+	if (cfg.vocab_size == 0)
+		nl_cli_die(1, "vocabulary size unknown: give -D vocab_size or, for text ids, -k");
+	if (stream_vocab > cfg.vocab_size)
+		nl_cli_die(1, "token stream vocabulary %" PRIu32 " exceeds the model's %lld",
+		    stream_vocab, (long long)cfg.vocab_size);
+	const char *hash = nl_meta_get(&train.meta, "tokenizer.hash");
+	if (tok && hash && strcmp(hash, nl_tok_hash(tok)) != 0)
+		nl_cli_die(1, "%s: not the tokenizer of the token stream", tokenizer);
+	const char *type = nl_meta_get(&train.meta, "tokenizer.type");
+	if (tok == NULL && type && strcmp(type, "bytes") == 0 && nl_tok_new_bytes(&tok, &err))
+		nl_cli_die(1, "tokenizer: %s", err.msg);
+	if (!valid_path && cfg.train_valid_percent > 0 && !dry &&
+	    nl_tokens_split(&train, cfg.train_valid_percent, &valid, &err))
+		nl_cli_die(1, "held-out split: %s", err.msg);
+
+	struct nl_model model;
+	struct nl_trainer tr;
+	if (nl_model_create(&model, &cfg, &err))
+		nl_cli_die(1, "model: %s", err.msg);
+	if (input ? nl_model_load_ckpt(&model, &ck, &err) : (nl_model_init_params(&model,
+	    (uint64_t)cfg.train_seed), 0))
+		nl_cli_die(1, "%s: %s", input, err.msg);
+	if (model.tok == NULL)
+		model.tok = tok;
+	else if (tok)
+		nl_tok_free(tok);
+	tok = model.tok;
+	if (nl_trainer_init(&tr, &model, &err) || (input && nl_trainer_resume(&tr, &ck, &err)))
+		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);
+	nl_ckpt_free(&ck);
+	if (verbose > 0 || dry) {
+		fprintf(stderr, "%s: %s model, %zu parameters, vocab %lld, batch %d x %d tokens\n",
+		    nl_cli_progname(), cfg.model, nl_layout_count(&model.lo),
+		    (long long)cfg.vocab_size, tr.batch, tr.seq);
+	}
+	if (dry)
+		return nl_cli_fshut(0);
+	if (train.n < (size_t)tr.seq + 1)
+		nl_cli_die(1, "%zu training tokens are too few: windows of %d need at least %d",
+		    train.n, tr.seq, tr.seq + 1);
+	if (valid_path && valid.n < 2)
+		nl_cli_die(1, "%s: %zu tokens are too few to evaluate (need at least 2)", valid_path,
+		    valid.n);
+
+	FILE *log = NULL;
+	if (log_path && (log = fopen(log_path, "w")) == NULL)
+		nl_cli_die(1, "%s:", log_path);
+	if (log)
+		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
+	int tty = isatty(2), status = 0;
+	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
+	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
+	double t0 = now(), tokens0 = (double)tr.tokens_seen;
+	if (tr.step >= steps && verbose >= 0)
+		nl_cli_warn("%s is at step %" PRId64 ", train.steps is %" PRId64 ": nothing to do",
+		    input, tr.step, steps);
+	while (tr.step < steps) {
+		double loss, gnorm, lr;
+		if (nl_trainer_step(&tr, &train, &loss, &gnorm, &lr, &err)) {
+			nl_cli_error("training stopped: %s%s", err.msg,
+			    output && strcmp(output, "-") ? "; the last checkpoint is kept" : "");
+			status = 1;
+			break;
+		}
+		double dt = now() - t0, tps = ((double)tr.tokens_seen - tokens0) / dt;
+		double eta = (double)(steps - tr.step) * dt / (double)(tr.step - first);
+		int at_end = tr.step == steps, evaluate = at_end || (every > 0 && tr.step % every == 0);
+		struct nl_eval_result ev = { 0, 0, 0 };
+		if (evaluate && valid.n >= 2) {
+			struct nl_tf *tf = &tr.tf;
+			if (nl_eval_tokens(tf, model.params, &valid, tok, (uint64_t)cfg.train_eval_tokens,
+			    &ev, &err)) {
+				nl_cli_error("evaluation: %s", err.msg);
+				status = 1;
+				break;
+			}
+			tr.valid_loss = nl_eval_loss(&ev);
+		}
+		if (verbose >= 0 && tty)
+			fprintf(stderr, "\rstep %" PRId64 "/%" PRId64 "  loss %.4f  lr %.2e  %.0f tok/s  "
+			    "eta %.0fs   ", tr.step, steps, loss, lr, tps, eta);
+		else if (verbose >= 0 && (tr.step % plain == 0 || at_end))
+			fprintf(stderr, "step %" PRId64 "/%" PRId64 " loss %.4f lr %.3e tok/s %.0f eta %.0fs\n",
+			    tr.step, steps, loss, lr, tps, eta);
+		if (ev.tokens && verbose >= 0)
+			fprintf(stderr, "%sstep %" PRId64 " valid_loss %.4f valid_bpb %.4f tokens %" PRIu64
+			    "\n", tty ? "\n" : "", tr.step, nl_eval_loss(&ev), nl_eval_bpb(&ev), ev.tokens);
+		if (log) {
+			fprintf(log, "%" PRId64 "\t%.6f\t%.6g\t%.6g\t%" PRIu64 "\t%.3f\t", tr.step, loss, lr,
+			    gnorm, tr.tokens_seen, dt);
+			if (ev.tokens)
+				fprintf(log, "%.6f\t%.6f", nl_eval_loss(&ev), nl_eval_bpb(&ev));
+			else
+				fprintf(log, "\t");
+			fprintf(log, "\n");
+			fflush(log);
+		}
+		if (evaluate && (at_end || strcmp(output, "-") != 0) && save(&tr, output, force)) {
+			status = 1;
+			break;
+		}
+	}
+	if (tty && verbose >= 0)
+		fputc('\n', stderr);
+	if (log && fclose(log) != 0) {
+		nl_cli_error("%s: write error", log_path);
+		status = 1;
+	}
+	nl_trainer_free(&tr);
+	nl_model_free(&model);
+	nl_tokens_free(&train);
+	nl_tokens_free(&valid);
+	nl_config_free(&cfg);
+	return nl_cli_fshut(status);
+}

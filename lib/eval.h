@@ -1,0 +1,26 @@
+/* nl — see LICENSE. Scoring a token stream: mean loss, bits per byte, perplexity. */
+#ifndef NL_EVAL_H
+#define NL_EVAL_H
+#include <stdint.h>
+#include "data.h"
+#include "err.h"
+#include "tok.h"
+#include "transformer.h"
+
+struct nl_eval_result {
+	double loss_sum;         /* nats, summed over scored targets */
+	uint64_t tokens;         /* scored targets */
+	uint64_t bytes;          /* their text bytes (0 without a tokenizer) */
+};
+
+/* Score every target of data exactly once: consecutive windows of tf->max_seq tokens (the
+ * last one shorter), batched by tf->max_batch; a window's first token is context only, so
+ * the target at position i is predicted from the ≤ max_seq tokens before it in its window.
+ * Stops after max_tokens targets when max_tokens > 0. tok (may be NULL) gives bytes per id. */
+int nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
+    const struct nl_tok *tok, uint64_t max_tokens, struct nl_eval_result *res,
+    struct nl_err *err);
+/* loss per token, bits per byte (NAN without bytes), perplexity */
+double nl_eval_loss(const struct nl_eval_result *r);
+double nl_eval_bpb(const struct nl_eval_result *r);
+#endif

@@ -1,0 +1,41 @@
+/* nl — see LICENSE. The parameter layout of a model: every tensor's name, shape and offset
+ * in one flat buffer. Parameters, gradients and optimizer state share the offsets, so a
+ * whole-model update is one loop and a tensor is found by name (checkpoints, nl-convert). */
+#ifndef NL_LAYOUT_H
+#define NL_LAYOUT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "err.h"
+
+#define NL_LAYOUT_MAX_RANK 4
+
+enum nl_init {
+	NL_INIT_ONES,      /* norm weights */
+	NL_INIT_NORMAL,    /* N(0, init.std²): matrices and the embedding */
+	NL_INIT_NORMAL_OUT /* N(0, (init.std/√(2L))²): projections into the residual stream */
+};
+
+struct nl_param {
+	char name[64];
+	int rank;
+	int64_t dims[NL_LAYOUT_MAX_RANK];
+	size_t offset, numel;
+	enum nl_init init;
+	int decay;                 /* weight decay applies (matrices and the embedding) */
+};
+
+struct nl_layout {
+	size_t n, cap;
+	struct nl_param *p;
+	size_t total;              /* elements of the flat buffer */
+};
+
+/* The layout of c's model family (vocab_size must be set). Offsets are in elements, each
+ * tensor aligned to 16 elements so rows start on cache-line boundaries. */
+int nl_layout_build(struct nl_layout *lo, const struct nl_config *c, struct nl_err *err);
+void nl_layout_free(struct nl_layout *lo);
+const struct nl_param *nl_layout_find(const struct nl_layout *lo, const char *name);
+/* Parameters that count (numel summed, padding excluded). */
+size_t nl_layout_count(const struct nl_layout *lo);
+#endif

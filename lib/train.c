@@ -1,0 +1,273 @@
+/* nl — see LICENSE. The outer training loop. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "tfile.h"
+#include "train.h"
+
+int
+nl_trainer_seq_len(const struct nl_config *c)
+{
+	return (int)(c->train_seq_len ? c->train_seq_len : c->context);
+}
+
+int
+nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err)
+{
+	const struct nl_config *c = &m->cfg;
+
+	memset(tr, 0, sizeof *tr);
+	tr->model = m;
+	tr->batch = (int)c->train_batch;
+	tr->seq = nl_trainer_seq_len(c);
+	tr->valid_loss = NAN;
+	nl_rng_seed(&tr->rng, (uint64_t)c->train_seed ^ 0x6e6c2d747261696eu);  /* "nl-train" */
+	size_t n = m->lo.total, bt = (size_t)tr->batch * tr->seq;
+	tr->grads = calloc(n, sizeof *tr->grads);
+	tr->m = calloc(n, sizeof *tr->m);
+	tr->v = calloc(n, sizeof *tr->v);
+	tr->ids = malloc(bt * sizeof *tr->ids);
+	tr->targets = malloc(bt * sizeof *tr->targets);
+	if (tr->grads == NULL || tr->m == NULL || tr->v == NULL || tr->ids == NULL ||
+	    tr->targets == NULL) {
+		nl_trainer_free(tr);
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the optimizer");
+	}
+	if (nl_tf_init(&tr->tf, c, &m->lo, tr->batch, tr->seq, sizeof(float), err)) {
+		nl_trainer_free(tr);
+		return -1;
+	}
+	return 0;
+}
+
+void
+nl_trainer_free(struct nl_trainer *tr)
+{
+	nl_tf_free(&tr->tf);
+	free(tr->grads);
+	free(tr->m);
+	free(tr->v);
+	free(tr->ids);
+	free(tr->targets);
+	memset(tr, 0, sizeof *tr);
+}
+
+double
+nl_trainer_lr(const struct nl_config *c, int64_t step)
+{
+	double lr = c->optim_lr, lo = c->optim_lr_min;
+	int64_t w = c->optim_warmup, n = c->train_steps;
+
+	if (step < w)
+		return lr * (double)(step + 1) / (double)w;
+	if (strcmp(c->optim_schedule, "constant") == 0 || n <= w)
+		return lr;
+	double progress = (double)(step - w) / (double)(n - w);
+	if (progress > 1)
+		progress = 1;
+	return lo + 0.5 * (lr - lo) * (1 + cos(M_PI * progress));
+}
+
+int
+nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double *loss,
+    double *gnorm, double *lr, struct nl_err *err)
+{
+	const int B = tr->batch, T = tr->seq;
+
+	if (data->n < (size_t)T + 1)
+		return nl_err_set(err, NL_ERANGE, "%zu tokens are too few for windows of %d (need %d)",
+		    data->n, T, T + 1);
+	for (int b = 0; b < B; b++) {
+		size_t off = (size_t)nl_rng_below(&tr->rng, data->n - (size_t)T);
+		for (int i = 0; i < T; i++) {
+			size_t at = off + 1 + (size_t)i;
+			tr->ids[(size_t)b * T + i] = data->ids[off + i];
+			tr->targets[(size_t)b * T + i] = nl_tokens_scored(data, at) ? data->ids[at] : -1;
+		}
+	}
+	return nl_trainer_step_batch(tr, tr->ids, tr->targets, loss, gnorm, lr, err);
+}
+
+int
+nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *targets,
+    double *loss, double *gnorm, double *lr, struct nl_err *err)
+{
+	struct nl_model *md = tr->model;
+	const struct nl_config *c = &md->cfg;
+	const int B = tr->batch, T = tr->seq;
+
+	double sum = nl_tf_forward(&tr->tf, md->params, ids, targets, B, T, NULL);
+	size_t scored = tr->tf.scored;
+	*loss = scored ? sum / (double)scored : 0;
+	*lr = nl_trainer_lr(c, tr->step);
+	memset(tr->grads, 0, md->lo.total * sizeof *tr->grads);
+	if (scored)
+		nl_tf_backward(&tr->tf, md->params, tr->grads, 1.0 / (double)scored);
+	double sq = 0;
+	for (size_t i = 0; i < md->lo.total; i++)
+		sq += (double)tr->grads[i] * tr->grads[i];
+	*gnorm = sqrt(sq);
+	if (!isfinite(*loss) || !isfinite(*gnorm))
+		return nl_err_set(err, NL_ERANGE, "step %" PRId64 ": loss %g, gradient norm %g",
+		    tr->step + 1, *loss, *gnorm);
+	if (c->optim_clip > 0 && *gnorm > c->optim_clip) {
+		float s = (float)(c->optim_clip / *gnorm);
+		for (size_t i = 0; i < md->lo.total; i++)
+			tr->grads[i] *= s;
+	}
+	int t = (int)(tr->step + 1);
+	for (size_t i = 0; i < md->lo.n; i++) {
+		const struct nl_param *p = &md->lo.p[i];
+		nlk_adamw_step(md->params + p->offset, tr->m + p->offset, tr->v + p->offset,
+		    tr->grads + p->offset, p->numel, (float)*lr, (float)c->optim_beta1,
+		    (float)c->optim_beta2, (float)c->optim_eps,
+		    p->decay ? (float)c->optim_weight_decay : 0.0f, t);
+	}
+	tr->step++;
+	tr->tokens_seen += scored;
+	return 0;
+}
+
+/* optim.nlt: m.<param> and v.<param> for every parameter (AdamW's moments). */
+static int
+optim_tset(const struct nl_trainer *tr, struct nl_tset *ts, struct nl_err *err)
+{
+	const struct nl_layout *lo = &tr->model->lo;
+
+	if (nl_meta_set(&ts->meta, "kind", "optim", err) ||
+	    nl_meta_set(&ts->meta, "optim", tr->model->cfg.optim, err))
+		return -1;
+	for (int which = 0; which < 2; which++) {
+		const float *src = which ? tr->v : tr->m;
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct nl_param *p = &lo->p[i];
+			struct nl_tinfo ti;
+			memset(&ti, 0, sizeof ti);
+			snprintf(ti.name, sizeof ti.name, "%c.%s", which ? 'v' : 'm', p->name);
+			ti.dtype = NL_DTYPE_F32;
+			ti.rank = p->rank;
+			for (int k = 0; k < p->rank; k++)
+				ti.dims[k] = (uint64_t)p->dims[k];
+			struct nl_tensor *t = nl_tset_add(ts, &ti, err);
+			if (t == NULL)
+				return -1;
+			memcpy(t->data, src + p->offset, p->numel * sizeof *src);
+		}
+	}
+	return 0;
+}
+
+int
+nl_trainer_to_ckpt(const struct nl_trainer *tr, struct nl_ckpt *ck, struct nl_err *err)
+{
+	struct nl_tset ts;
+	struct nl_io mem;
+	size_t len;
+	char state[512], rng[NL_RNG_STATE_LEN + 1];
+	int rc;
+
+	if (nl_model_to_ckpt(tr->model, ck, err))
+		return -1;
+	nl_tset_init(&ts);
+	nl_io_open_mem_write(&mem);
+	rc = optim_tset(tr, &ts, err) || nl_tfile_write_tset(&mem, &ts, NL_CKPT_LEVEL, err) ||
+	    nl_io_flush(&mem, err) ? -1 : 0;
+	nl_tset_free(&ts);
+	if (rc == 0) {
+		unsigned char *data = nl_io_mem_take(&mem, &len);
+		rc = data ? nl_ckpt_add(ck, "optim.nlt", data, len, err) :
+		    nl_err_set(err, NL_ENOMEM, "out of memory");
+		free(data);
+	}
+	nl_io_abort(&mem);
+	if (rc)
+		return -1;
+	nl_rng_format(&tr->rng, rng);
+	int n = snprintf(state, sizeof state,
+	    "optim.t = %" PRId64 "\nrng = %s\nstep = %" PRId64 "\ntokens_seen = %" PRIu64
+	    "\nvalid_loss = %.17g\n", tr->step, rng, tr->step, tr->tokens_seen, tr->valid_loss);
+	return nl_ckpt_add(ck, "state", state, (size_t)n, err);
+}
+
+/* The value of key in `key = value` lines, or NULL. */
+static const char *
+state_get(const char *text, size_t len, const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		if ((size_t)(eol - p) > klen + 3 && memcmp(p, key, klen) == 0 &&
+		    memcmp(p + klen, " = ", 3) == 0) {
+			size_t n = (size_t)(eol - p) - klen - 3;
+			if (n >= size)
+				return NULL;
+			memcpy(buf, p + klen + 3, n);
+			buf[n] = '\0';
+			return buf;
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+int
+nl_trainer_resume(struct nl_trainer *tr, const struct nl_ckpt *ck, struct nl_err *err)
+{
+	const struct nl_layout *lo = &tr->model->lo;
+	const struct nl_ckpt_member *st = nl_ckpt_find(ck, "state");
+	struct nl_tset ts;
+	char buf[128];
+	char *end;
+
+	if (st == NULL || nl_ckpt_find(ck, "optim.nlt") == NULL)
+		return nl_err_set(err, NL_EFORMAT, "no optimizer state to resume (optim.nlt, state)");
+	const char *step = state_get((const char *)st->data, st->len, "step", buf, sizeof buf);
+	long long s = step ? strtoll(step, &end, 10) : -1;
+	if (step == NULL || *end || s < 0)
+		return nl_err_set(err, NL_EFORMAT, "state: bad or missing step");
+	tr->step = s;
+	const char *tok = state_get((const char *)st->data, st->len, "tokens_seen", buf, sizeof buf);
+	unsigned long long ts_n = tok ? strtoull(tok, &end, 10) : 0;
+	if (tok == NULL || *end)
+		return nl_err_set(err, NL_EFORMAT, "state: bad or missing tokens_seen");
+	tr->tokens_seen = ts_n;
+	const char *rng = state_get((const char *)st->data, st->len, "rng", buf, sizeof buf);
+	if (rng == NULL)
+		return nl_err_set(err, NL_EFORMAT, "state: no rng");
+	if (nl_rng_parse(&tr->rng, rng, err)) {
+		nl_err_prefix(err, "state");
+		return -1;
+	}
+	const char *vl = state_get((const char *)st->data, st->len, "valid_loss", buf, sizeof buf);
+	tr->valid_loss = vl ? strtod(vl, NULL) : NAN;
+
+	nl_tset_init(&ts);
+	if (nl_ckpt_member_tset(ck, "optim.nlt", &ts, err)) {
+		nl_tset_free(&ts);
+		return -1;
+	}
+	for (int which = 0; which < 2; which++) {
+		float *dst = which ? tr->v : tr->m;
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct nl_param *p = &lo->p[i];
+			char name[80];
+			snprintf(name, sizeof name, "%c.%s", which ? 'v' : 'm', p->name);
+			const struct nl_tensor *t = nl_tset_find(&ts, name);
+			if (t == NULL || t->info.dtype != NL_DTYPE_F32 || t->nbytes != p->numel * 4) {
+				nl_tset_free(&ts);
+				return nl_err_set(err, NL_EFORMAT, "optim.nlt: %s missing or of the wrong shape",
+				    name);
+			}
+			memcpy(dst + p->offset, t->data, t->nbytes);
+		}
+	}
+	nl_tset_free(&ts);
+	return 0;
+}

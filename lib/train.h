@@ -1,0 +1,46 @@
+/* nl — see LICENSE. The outer training loop of nl-train: batch sampling, forward/backward,
+ * global-norm clipping, the learning-rate schedule, AdamW, and the optimizer and run state
+ * that checkpoints carry so a resumed run continues bit for bit. */
+#ifndef NL_TRAIN_H
+#define NL_TRAIN_H
+#include <stdint.h>
+#include "ckpt.h"
+#include "data.h"
+#include "err.h"
+#include "model.h"
+#include "rng.h"
+#include "transformer.h"
+
+struct nl_trainer {
+	struct nl_model *model;
+	struct nl_tf tf;             /* activations for (train.batch, seq_len) */
+	int batch, seq;
+	float *grads, *m, *v;        /* share the layout's offsets */
+	int64_t step;                /* optimizer steps done */
+	uint64_t tokens_seen;        /* scored targets trained on */
+	struct nl_rng rng;           /* batch sampling */
+	double valid_loss;           /* last held-out loss, NAN before the first evaluation */
+	int32_t *ids, *targets;
+};
+
+int nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err);
+void nl_trainer_free(struct nl_trainer *tr);
+/* The learning rate of step s (0-based): linear warmup lr·(s+1)/warmup, then cosine from lr
+ * to lr_min over the remaining steps (or constant lr). */
+double nl_trainer_lr(const struct nl_config *c, int64_t step);
+/* Sequence length the run uses: train.seq_len, or context when 0. */
+int nl_trainer_seq_len(const struct nl_config *c);
+/* One step on a batch of windows drawn uniformly from data (which needs ≥ seq + 1 tokens).
+ * *loss is the batch's mean loss before the update, *gnorm the gradient norm before
+ * clipping, *lr the rate used. A non-finite loss or gradient leaves the parameters and
+ * optimizer state untouched and returns -1 with NL_ERANGE. */
+int nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double *loss,
+    double *gnorm, double *lr, struct nl_err *err);
+/* The same on a given batch of train.batch × seq ids and targets (−1: not scored). */
+int nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *targets,
+    double *loss, double *gnorm, double *lr, struct nl_err *err);
+/* The whole run as checkpoint members: the model's, optim.nlt and state. */
+int nl_trainer_to_ckpt(const struct nl_trainer *tr, struct nl_ckpt *ck, struct nl_err *err);
+/* Continue from a checkpoint's optim.nlt and state (the model already loaded from it). */
+int nl_trainer_resume(struct nl_trainer *tr, const struct nl_ckpt *ck, struct nl_err *err);
+#endif

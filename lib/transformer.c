@@ -1,0 +1,286 @@
+/* nl — see LICENSE. Transformer++ forward and backward (MODEL D1, §1.2, §2.5); compiled
+ * twice, see transformer.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "real.h"
+#include "transformer.h"
+
+#define ALIGN 16
+
+static size_t
+round_up(size_t n)
+{
+	return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* Slot sizes of the activation arena, in elements, for the largest batch. */
+struct tf_sizes {
+	size_t n, nd, nf, nv, att;
+	size_t per_layer, global;
+};
+
+static struct tf_sizes
+tf_sizes(const struct nl_tf *m)
+{
+	struct tf_sizes s;
+	s.n = round_up((size_t)m->max_batch * m->max_seq);
+	s.nd = round_up(s.n * m->d);
+	s.nf = round_up(s.n * m->hidden);
+	s.nv = round_up(s.n * m->vocab);
+	s.att = round_up((size_t)m->max_batch * m->heads * m->max_seq * m->max_seq);
+	/* per layer: h a q k v o hm mm, rstd1 rstd2, att, g u s */
+	s.per_layer = 8 * s.nd + 2 * s.n + s.att + 3 * s.nf;
+	/* after the layers: h_out z, rstd, probs losses dlogits, backward scratch
+	 * (dh dz dm dout dq dk dv dqp dkp da, ds dg du, attention scratch) */
+	s.global = 2 * s.nd + s.n + 2 * s.nv + s.n + 10 * s.nd + 3 * s.nf + s.att;
+	return s;
+}
+
+#ifndef NLK_F64
+int
+nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
+    int max_batch, int max_seq, size_t elem, struct nl_err *err)
+{
+	memset(m, 0, sizeof *m);
+	m->vocab = (int)c->vocab_size;
+	m->d = (int)c->d_model;
+	m->layers = (int)c->layers;
+	m->heads = (int)c->heads;
+	m->hidden = (int)c->mlp_hidden;
+	m->eps = c->norm_eps;
+	m->rope_base = c->rope_base;
+	m->max_batch = max_batch;
+	m->max_seq = max_seq;
+	m->elem = elem;
+
+	const struct nl_param *p;
+	char name[64];
+#define OFFSET(dst, ...) do { snprintf(name, sizeof name, __VA_ARGS__); \
+		if ((p = nl_layout_find(lo, name)) == NULL) { \
+			nl_tf_free(m); \
+			return nl_err_set(err, NL_EFORMAT, "layout has no %s", name); } \
+		(dst) = p->offset; } while (0)
+	m->lay = calloc((size_t)m->layers, sizeof *m->lay);
+	if (m->lay == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	OFFSET(m->embed, "embed.weight");
+	OFFSET(m->norm, "norm.weight");
+	for (int l = 0; l < m->layers; l++) {
+		struct nl_tf_layer *y = &m->lay[l];
+		OFFSET(y->attn_norm, "layers.%d.attn.norm.weight", l);
+		OFFSET(y->w_qkv, "layers.%d.attn.w_qkv", l);
+		OFFSET(y->w_o, "layers.%d.attn.w_o", l);
+		OFFSET(y->mlp_norm, "layers.%d.mlp.norm.weight", l);
+		OFFSET(y->w_gate, "layers.%d.mlp.w_gate", l);
+		OFFSET(y->w_up, "layers.%d.mlp.w_up", l);
+		OFFSET(y->w_down, "layers.%d.mlp.w_down", l);
+	}
+#undef OFFSET
+
+	struct tf_sizes s = tf_sizes(m);
+	/* sizes are products of config values bounded by nl_config; check the total anyway */
+	double total = ((double)s.per_layer * m->layers + s.global) * elem;
+	if (total > (double)SIZE_MAX / 2) {
+		nl_tf_free(m);
+		return nl_err_set(err, NL_ERANGE, "activation memory too large");
+	}
+	m->arena_elems = s.per_layer * m->layers + s.global;
+	m->arena = malloc(m->arena_elems * elem);
+	if (m->arena == NULL) {
+		nl_tf_free(m);
+		return nl_err_set(err, NL_ENOMEM, "out of memory for activations (%.0f MiB)",
+		    total / 1048576);
+	}
+	return 0;
+}
+
+void
+nl_tf_free(struct nl_tf *m)
+{
+	free(m->lay);
+	free(m->arena);
+	memset(m, 0, sizeof *m);
+}
+
+double
+nl_tf_train_flops(const struct nl_tf *m, int b, int t)
+{
+	double d = m->d, f = m->hidden;
+	double matmul_params = (double)m->vocab * d + m->layers * (4 * d * d + 3 * d * f);
+	double tokens = (double)b * t;
+	return 6 * matmul_params * tokens + 6.0 * m->layers * t * d * tokens;
+}
+#endif
+
+/* Pointers into the arena for layer l (l == layers: the global block). */
+struct tf_layer_acts {
+	nlk_real *h, *a, *q, *k, *v, *o, *hm, *mm, *rstd1, *rstd2, *att, *g, *u, *s;
+};
+struct tf_global {
+	nlk_real *h, *z, *rstd, *probs, *losses, *dlogits;
+	nlk_real *dh, *dz, *dm, *dout, *dq, *dk, *dv, *dqp, *dkp, *da, *ds, *dg, *du, *scratch;
+};
+
+static void
+layer_acts(const struct nl_tf *m, int l, struct tf_layer_acts *a)
+{
+	struct tf_sizes s = tf_sizes(m);
+	nlk_real *p = (nlk_real *)m->arena + (size_t)l * s.per_layer;
+	nlk_real **nd[] = { &a->h, &a->a, &a->q, &a->k, &a->v, &a->o, &a->hm, &a->mm };
+	for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++, p += s.nd)
+		*nd[i] = p;
+	a->rstd1 = p, p += s.n;
+	a->rstd2 = p, p += s.n;
+	a->att = p, p += s.att;
+	a->g = p, p += s.nf;
+	a->u = p, p += s.nf;
+	a->s = p;
+}
+
+static void
+global_acts(const struct nl_tf *m, struct tf_global *g)
+{
+	struct tf_sizes s = tf_sizes(m);
+	nlk_real *p = (nlk_real *)m->arena + (size_t)m->layers * s.per_layer;
+	g->h = p, p += s.nd;
+	g->z = p, p += s.nd;
+	g->rstd = p, p += s.n;
+	g->probs = p, p += s.nv;
+	g->dlogits = p, p += s.nv;
+	g->losses = p, p += s.n;
+	nlk_real **nd[] = { &g->dh, &g->dz, &g->dm, &g->dout, &g->dq, &g->dk, &g->dv, &g->dqp,
+	    &g->dkp, &g->da };
+	for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++, p += s.nd)
+		*nd[i] = p;
+	g->ds = p, p += s.nf;
+	g->dg = p, p += s.nf;
+	g->du = p, p += s.nf;
+	g->scratch = p;
+}
+
+double
+NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
+    const int32_t *targets, int b, int t, nlk_real *logits)
+{
+	const int d = m->d, f = m->hidden, h = m->heads, dh = d / h, n = b * t;
+	const nlk_real eps = (nlk_real)m->eps, base = (nlk_real)m->rope_base;
+	struct tf_layer_acts a;
+	struct tf_global g;
+
+	m->b = b;
+	m->t = t;
+	m->ids = ids;
+	m->targets = targets;
+	layer_acts(m, 0, &a);
+	NLK(nlk_embed_fwd)(a.h, ids, params + m->embed, n, d);
+	for (int l = 0; l < m->layers; l++) {
+		const struct nl_tf_layer *w = &m->lay[l];
+		const nlk_real *qkv = params + w->w_qkv;
+		layer_acts(m, l, &a);
+
+		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
+		NLK(nlk_rmsnorm_fwd)(a.a, a.rstd1, a.h, params + w->attn_norm, n, d, eps);
+		NLK(nlk_matmul_fwd)(a.q, a.a, qkv, n, d, d);
+		NLK(nlk_matmul_fwd)(a.k, a.a, qkv + (size_t)d * d, n, d, d);
+		NLK(nlk_matmul_fwd)(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
+		NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
+		NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
+		NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
+		NLK(nlk_matmul_fwd)(a.hm, a.o, params + w->w_o, n, d, d);
+		for (size_t i = 0; i < (size_t)n * d; i++)
+			a.hm[i] += a.h[i];
+
+		/* MLP sub-block: out = hm + W_down (SiLU(W_gate m) ⊙ W_up m), m = RMSNorm(hm) */
+		struct tf_layer_acts next;
+		nlk_real *out;
+		if (l + 1 < m->layers) {
+			layer_acts(m, l + 1, &next);
+			out = next.h;
+		} else {
+			global_acts(m, &g);
+			out = g.h;
+		}
+		NLK(nlk_rmsnorm_fwd)(a.mm, a.rstd2, a.hm, params + w->mlp_norm, n, d, eps);
+		NLK(nlk_matmul_fwd)(a.g, a.mm, params + w->w_gate, n, d, f);
+		NLK(nlk_matmul_fwd)(a.u, a.mm, params + w->w_up, n, d, f);
+		NLK(nlk_swiglu_fwd)(a.s, a.g, a.u, (size_t)n * f);
+		NLK(nlk_matmul_fwd)(out, a.s, params + w->w_down, n, f, d);
+		for (size_t i = 0; i < (size_t)n * d; i++)
+			out[i] += a.hm[i];
+	}
+	global_acts(m, &g);
+	NLK(nlk_rmsnorm_fwd)(g.z, g.rstd, g.h, params + m->norm, n, d, eps);
+	nlk_real *lg = logits ? logits : g.dlogits;   /* dlogits is free until backward */
+	NLK(nlk_matmul_fwd)(lg, g.z, params + m->embed, n, d, m->vocab);
+	m->scored = 0;
+	if (targets == NULL)
+		return 0;
+	for (int i = 0; i < n; i++)
+		m->scored += targets[i] >= 0;
+	return NLK(nlk_xent_fwd)(g.losses, g.probs, lg, targets, n, m->vocab);
+}
+
+void
+NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double scale)
+{
+	const int b = m->b, t = m->t, d = m->d, f = m->hidden, h = m->heads, dh = d / h;
+	const int n = b * t;
+	const size_t nd = (size_t)n * d, nf = (size_t)n * f;
+	const nlk_real base = (nlk_real)m->rope_base;
+	struct tf_global g;
+	struct tf_layer_acts a;
+
+	global_acts(m, &g);
+	/* head: logits = z·Eᵀ, z = RMSNorm(h_L) */
+	memset(g.dlogits, 0, (size_t)n * m->vocab * sizeof *g.dlogits);
+	NLK(nlk_xent_bwd)(g.dlogits, g.probs, m->targets, n, m->vocab, (nlk_real)scale);
+	memset(g.dz, 0, nd * sizeof *g.dz);
+	NLK(nlk_matmul_bwd)(g.dz, grads + m->embed, g.dlogits, g.z, params + m->embed, n, d,
+	    m->vocab);
+	memset(g.dh, 0, nd * sizeof *g.dh);
+	NLK(nlk_rmsnorm_bwd)(g.dh, grads + m->norm, g.dz, g.h, params + m->norm, g.rstd, n, d);
+
+	/* g.dh carries ∂loss/∂(residual stream) down through the layers */
+	for (int l = m->layers - 1; l >= 0; l--) {
+		const struct nl_tf_layer *w = &m->lay[l];
+		const nlk_real *qkv = params + w->w_qkv;
+		nlk_real *dqkv = grads + w->w_qkv;
+		layer_acts(m, l, &a);
+
+		/* MLP: dh reaches hm directly and through the block */
+		memset(g.ds, 0, nf * sizeof *g.ds);
+		NLK(nlk_matmul_bwd)(g.ds, grads + w->w_down, g.dh, a.s, params + w->w_down, n, f, d);
+		memset(g.dg, 0, nf * sizeof *g.dg);
+		memset(g.du, 0, nf * sizeof *g.du);
+		NLK(nlk_swiglu_bwd)(g.dg, g.du, g.ds, a.g, a.u, nf);
+		memset(g.dm, 0, nd * sizeof *g.dm);
+		NLK(nlk_matmul_bwd)(g.dm, grads + w->w_gate, g.dg, a.mm, params + w->w_gate, n, d, f);
+		NLK(nlk_matmul_bwd)(g.dm, grads + w->w_up, g.du, a.mm, params + w->w_up, n, d, f);
+		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->mlp_norm, g.dm, a.hm, params + w->mlp_norm,
+		    a.rstd2, n, d);
+
+		/* attention */
+		memset(g.dout, 0, nd * sizeof *g.dout);
+		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
+		memset(g.dq, 0, nd * sizeof *g.dq);
+		memset(g.dk, 0, nd * sizeof *g.dk);
+		memset(g.dv, 0, nd * sizeof *g.dv);
+		NLK(nlk_attn_bwd)(g.dq, g.dk, g.dv, g.scratch, g.dout, a.q, a.k, a.v, a.att, b, t, h,
+		    dh);
+		memset(g.dqp, 0, nd * sizeof *g.dqp);
+		memset(g.dkp, 0, nd * sizeof *g.dkp);
+		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, 0, base);
+		NLK(nlk_rope_bwd)(g.dkp, g.dk, b, t, h, dh, 0, base);
+		memset(g.da, 0, nd * sizeof *g.da);
+		NLK(nlk_matmul_bwd)(g.da, dqkv, g.dqp, a.a, qkv, n, d, d);
+		NLK(nlk_matmul_bwd)(g.da, dqkv + (size_t)d * d, g.dkp, a.a, qkv + (size_t)d * d, n,
+		    d, d);
+		NLK(nlk_matmul_bwd)(g.da, dqkv + 2 * (size_t)d * d, g.dv, a.a,
+		    qkv + 2 * (size_t)d * d, n, d, d);
+		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->attn_norm, g.da, a.h, params + w->attn_norm,
+		    a.rstd1, n, d);
+	}
+	NLK(nlk_embed_bwd)(grads + m->embed, g.dh, m->ids, n, d);
+}

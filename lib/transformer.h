@@ -1,0 +1,55 @@
+/* nl — see LICENSE. The Transformer++ baseline (MODEL D1, §2.5): embedding → L × [attention,
+ * SwiGLU MLP] pre-norm residual blocks → RMSNorm → tied head, over a flat parameter buffer laid
+ * out by lib/layout.c. transformer.c is compiled twice like kernels/ (see kernels/real.h):
+ * float for training, double (_f64) for gradient checks, so the checked code is the code
+ * that trains. */
+#ifndef NL_TRANSFORMER_H
+#define NL_TRANSFORMER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "err.h"
+#include "layout.h"
+
+struct nl_tf_layer {
+	size_t attn_norm, w_qkv, w_o, mlp_norm, w_gate, w_up, w_down;   /* parameter offsets */
+};
+
+/* Shapes, parameter offsets and an activation arena for batches of up to max_batch sequences
+ * of up to max_seq tokens. */
+struct nl_tf {
+	int vocab, d, layers, heads, hidden;
+	double eps, rope_base;
+	int max_batch, max_seq;
+	size_t embed, norm;                /* parameter offsets */
+	struct nl_tf_layer *lay;
+	size_t elem;                       /* sizeof(float) or sizeof(double) */
+	void *arena;
+	size_t arena_elems;
+	/* the batch of the last forward */
+	int b, t;
+	const int32_t *ids, *targets;
+	size_t scored;
+};
+
+/* elem is sizeof(float) or sizeof(double): the precision the arena serves. */
+int nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
+    int max_batch, int max_seq, size_t elem, struct nl_err *err);
+void nl_tf_free(struct nl_tf *m);
+
+/* Forward over ids[b·t] with targets[b·t] (−1: not scored, targets may be NULL: no loss).
+ * Returns the summed cross-entropy of the scored targets (m->scored of them) and keeps the
+ * activations for backward. logits, if not NULL, receives the b·t·vocab logits.
+ * Backward: grads += ∂(scale · summed loss)/∂params; grads must not alias params. */
+#define NL_TF_DECLARE(R, SUFFIX) \
+	double nl_tf_forward##SUFFIX(struct nl_tf *m, const R *params, const int32_t *ids, \
+	    const int32_t *targets, int b, int t, R *logits); \
+	void nl_tf_backward##SUFFIX(struct nl_tf *m, const R *params, R *grads, double scale);
+NL_TF_DECLARE(float, )
+NL_TF_DECLARE(double, _f64)
+#undef NL_TF_DECLARE
+
+/* Model FLOPs of one training step on b sequences of t tokens (BENCH §5.1: 6·N per token
+ * with N the matmul parameters incl. the tied head once, plus 6·L·t·d causal attention). */
+double nl_tf_train_flops(const struct nl_tf *m, int b, int t);
+#endif
