@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,14 +18,6 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: %s [-qv] [-b batch] [-D key=value] [-j threads] [-T seqlen]"
 	    " -m checkpoint [file ...]\n", nl_cli_progname());
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* One input: read, score, print a row. */
@@ -61,13 +52,13 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path)
 		nl_cli_error("%s: %zu tokens are too few to score (need at least 2)", name, tk.n);
 		rc = 1;
 	}
-	double t0 = now();
+	double t0 = nl_cli_seconds();
 	if (rc == 0 && nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err)) {
 		nl_cli_report(name, &err);
 		rc = 1;
 	}
 	if (rc == 0) {
-		double dt = now() - t0, loss = nl_eval_loss(&r);
+		double dt = nl_cli_seconds() - t0, loss = nl_eval_loss(&r);
 		printf("%s\t%" PRIu64 "\t%.6f\t", path, r.tokens, loss);
 		if (r.bytes)
 			printf("%.6f", nl_eval_bpb(&r));
@@ -150,6 +141,8 @@ main(int argc, char **argv)
 	nl_config_free(&cfg);
 
 	static char *dash[] = { "-" };
+	if (argc == 0 && strcmp(model_path, "-") == 0)
+		nl_cli_die(2, "-m -: standard input holds the checkpoint; give the token stream as a file");
 	if (argc == 0) {
 		argv = dash;
 		argc = 1;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,14 +21,6 @@ usage(FILE *fp)
 	    "       [-e every] [-i checkpoint] [-j threads] [-k tokenizer] [-l log] [-n steps]\n"
 	    "       [-o output] [-s seed] [-T seqlen] [--valid file] [file ...]\n",
 	    nl_cli_progname());
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int
@@ -133,8 +124,8 @@ main(int argc, char **argv)
 	nl_cli_init(argv[0]);
 	nl_config_init(&cfg);
 	nl_ckpt_init(&ck);
-	/* options naming train.* keys become -D definitions applied after the -D ones */
-	char opt_defs[6][64];
+	/* options naming train.* keys apply after the -D definitions, in command-line order */
+	struct { char opt; const char *key, *value; } *opts = calloc((size_t)argc, sizeof *opts);
 	int nopt = 0;
 	while ((c = getopt_long(argc, argv, "b:c:D:e:fhi:j:k:l:n:o:qs:T:Vv", longopts, NULL)) != -1) {
 		const char *key = NULL;
@@ -161,8 +152,11 @@ main(int argc, char **argv)
 		case 'v': verbose++; break;
 		default: usage(stderr); return 2;
 		}
-		if (key && nopt < 6)
-			snprintf(opt_defs[nopt++], sizeof opt_defs[0], "%s=%s", key, optarg);
+		if (key) {
+			opts[nopt].opt = (char)c;
+			opts[nopt].key = key;
+			opts[nopt++].value = optarg;
+		}
 	}
 	argc -= optind;
 	argv += optind;
@@ -179,12 +173,14 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", input, err.msg);
 	if (config && nl_config_load(&cfg, config, &err))
 		nl_cli_die(2, "%s: %s", config, err.msg);
-	for (int i = 0; i < ndefs + nopt; i++) {
-		const char *d = i < ndefs ? defs[i] : opt_defs[i - ndefs];
-		if (nl_config_set_arg(&cfg, d, &err))
-			nl_cli_die(2, "%s: %s", i < ndefs ? "-D" : "option", err.msg);
-	}
+	for (int i = 0; i < ndefs; i++)
+		if (nl_config_set_arg(&cfg, defs[i], &err))
+			nl_cli_die(2, "-D: %s", err.msg);
+	for (int i = 0; i < nopt; i++)
+		if (nl_config_set(&cfg, opts[i].key, opts[i].value, &err))
+			nl_cli_die(2, "-%c: %s", opts[i].opt, err.msg);
 	free(defs);
+	free(opts);
 	if (nl_config_check(&cfg, &err))
 		nl_cli_die(2, "config: %s", err.msg);
 	nl_model_set_threads((int)threads);
@@ -220,6 +216,9 @@ main(int argc, char **argv)
 	const char *type = nl_meta_get(&train.meta, "tokenizer.type");
 	if (tok == NULL && type && strcmp(type, "bytes") == 0 && nl_tok_new_bytes(&tok, &err))
 		nl_cli_die(1, "tokenizer: %s", err.msg);
+	const char *vhash = nl_meta_get(&valid.meta, "tokenizer.hash");
+	if (valid_path && (valid.vocab > cfg.vocab_size || (hash && vhash && strcmp(hash, vhash))))
+		nl_cli_die(1, "%s: not tokenized like the training stream", valid_path);
 	if (!valid_path && cfg.train_valid_percent > 0 && !dry &&
 	    nl_tokens_split(&train, cfg.train_valid_percent, &valid, &err))
 		nl_cli_die(1, "held-out split: %s", err.msg);
@@ -261,7 +260,7 @@ main(int argc, char **argv)
 	int tty = isatty(2), status = 0;
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
-	double t0 = now(), tokens0 = (double)tr.tokens_seen;
+	double t0 = nl_cli_seconds(), tokens0 = (double)tr.tokens_seen;
 	if (tr.step >= steps && verbose >= 0)
 		nl_cli_warn("%s is at step %" PRId64 ", train.steps is %" PRId64 ": nothing to do",
 		    input, tr.step, steps);
@@ -273,7 +272,7 @@ main(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		double dt = now() - t0, tps = ((double)tr.tokens_seen - tokens0) / dt;
+		double dt = nl_cli_seconds() - t0, tps = ((double)tr.tokens_seen - tokens0) / dt;
 		double eta = (double)(steps - tr.step) * dt / (double)(tr.step - first);
 		int at_end = tr.step == steps, evaluate = at_end || (every > 0 && tr.step % every == 0);
 		struct nl_eval_result ev = { 0, 0, 0 };
@@ -293,14 +292,17 @@ main(int argc, char **argv)
 		else if (verbose >= 0 && (tr.step % plain == 0 || at_end))
 			fprintf(stderr, "step %" PRId64 "/%" PRId64 " loss %.4f lr %.3e tok/s %.0f eta %.0fs\n",
 			    tr.step, steps, loss, lr, tps, eta);
+		char bpb[32] = "-";
+		if (ev.bytes)
+			snprintf(bpb, sizeof bpb, "%.4f", nl_eval_bpb(&ev));
 		if (ev.tokens && verbose >= 0)
-			fprintf(stderr, "%sstep %" PRId64 " valid_loss %.4f valid_bpb %.4f tokens %" PRIu64
-			    "\n", tty ? "\n" : "", tr.step, nl_eval_loss(&ev), nl_eval_bpb(&ev), ev.tokens);
+			fprintf(stderr, "%sstep %" PRId64 " valid_loss %.4f valid_bpb %s tokens %" PRIu64
+			    "\n", tty ? "\n" : "", tr.step, nl_eval_loss(&ev), bpb, ev.tokens);
 		if (log) {
 			fprintf(log, "%" PRId64 "\t%.6f\t%.6g\t%.6g\t%" PRIu64 "\t%.3f\t", tr.step, loss, lr,
 			    gnorm, tr.tokens_seen, dt);
 			if (ev.tokens)
-				fprintf(log, "%.6f\t%.6f", nl_eval_loss(&ev), nl_eval_bpb(&ev));
+				fprintf(log, "%.6f\t%s", nl_eval_loss(&ev), ev.bytes ? bpb : "");
 			else
 				fprintf(log, "\t");
 			fprintf(log, "\n");

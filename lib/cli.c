@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 #ifdef NL_BLAS_OPENBLAS
 #include <cblas.h>
@@ -119,4 +120,12 @@ nl_cli_fshut(int status)
 		status = 1;
 	}
 	return status;
+}
+
+double
+nl_cli_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

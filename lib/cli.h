@@ -23,6 +23,8 @@ void nl_cli_report(const char *object, const struct nl_err *err);
 long long nl_cli_int(const char *opt, const char *what, const char *s, long long lo, long long hi);
 /* "prog 0.1.0"; verbose adds the zlib, libarchive and OpenBLAS versions. */
 void nl_cli_version(int verbose);
+/* Monotonic seconds, for rates and ETAs. */
+double nl_cli_seconds(void);
 /* Flush and check stdout (and stderr); returns status, or 1 if stdout failed. */
 int nl_cli_fshut(int status);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "tensor.h"
 
 #define ALIGN 16
 
@@ -114,4 +115,25 @@ nl_layout_count(const struct nl_layout *lo)
 	for (size_t i = 0; i < lo->n; i++)
 		n += lo->p[i].numel;
 	return n;
+}
+
+int
+nl_layout_export(const struct nl_layout *lo, const float *buf, const char *prefix,
+    struct nl_tset *ts, struct nl_err *err)
+{
+	for (size_t i = 0; i < lo->n; i++) {
+		const struct nl_param *p = &lo->p[i];
+		struct nl_tinfo ti;
+		memset(&ti, 0, sizeof ti);
+		snprintf(ti.name, sizeof ti.name, "%s%s", prefix, p->name);
+		ti.dtype = NL_DTYPE_F32;
+		ti.rank = p->rank;
+		for (int k = 0; k < p->rank; k++)
+			ti.dims[k] = (uint64_t)p->dims[k];
+		struct nl_tensor *t = nl_tset_add(ts, &ti, err);
+		if (t == NULL)
+			return -1;
+		memcpy(t->data, buf + p->offset, p->numel * sizeof *buf);
+	}
+	return 0;
 }

@@ -36,6 +36,10 @@ struct nl_layout {
 int nl_layout_build(struct nl_layout *lo, const struct nl_config *c, struct nl_err *err);
 void nl_layout_free(struct nl_layout *lo);
 const struct nl_param *nl_layout_find(const struct nl_layout *lo, const char *name);
+/* Add every tensor of a buffer laid out by lo to ts as float32, named prefix + name. */
+struct nl_tset;
+int nl_layout_export(const struct nl_layout *lo, const float *buf, const char *prefix,
+    struct nl_tset *ts, struct nl_err *err);
 /* Parameters that count (numel summed, padding excluded). */
 size_t nl_layout_count(const struct nl_layout *lo);
 #endif

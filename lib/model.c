@@ -74,21 +74,7 @@ nl_model_export(const struct nl_model *m, struct nl_tset *ts, struct nl_err *err
 	if (nl_meta_set(&ts->meta, "kind", "params", err) ||
 	    nl_meta_set(&ts->meta, "model", m->cfg.model, err))
 		return -1;
-	for (size_t i = 0; i < m->lo.n; i++) {
-		const struct nl_param *p = &m->lo.p[i];
-		struct nl_tinfo ti;
-		memset(&ti, 0, sizeof ti);
-		snprintf(ti.name, sizeof ti.name, "%s", p->name);
-		ti.dtype = NL_DTYPE_F32;
-		ti.rank = p->rank;
-		for (int k = 0; k < p->rank; k++)
-			ti.dims[k] = (uint64_t)p->dims[k];
-		struct nl_tensor *t = nl_tset_add(ts, &ti, err);
-		if (t == NULL)
-			return -1;
-		memcpy(t->data, m->params + p->offset, p->numel * sizeof(float));
-	}
-	return 0;
+	return nl_layout_export(&m->lo, m->params, "", ts, err);
 }
 
 int

@@ -141,24 +141,8 @@ optim_tset(const struct nl_trainer *tr, struct nl_tset *ts, struct nl_err *err)
 	if (nl_meta_set(&ts->meta, "kind", "optim", err) ||
 	    nl_meta_set(&ts->meta, "optim", tr->model->cfg.optim, err))
 		return -1;
-	for (int which = 0; which < 2; which++) {
-		const float *src = which ? tr->v : tr->m;
-		for (size_t i = 0; i < lo->n; i++) {
-			const struct nl_param *p = &lo->p[i];
-			struct nl_tinfo ti;
-			memset(&ti, 0, sizeof ti);
-			snprintf(ti.name, sizeof ti.name, "%c.%s", which ? 'v' : 'm', p->name);
-			ti.dtype = NL_DTYPE_F32;
-			ti.rank = p->rank;
-			for (int k = 0; k < p->rank; k++)
-				ti.dims[k] = (uint64_t)p->dims[k];
-			struct nl_tensor *t = nl_tset_add(ts, &ti, err);
-			if (t == NULL)
-				return -1;
-			memcpy(t->data, src + p->offset, p->numel * sizeof *src);
-		}
-	}
-	return 0;
+	return nl_layout_export(lo, tr->m, "m.", ts, err) || nl_layout_export(lo, tr->v, "v.", ts, err) ?
+	    -1 : 0;
 }
 
 int
