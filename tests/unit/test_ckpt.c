@@ -13,6 +13,7 @@
 
 #include "ckpt.h"
 #include "t.h"
+#include "t_archive.h"
 
 static char dir[] = "/tmp/nl-test-ckpt-XXXXXX";
 
@@ -146,58 +147,13 @@ same_ck(const struct nl_ckpt *a, const struct nl_ckpt *b)
 
 /* ---- tars built by hand ---- */
 
-struct member {
-	const char *name;
-	const void *data;
-	size_t len;
-	int type; /* 0 regular, 'd' directory */
-};
-
-static la_ssize_t
-aw_write(struct archive *a, void *ctx, const void *p, size_t n)
-{
-	(void)a;
-	t_buf_add(ctx, p, n);
-	return (la_ssize_t)n;
-}
-
 /* fmt 't' pax tar or 'z' zip; filter 0 or 'g' (gzip) */
 static void
-build(const char *path, int fmt, int filter, const struct member *m, size_t n)
+build(const char *path, int fmt, int filter, const struct t_member *m, size_t n)
 {
-	struct archive *a = archive_write_new();
-	struct t_buf out = { 0 };
-	int rc = 0;
+	struct t_buf out;
 
-	rc |= fmt == 'z' ? archive_write_set_format_zip(a) : archive_write_set_format_pax_restricted(a);
-	if (filter == 'g')
-		rc |= archive_write_add_filter_gzip(a);
-	if (fmt != 'z')
-		rc |= archive_write_set_bytes_in_last_block(a, 1);
-	rc |= archive_write_open(a, &out, NULL, aw_write, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, m[i].name);
-		if (m[i].type == 'd') {
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-		} else {
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_size(e, (la_int64_t)m[i].len);
-		}
-		rc |= archive_write_header(a, e);
-		if (m[i].type == 0 && m[i].len > 0 &&
-		    archive_write_data(a, m[i].data, m[i].len) != (la_ssize_t)m[i].len)
-			rc = -1;
-		archive_entry_free(e);
-	}
-	rc |= archive_write_close(a);
-	if (rc != 0) {
-		printf("# archive writer: %s\n", archive_error_string(a));
-		exit(99);
-	}
-	archive_write_free(a);
+	t_archive_build(&out, fmt, filter, m, n);
 	write_file(path, out.p, out.n);
 	free(out.p);
 }
@@ -417,37 +373,37 @@ T_TEST(reader_errors)
 	static const char v12[] = "format = nl-checkpoint 12345678901234567890\n";
 
 	{
-		struct member m[] = { PARAMS, CFG };
+		struct t_member m[] = { PARAMS, CFG };
 		build(p, 't', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "first member is 'params.nlt', not 'config'"));
 	}
 	{
-		struct member m[] = { CFG, PARAMS, PARAMS };
+		struct t_member m[] = { CFG, PARAMS, PARAMS };
 		build(p, 't', 0, m, 3);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "duplicate member 'params.nlt'"));
 	}
 	{
-		struct member m[] = { CFG, CFG, PARAMS };
+		struct t_member m[] = { CFG, CFG, PARAMS };
 		build(p, 't', 0, m, 3);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "duplicate member 'config'"));
 	}
 	{
-		struct member m[] = { CFG, PARAMS, { "notes", "a", 1, 0 }, { "notes", "b", 1, 0 } };
+		struct t_member m[] = { CFG, PARAMS, { "notes", "a", 1, 0 }, { "notes", "b", 1, 0 } };
 		build(p, 't', 0, m, 4);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "duplicate member 'notes'"));
 	}
 	{
-		struct member m[] = { CFG, { "sub", NULL, 0, 'd' }, PARAMS };
+		struct t_member m[] = { CFG, { "sub", NULL, 0, 'd' }, PARAMS };
 		build(p, 't', 0, m, 3);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "member 'sub/' is not a regular file"));
 	}
 	{
-		struct member m[] = { { "config", NULL, 0, 'd' }, PARAMS };
+		struct t_member m[] = { { "config", NULL, 0, 'd' }, PARAMS };
 		build(p, 't', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "first member is 'config/', not 'config'"));
 	}
 	{
-		struct member m[] = { CFG, { "tokenizer.nlt", tokenizer, sizeof tokenizer, 0 } };
+		struct t_member m[] = { CFG, { "tokenizer.nlt", tokenizer, sizeof tokenizer, 0 } };
 		build(p, 't', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "no params.nlt member"));
 	}
@@ -456,13 +412,13 @@ T_TEST(reader_errors)
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "no config member"));
 	}
 	{
-		struct member m[] = { { "config", v2, sizeof v2 - 1, 0 }, PARAMS };
+		struct t_member m[] = { { "config", v2, sizeof v2 - 1, 0 }, PARAMS };
 		build(p, 't', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EUNSUPPORTED, "checkpoint format 2 is newer than this nl (1)"));
 	}
 	{
 		/* reported before the rest of the bundle is looked at */
-		struct member m[] = { { "config", v12, sizeof v12 - 1, 0 }, { "x", NULL, 0, 'd' } };
+		struct t_member m[] = { { "config", v12, sizeof v12 - 1, 0 }, { "x", NULL, 0, 'd' } };
 		build(p, 't', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EUNSUPPORTED,
 		    "checkpoint format 12345678901234567890 is newer than this nl (1)"));
@@ -471,7 +427,7 @@ T_TEST(reader_errors)
 		"format = nl-checkpoint 01\n", "format = nl-checkpoint 1x\n",
 		"format = nl-checkpoint -1\n", "format = nl-checkpoint \n", "", "Format = nl-checkpoint 1\n" };
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-		struct member m[] = { { "config", lines[i], strlen(lines[i]), 0 }, PARAMS };
+		struct t_member m[] = { { "config", lines[i], strlen(lines[i]), 0 }, PARAMS };
 		build(p, 't', 0, m, 2);
 		T_CHECK_MSG(read_fails(p, 0, NL_EFORMAT,
 		    "config does not start with 'format = nl-checkpoint 1'"), "line %zu", i);
@@ -493,7 +449,7 @@ T_TEST(reader_errors)
 	write_file(p, params, sizeof params);
 	T_CHECK(read_fails(p, 0, NL_EFORMAT, "not a checkpoint bundle"));
 	{
-		struct member m[] = { CFG, PARAMS };
+		struct t_member m[] = { CFG, PARAMS };
 		build(p, 'z', 0, m, 2);
 		T_CHECK(read_fails(p, 0, NL_EFORMAT, "not a checkpoint bundle (zip archive)"));
 	}
@@ -504,7 +460,7 @@ T_TEST(reader_errors)
 		struct archive_entry *e = archive_entry_new();
 		archive_write_set_format_raw(a);
 		archive_write_add_filter_gzip(a);
-		archive_write_open(a, &out, NULL, aw_write, NULL);
+		archive_write_open(a, &out, NULL, t_archive_write, NULL);
 		archive_entry_set_filetype(e, AE_IFREG);
 		archive_write_header(a, e);
 		archive_write_data(a, text, sizeof text);
@@ -525,7 +481,7 @@ T_TEST(unknown_members_skipped)
 	struct nl_ckpt ck;
 	struct nl_err err = { 0, "" };
 	const char *p = tpath("u.tar");
-	struct member m[] = { CFG, { "notes.txt", "hi", 2, 0 }, PARAMS,
+	struct t_member m[] = { CFG, { "notes.txt", "hi", 2, 0 }, PARAMS,
 		{ "x.future", tokenizer, sizeof tokenizer, 0 }, { "state", state_text, 5, 0 } };
 
 	build(p, 't', 0, m, 5);
@@ -536,13 +492,13 @@ T_TEST(unknown_members_skipped)
 	nl_ckpt_free(&ck);
 
 	/* a long list ends in "..." rather than overflowing */
-	struct member many[40];
+	struct t_member many[40];
 	char names[40][64];
-	many[0] = (struct member)CFG;
-	many[1] = (struct member)PARAMS;
+	many[0] = (struct t_member)CFG;
+	many[1] = (struct t_member)PARAMS;
 	for (int i = 2; i < 40; i++) {
 		snprintf(names[i], sizeof names[i], "an-unknown-member-with-a-long-name-%02d", i);
-		many[i] = (struct member){ names[i], "", 0, 0 };
+		many[i] = (struct t_member){ names[i], "", 0, 0 };
 	}
 	build(p, 't', 0, many, 40);
 	T_CHECK_MSG(nl_ckpt_read(&ck, p, 0, &err) == 0, "%s", err.msg);
@@ -571,7 +527,7 @@ T_TEST(skip_training)
 	nl_ckpt_free(&ck);
 
 	/* skipped members are still checked for duplicates */
-	struct member m[] = { CFG, PARAMS, { "state", "a", 1, 0 }, { "state", "b", 1, 0 } };
+	struct t_member m[] = { CFG, PARAMS, { "state", "a", 1, 0 }, { "state", "b", 1, 0 } };
 	build(p, 't', 0, m, 4);
 	T_CHECK(read_fails(p, NL_CKPT_SKIP_TRAINING, NL_EFORMAT, "duplicate member 'state'"));
 	unlink(p);
@@ -582,7 +538,7 @@ T_TEST(compressed_bundle)
 	struct nl_ckpt ck;
 	struct nl_err err = { 0, "" };
 	const char *p = tpath("c.tar.gz");
-	struct member m[] = { CFG, PARAMS, { "tokenizer.nlt", tokenizer, sizeof tokenizer, 0 },
+	struct t_member m[] = { CFG, PARAMS, { "tokenizer.nlt", tokenizer, sizeof tokenizer, 0 },
 		{ "optim.nlt", optim, sizeof optim, 0 } };
 
 	build(p, 't', 'g', m, 4);

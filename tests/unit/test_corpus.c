@@ -11,6 +11,7 @@
 
 #include "corpus.h"
 #include "t.h"
+#include "t_archive.h"
 
 #define MIB ((size_t)1 << 20)
 
@@ -148,74 +149,11 @@ gzip_mem(const void *p, size_t n, size_t *out)
 	return o;
 }
 
-struct member {
-	const char *name;
-	const void *data;
-	size_t len;
-	int type; /* 0 regular, 'd' directory, 'l' symlink */
-};
-
-static la_ssize_t
-aw_write(struct archive *a, void *ctx, const void *p, size_t n)
-{
-	(void)a;
-	t_buf_add(ctx, p, n);
-	return (la_ssize_t)n;
-}
-
-/* fmt: 't' pax tar, 'z' zip, 'a' ar (BSD names, as dpkg writes), 'r' raw; filter: 0, 'g', 'x' */
 static void
-build(struct t_buf *out, int fmt, int filter, const struct member *m, size_t n)
-{
-	struct archive *a = archive_write_new();
-	int rc = 0;
-
-	memset(out, 0, sizeof *out);
-	rc |= fmt == 't' ? archive_write_set_format_pax_restricted(a) :
-	    fmt == 'z' ? archive_write_set_format_zip(a) :
-	    fmt == 'a' ? archive_write_set_format_ar_bsd(a) : archive_write_set_format_raw(a);
-	if (filter == 'g')
-		rc |= archive_write_add_filter_gzip(a);
-	else if (filter == 'x')
-		rc |= archive_write_add_filter_xz(a);
-	if (fmt != 'z')
-		rc |= archive_write_set_bytes_in_last_block(a, 1);
-	rc |= archive_write_open(a, out, NULL, aw_write, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, m[i].name);
-		archive_entry_set_mtime(e, 1700000000, 0);
-		if (m[i].type == 'd') {
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-		} else if (m[i].type == 'l') {
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_symlink(e, (const char *)m[i].data);
-			archive_entry_set_perm(e, 0777);
-		} else {
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_size(e, (la_int64_t)m[i].len);
-		}
-		rc |= archive_write_header(a, e);
-		if (m[i].type == 0 && m[i].len > 0 &&
-		    archive_write_data(a, m[i].data, m[i].len) != (la_ssize_t)m[i].len)
-			rc = -1;
-		archive_entry_free(e);
-	}
-	rc |= archive_write_close(a);
-	if (rc != 0) {
-		printf("# archive writer: %s\n", archive_error_string(a));
-		exit(99);
-	}
-	archive_write_free(a);
-}
-
-static void
-build_file(const char *name, int fmt, int filter, const struct member *m, size_t n)
+build_file(const char *name, int fmt, int filter, const struct t_member *m, size_t n)
 {
 	struct t_buf b;
-	build(&b, fmt, filter, m, n);
+	t_archive_build(&b, fmt, filter, m, n);
 	write_file(name, b.p, b.n);
 	free(b.p);
 }
@@ -378,7 +316,7 @@ static const char art[] = "A fortune.\n%\nAnother one,\n  with two lines.\n%\n";
 T_TEST(archives)
 {
 	struct docs r;
-	const struct member m[] = {
+	const struct t_member m[] = {
 		{ "./docs/", NULL, 0, 'd' },
 		{ "./docs/a.txt", "alpha\n", 6, 0 },
 		{ "./docs/link", "a.txt", 0, 'l' },
@@ -399,7 +337,7 @@ T_TEST(archives)
 	}
 
 	/* a plain ar archive: every member is a document */
-	const struct member am[] = { { "one", "1\n", 2, 0 }, { "two", "2\n", 2, 0 } };
+	const struct t_member am[] = { { "one", "1\n", 2, 0 }, { "two", "2\n", 2, 0 } };
 	build_file("x.a", 'a', 0, am, 2);
 	run1(&r, "x.a", NULL);
 	T_CHECK_MSG(r.rc == 0 && r.n == 2 && doc_is(&r, 0, "1\n") && doc_is(&r, 1, "2\n"), "%s", r.err.msg);
@@ -449,7 +387,7 @@ T_TEST(archives)
 	close(fd);
 
 	/* operands in order, then archive order; -S applies inside members */
-	const struct member fm[] = { { "art", art, sizeof art - 1, 0 }, { "z", "zed", 3, 0 } };
+	const struct t_member fm[] = { { "art", art, sizeof art - 1, 0 }, { "z", "zed", 3, 0 } };
 	build_file("f.tar", 't', 0, fm, 2);
 	write_file("pre.txt", "pre\n", 4);
 	const char *ops[] = { path("pre.txt"), path("f.tar"), path("pre.txt") };
@@ -461,7 +399,7 @@ T_TEST(archives)
 	docs_free(&r);
 
 	/* compressed plain text goes through libarchive's raw format */
-	const struct member rm[] = { { "data", "xz text\n", 8, 0 } };
+	const struct t_member rm[] = { { "data", "xz text\n", 8, 0 } };
 	build_file("plain.xz", 'r', 'x', rm, 1);
 	run1(&r, "plain.xz", NULL);
 	T_CHECK_MSG(r.rc == 0 && r.n == 1 && doc_is(&r, 0, "xz text\n"), "%s", r.err.msg);
@@ -469,7 +407,7 @@ T_TEST(archives)
 	/* gzip-compressed text inside a tar member is inflated */
 	size_t gn;
 	unsigned char *g = gzip_mem("inflated\n", 9, &gn);
-	const struct member gm[] = { { "changelog.gz", g, gn, 0 } };
+	const struct t_member gm[] = { { "changelog.gz", g, gn, 0 } };
 	build_file("g.tar", 't', 0, gm, 1);
 	run1(&r, "g.tar", NULL);
 	T_CHECK(r.rc == 0 && r.n == 1 && doc_is(&r, 0, "inflated\n"));
@@ -484,7 +422,7 @@ build_deb(const char *name, size_t cut)
 	size_t gn;
 	unsigned char *g = gzip_mem("fortune-mod (1:1.99) unstable\n", 30, &gn);
 	unsigned char dat[64] = { 0, 0, 0, 2, 'x' };
-	const struct member data[] = {
+	const struct t_member data[] = {
 		{ "./", NULL, 0, 'd' },
 		{ "./usr/share/games/fortunes/", NULL, 0, 'd' },
 		{ "./usr/share/games/fortunes/art", art, sizeof art - 1, 0 },
@@ -493,16 +431,16 @@ build_deb(const char *name, size_t cut)
 		{ "./usr/share/games/fortunes/science", "E=mc2\n%\n", 8, 0 },
 		{ "./usr/share/doc/fortunes/changelog.Debian.gz", g, gn, 0 },
 	};
-	const struct member control[] = { { "./control", "Package: fortunes\n", 18, 0 } };
+	const struct t_member control[] = { { "./control", "Package: fortunes\n", 18, 0 } };
 	struct t_buf d, c, out;
-	build(&d, 't', 'x', data, 7);
-	build(&c, 't', 'x', control, 1);
-	const struct member deb[] = {
+	t_archive_build(&d, 't', 'x', data, 7);
+	t_archive_build(&c, 't', 'x', control, 1);
+	const struct t_member deb[] = {
 		{ "debian-binary", "2.0\n", 4, 0 },
 		{ "control.tar.xz", c.p, c.n, 0 },
 		{ "data.tar.xz", d.p, d.n, 0 },
 	};
-	build(&out, 'a', 0, deb, 3);
+	t_archive_build(&out, 'a', 0, deb, 3);
 	write_file(name, out.p, cut ? out.n - cut : out.n);
 	free(d.p);
 	free(c.p);
@@ -561,7 +499,7 @@ T_TEST(member_selection_and_binary)
 	late[9000] = 0; /* beyond the first 8 KiB: kept */
 	memset(early, 'y', sizeof early);
 	early[100] = 0;
-	const struct member m[] = {
+	const struct t_member m[] = {
 		{ "src/a.c", "int a;\n", 7, 0 },
 		{ "src/b.h", "int b;\n", 7, 0 },
 		{ "doc/readme", "read me\n", 8, 0 },
@@ -903,10 +841,10 @@ T_TEST(truncated_archives)
 	struct docs r;
 	static char body[3000];
 	memset(body, 'q', sizeof body);
-	const struct member m[] = { { "a.txt", body, sizeof body, 0 }, { "b.txt", "b\n", 2, 0 } };
+	const struct t_member m[] = { { "a.txt", body, sizeof body, 0 }, { "b.txt", "b\n", 2, 0 } };
 	struct t_buf t, x;
 
-	build(&t, 't', 0, m, 2);
+	t_archive_build(&t, 't', 0, m, 2);
 	/* inside a member's data, inside a header, and exactly at a member boundary */
 	size_t cuts[] = { 1500, 512 * 7 + 100, 512 * 8, 512 * 9 };
 	for (size_t i = 0; i < 4; i++) {
@@ -916,7 +854,7 @@ T_TEST(truncated_archives)
 		printf("# tar cut at %zu: %s\n", cuts[i], r.err.msg);
 		docs_free(&r);
 	}
-	build(&x, 't', 'x', m, 2);
+	t_archive_build(&x, 't', 'x', m, 2);
 	write_file("cut.tar.xz", x.p, x.n - 20);
 	run1(&r, "cut.tar.xz", NULL);
 	T_CHECK(r.rc == -1 && r.err.msg[0] != '\0');
