@@ -4,84 +4,7 @@
 
 #include "kernels.h"
 #include "t.h"
-
-/* A fixed xorshift stream, so every run checks the same numbers. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static double
-urand(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 9007199254740992.0 * 2 - 1;	/* [−1, 1) */
-}
-
-static double *
-drand_vec(size_t n)
-{
-	double *p = malloc(n * sizeof *p);
-	if (p == NULL)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		p[i] = urand();
-	return p;
-}
-
-static float *
-frand_vec(size_t n)
-{
-	float *p = malloc(n * sizeof *p);
-	if (p == NULL)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)urand();
-	return p;
-}
-
-static void *
-zalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static double
-dot(const double *a, const double *b, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-/*
- * Gradient error metric: max_i |analytic_i − numeric_i| / max_i |numeric_i|, the worst
- * element's error relative to the gradient's scale. A per-element relative error is not used
- * because the central difference carries an absolute rounding error of about
- * ε·|L|/h ≈ 1e-16·10/1e-6 = 1e-9 on every element, which would swamp the relative error of
- * entries that happen to be near zero; the truncation error is O(h²) ≈ 1e-12. Against
- * gradients of order 0.1–1 this puts a correct backward near 1e-9, far under the 1e-6 bound,
- * while any wrong term shows up at order 1.
- */
-static double
-grad_err(const double *an, const double *num, size_t n)
-{
-	double e = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs(an[i] - num[i]);
-		if (d > e)
-			e = d;
-		if (fabs(num[i]) > s)
-			s = fabs(num[i]);
-	}
-	return s > 0 ? e / s : e;
-}
-
-#define FD_H 1e-6
-#define FD_TOL 1e-6
+#include "t_num.h"
 
 /* worst figures seen, printed at the end for the record */
 static double worst_rope, worst_attn, worst_attn_ref;
@@ -93,30 +16,30 @@ static double
 rope_loss(const double *x, const double *r, double *y, int b, int t, int h, int d, int pos0)
 {
 	nlk_rope_fwd_f64(y, x, b, t, h, d, pos0, 10000.0);
-	return dot(y, r, (size_t)b * t * h * d);
+	return t_dot(y, r, (size_t)b * t * h * d);
 }
 
 T_TEST(rope_bwd_fd)
 {
 	int b = 2, t = 5, h = 2, d = 4, pos0 = 3;
 	size_t n = (size_t)b * t * h * d;
-	double *x = drand_vec(n), *r = drand_vec(n), *y = zalloc(n, sizeof *y);
-	double *dx = zalloc(n, sizeof *dx), *num = zalloc(n, sizeof *num);
+	double *x = t_dvec(n, 1), *r = t_dvec(n, 1), *y = t_calloc(n, sizeof *y);
+	double *dx = t_calloc(n, sizeof *dx), *num = t_calloc(n, sizeof *num);
 
 	nlk_rope_bwd_f64(dx, r, b, t, h, d, pos0, 10000.0);
 	for (size_t i = 0; i < n; i++) {
 		double x0 = x[i];
-		x[i] = x0 + FD_H;
+		x[i] = x0 + T_FD_H;
 		double lp = rope_loss(x, r, y, b, t, h, d, pos0);
-		x[i] = x0 - FD_H;
+		x[i] = x0 - T_FD_H;
 		double lm = rope_loss(x, r, y, b, t, h, d, pos0);
 		x[i] = x0;
-		num[i] = (lp - lm) / (2 * FD_H);
+		num[i] = (lp - lm) / (2 * T_FD_H);
 	}
-	double e = grad_err(dx, num, n);
+	double e = t_grad_err(dx, num, n);
 	if (e > worst_rope)
 		worst_rope = e;
-	T_CHECK_MSG(e <= FD_TOL, "rope dx error %.3g", e);
+	T_CHECK_MSG(e <= T_FD_TOL, "rope dx error %.3g", e);
 
 	/* a second call accumulates: the result doubles */
 	double *once = malloc(n * sizeof *once);
@@ -149,7 +72,7 @@ T_TEST(rope_pos0_identity)
 {
 	int b = 2, t = 3, h = 3, d = 6;
 	size_t c = (size_t)h * d, n = (size_t)b * t * c;
-	float *x = frand_vec(n), *y = zalloc(n, sizeof *y);
+	float *x = t_fvec(n, 1), *y = t_calloc(n, sizeof *y);
 
 	nlk_rope_fwd(y, x, b, t, h, d, 0, 10000.0f);
 	/* position 0 is a rotation by angle 0: cos 1 and sin 0 are exact, so y = x bit for bit */
@@ -164,7 +87,7 @@ T_TEST(rope_preserves_pair_norm)
 {
 	int b = 2, t = 9, h = 2, d = 8;
 	size_t n = (size_t)b * t * h * d;
-	double *x = drand_vec(n), *y = zalloc(n, sizeof *y);
+	double *x = t_dvec(n, 1), *y = t_calloc(n, sizeof *y);
 	double worst = 0;
 
 	nlk_rope_fwd_f64(y, x, b, t, h, d, 1000, 500.0);
@@ -183,9 +106,9 @@ T_TEST(rope_bwd_inverts_fwd)
 {
 	int b = 2, t = 7, h = 3, d = 4;
 	size_t n = (size_t)b * t * h * d;
-	double *x = drand_vec(n), *y = zalloc(n, sizeof *y), *back = zalloc(n, sizeof *back);
-	float *xf = zalloc(n, sizeof *xf), *yf = zalloc(n, sizeof *yf);
-	float *backf = zalloc(n, sizeof *backf);
+	double *x = t_dvec(n, 1), *y = t_calloc(n, sizeof *y), *back = t_calloc(n, sizeof *back);
+	float *xf = t_calloc(n, sizeof *xf), *yf = t_calloc(n, sizeof *yf);
+	float *backf = t_calloc(n, sizeof *backf);
 
 	/* Rᵀ R = I: the backward applied to the output returns the input (into a zero dx) */
 	nlk_rope_fwd_f64(y, x, b, t, h, d, 5, 10000.0);
@@ -203,9 +126,9 @@ T_TEST(rope_pos0_shifts_t)
 {
 	int b = 2, t = 7, h = 2, d = 6, shift = 3;
 	size_t c = (size_t)h * d, n = (size_t)b * t * c;
-	float *x = frand_vec(n), *y = zalloc(n, sizeof *y);
+	float *x = t_fvec(n, 1), *y = t_calloc(n, sizeof *y);
 	int ts = t - shift;
-	float *xs = zalloc((size_t)b * ts * c, sizeof *xs), *ys = zalloc((size_t)b * ts * c, sizeof *ys);
+	float *xs = t_calloc((size_t)b * ts * c, sizeof *xs), *ys = t_calloc((size_t)b * ts * c, sizeof *ys);
 
 	nlk_rope_fwd(y, x, b, t, h, d, 0, 10000.0f);
 	/* rows shift.. of each sequence, rotated as a sequence starting at position shift */
@@ -223,7 +146,7 @@ T_TEST(rope_in_place)
 {
 	int b = 3, t = 5, h = 2, d = 8;
 	size_t n = (size_t)b * t * h * d;
-	float *x = frand_vec(n), *y = zalloc(n, sizeof *y);
+	float *x = t_fvec(n, 1), *y = t_calloc(n, sizeof *y);
 
 	nlk_rope_fwd(y, x, b, t, h, d, 2, 10000.0f);
 	nlk_rope_fwd(x, x, b, t, h, d, 2, 10000.0f);
@@ -244,7 +167,7 @@ attn_loss(attn_fwd_fn *fwd, const double *q, const double *k, const double *v, c
     double *out, double *att, int b, int t, int h, int d)
 {
 	fwd(out, att, q, k, v, b, t, h, d);
-	return dot(out, r, (size_t)b * t * h * d);
+	return t_dot(out, r, (size_t)b * t * h * d);
 }
 
 static double
@@ -252,9 +175,9 @@ attn_fd_check(attn_fwd_fn *fwd, attn_bwd_fn *bwd)
 {
 	int b = 2, t = 5, h = 2, d = 4;
 	size_t n = (size_t)b * t * h * d, na = (size_t)b * h * t * t;
-	double *q = drand_vec(n), *k = drand_vec(n), *v = drand_vec(n), *r = drand_vec(n);
-	double *out = zalloc(n, sizeof *out), *att = zalloc(na, sizeof *att);
-	double *scr = zalloc(na, sizeof *scr), *num = zalloc(n, sizeof *num);
+	double *q = t_dvec(n, 1), *k = t_dvec(n, 1), *v = t_dvec(n, 1), *r = t_dvec(n, 1);
+	double *out = t_calloc(n, sizeof *out), *att = t_calloc(na, sizeof *att);
+	double *scr = t_calloc(na, sizeof *scr), *num = t_calloc(n, sizeof *num);
 	double *g[3], *in[3] = { q, k, v };
 	const char *name[3] = { "dq", "dk", "dv" };
 	double worst = 0;
@@ -263,23 +186,23 @@ attn_fd_check(attn_fwd_fn *fwd, attn_bwd_fn *bwd)
 	for (size_t i = 0; i < n; i++)
 		q[i] *= 2, k[i] *= 2;
 	for (int j = 0; j < 3; j++)
-		g[j] = zalloc(n, sizeof *g[j]);
+		g[j] = t_calloc(n, sizeof *g[j]);
 	fwd(out, att, q, k, v, b, t, h, d);
 	bwd(g[0], g[1], g[2], scr, r, q, k, v, att, b, t, h, d);
 	for (int j = 0; j < 3; j++) {
 		for (size_t i = 0; i < n; i++) {
 			double x0 = in[j][i];
-			in[j][i] = x0 + FD_H;
+			in[j][i] = x0 + T_FD_H;
 			double lp = attn_loss(fwd, q, k, v, r, out, att, b, t, h, d);
-			in[j][i] = x0 - FD_H;
+			in[j][i] = x0 - T_FD_H;
 			double lm = attn_loss(fwd, q, k, v, r, out, att, b, t, h, d);
 			in[j][i] = x0;
-			num[i] = (lp - lm) / (2 * FD_H);
+			num[i] = (lp - lm) / (2 * T_FD_H);
 		}
-		double e = grad_err(g[j], num, n);
+		double e = t_grad_err(g[j], num, n);
 		if (e > worst)
 			worst = e;
-		T_CHECK_MSG(e <= FD_TOL, "%s error %.3g", name[j], e);
+		T_CHECK_MSG(e <= T_FD_TOL, "%s error %.3g", name[j], e);
 	}
 
 	/* a second call accumulates: every gradient doubles (to rounding, as the reference
@@ -296,8 +219,8 @@ attn_fd_check(attn_fwd_fn *fwd, attn_bwd_fn *bwd)
 		T_NMSE(g[j], once[j], n, 1e-28);
 
 	/* NULL outputs are skipped and do not change the others */
-	double *dk2 = zalloc(n, sizeof *dk2), *dv2 = zalloc(n, sizeof *dv2);
-	double *dq3 = zalloc(n, sizeof *dq3);
+	double *dk2 = t_calloc(n, sizeof *dk2), *dv2 = t_calloc(n, sizeof *dv2);
+	double *dq3 = t_calloc(n, sizeof *dq3);
 	bwd(NULL, dk2, NULL, scr, r, q, k, v, att, b, t, h, d);
 	bwd(NULL, NULL, dv2, scr, r, q, k, v, att, b, t, h, d);
 	bwd(dq3, NULL, NULL, scr, r, q, k, v, att, b, t, h, d);
@@ -355,15 +278,15 @@ static void
 fast_vs_ref(int b, int t, int h, int d)
 {
 	size_t n = (size_t)b * t * h * d, na = (size_t)b * h * t * t;
-	float *q = frand_vec(n), *k = frand_vec(n), *v = frand_vec(n), *go = frand_vec(n);
-	float *o1 = zalloc(n, sizeof *o1), *o2 = zalloc(n, sizeof *o2);
-	float *a1 = zalloc(na, sizeof *a1), *a2 = zalloc(na, sizeof *a2);
-	float *scr = zalloc(na, sizeof *scr);
+	float *q = t_fvec(n, 1), *k = t_fvec(n, 1), *v = t_fvec(n, 1), *go = t_fvec(n, 1);
+	float *o1 = t_calloc(n, sizeof *o1), *o2 = t_calloc(n, sizeof *o2);
+	float *a1 = t_calloc(na, sizeof *a1), *a2 = t_calloc(na, sizeof *a2);
+	float *scr = t_calloc(na, sizeof *scr);
 	float *g1[3], *g2[3];
 
 	for (int j = 0; j < 3; j++) {
-		g1[j] = zalloc(n, sizeof *g1[j]);
-		g2[j] = zalloc(n, sizeof *g2[j]);
+		g1[j] = t_calloc(n, sizeof *g1[j]);
+		g2[j] = t_calloc(n, sizeof *g2[j]);
 	}
 	for (size_t i = 0; i < n; i++)
 		q[i] *= 2, k[i] *= 2;
@@ -399,8 +322,8 @@ T_TEST(attn_properties)
 {
 	int b = 2, t = 6, h = 3, d = 4;
 	size_t c = (size_t)h * d, n = (size_t)b * t * c, na = (size_t)b * h * t * t;
-	float *q = frand_vec(n), *k = frand_vec(n), *v = frand_vec(n);
-	float *out = zalloc(n, sizeof *out), *att = zalloc(na, sizeof *att);
+	float *q = t_fvec(n, 1), *k = t_fvec(n, 1), *v = t_fvec(n, 1);
+	float *out = t_calloc(n, sizeof *out), *att = t_calloc(na, sizeof *att);
 
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 0)
@@ -439,9 +362,9 @@ T_TEST(attn_large_scores_stable)
 {
 	int b = 1, t = 8, h = 2, d = 4;
 	size_t n = (size_t)b * t * h * d, na = (size_t)b * h * t * t;
-	float *q = frand_vec(n), *k = frand_vec(n), *v = frand_vec(n), *go = frand_vec(n);
-	float *out = zalloc(n, sizeof *out), *att = zalloc(na, sizeof *att);
-	float *scr = zalloc(na, sizeof *scr), *dq = zalloc(n, sizeof *dq);
+	float *q = t_fvec(n, 1), *k = t_fvec(n, 1), *v = t_fvec(n, 1), *go = t_fvec(n, 1);
+	float *out = t_calloc(n, sizeof *out), *att = t_calloc(na, sizeof *att);
+	float *scr = t_calloc(na, sizeof *scr), *dq = t_calloc(n, sizeof *dq);
 
 	/* scores in the thousands: exp would overflow without the max subtraction */
 	for (size_t i = 0; i < n; i++)

@@ -5,16 +5,7 @@
 
 #include "kernels.h"
 #include "t.h"
-
-/* Finite-difference metric. For an input array with analytic gradient a and central
- * difference f, err = max_i |a_i − f_i| / max(1e-8, max_i (|a_i| + |f_i|)): one number per
- * array, relative to the array's largest gradient, so an element whose true gradient is ~0
- * (SiLU far left, an unused embedding row) is judged against the array's scale instead of
- * dividing by nothing. With h = 1e-6 in double the truncation error is O(h²) ≈ 1e-12 and
- * the cancellation error ≈ 1e-16·|L|/h ≈ 1e-10 for |L| ~ 1, so 1e-6 has ample margin and
- * still catches any wrong term (those give errors of order 1e-2 to 1). */
-#define FD_H 1e-6
-#define FD_TOL 1e-6
+#include "t_num.h"
 
 /* Fast against reference in float. A float gemm and the naive loop differ only in
  * summation order; each output's relative error is ~ sqrt(K)·6e-8 for K terms, ≈ 1e-6 at
@@ -22,83 +13,12 @@
  * is still ~1e-4 below anything a real indexing or transpose bug produces. */
 #define NMSE_TOL 1e-10
 
-/* splitmix64, fixed seed: every run checks the same numbers */
-static uint64_t rng = 0x243f6a8885a308d3u;
-
-static double
-uniform(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (double)(z >> 11) * (2.0 / 9007199254740992.0) - 1;	/* [−1, 1) */
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static double *
-dvec(size_t n, double scale)
-{
-	double *p = xcalloc(n, sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = scale * uniform();
-	return p;
-}
-
-static float *
-fvec(size_t n, double scale)
-{
-	float *p = xcalloc(n, sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(scale * uniform());
-	return p;
-}
-
 static float *
 fcopy(const float *src, size_t n)
 {
-	float *p = xcalloc(n, sizeof *p);
+	float *p = t_calloc(n, sizeof *p);
 	memcpy(p, src, n * sizeof *p);
 	return p;
-}
-
-static double
-dsum_prod(const double *a, const double *b, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-/* Central differences of loss(ctx) over each element of in[n] against grad[n]; returns the
- * metric described at FD_TOL. */
-static double
-fd_err(double (*loss)(void *), void *ctx, double *in, size_t n, const double *grad)
-{
-	double maxd = 0, maxs = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		double keep = in[i];
-		in[i] = keep + FD_H;
-		double lp = loss(ctx);
-		in[i] = keep - FD_H;
-		double lm = loss(ctx);
-		in[i] = keep;
-		double f = (lp - lm) / (2 * FD_H);
-		double d = fabs(grad[i] - f), s = fabs(grad[i]) + fabs(f);
-		maxd = d > maxd ? d : maxd;
-		maxs = s > maxs ? s : maxs;
-	}
-	return maxd / (maxs > 1e-8 ? maxs : 1e-8);
 }
 
 /* |a − 2b| ≤ 1e-12 (|a| + 1) everywhere: a second backward call added the same again */
@@ -133,7 +53,7 @@ static void
 report(const char *what, double err)
 {
 	printf("# fd %-28s %.3g\n", what, err);
-	T_CHECK_MSG(err <= FD_TOL, "%s: fd error %.3g", what, err);
+	T_CHECK_MSG(err <= T_FD_TOL, "%s: fd error %.3g", what, err);
 }
 
 /* ---- matmul ---- */
@@ -149,7 +69,7 @@ mm_loss(void *p)
 {
 	struct mm_ctx *c = p;
 	c->fwd(c->y, c->x, c->w, c->n, c->in, c->out);
-	return dsum_prod(c->r, c->y, (size_t)c->n * c->out);
+	return t_dot(c->r, c->y, (size_t)c->n * c->out);
 }
 
 static void
@@ -161,18 +81,18 @@ mm_fd(int ref)
 	    int) = ref ? nlk_matmul_bwd_ref_f64 : nlk_matmul_bwd_f64;
 
 	c.fwd = ref ? nlk_matmul_fwd_ref_f64 : nlk_matmul_fwd_f64;
-	c.x = dvec(nx, 1);
-	c.w = dvec(nw, 1);
-	c.r = dvec(ny, 1);
-	c.y = xcalloc(ny, sizeof *c.y);
-	double *dx = xcalloc(nx, sizeof *dx), *dw = xcalloc(nw, sizeof *dw);
-	double *dx2 = xcalloc(nx, sizeof *dx), *dw2 = xcalloc(nw, sizeof *dw);
-	double *dw3 = xcalloc(nw, sizeof *dw);
+	c.x = t_dvec(nx, 1);
+	c.w = t_dvec(nw, 1);
+	c.r = t_dvec(ny, 1);
+	c.y = t_calloc(ny, sizeof *c.y);
+	double *dx = t_calloc(nx, sizeof *dx), *dw = t_calloc(nw, sizeof *dw);
+	double *dx2 = t_calloc(nx, sizeof *dx), *dw2 = t_calloc(nw, sizeof *dw);
+	double *dw3 = t_calloc(nw, sizeof *dw);
 
 	/* dL/dy = r */
 	bwd(dx, dw, c.r, c.x, c.w, c.n, c.in, c.out);
-	report(ref ? "matmul_bwd_ref dx" : "matmul_bwd dx", fd_err(mm_loss, &c, c.x, nx, dx));
-	report(ref ? "matmul_bwd_ref dw" : "matmul_bwd dw", fd_err(mm_loss, &c, c.w, nw, dw));
+	report(ref ? "matmul_bwd_ref dx" : "matmul_bwd dx", t_fd_err(mm_loss, &c, c.x, nx, dx));
+	report(ref ? "matmul_bwd_ref dw" : "matmul_bwd dw", t_fd_err(mm_loss, &c, c.w, nw, dw));
 
 	bwd(dx2, dw2, c.r, c.x, c.w, c.n, c.in, c.out);
 	bwd(dx2, dw2, c.r, c.x, c.w, c.n, c.in, c.out);
@@ -204,7 +124,7 @@ emb_loss(void *p)
 {
 	struct emb_ctx *e = p;
 	nlk_embed_fwd_f64(e->out, e->ids, e->table, e->n, e->c);
-	return dsum_prod(e->r, e->out, (size_t)e->n * e->c);
+	return t_dot(e->r, e->out, (size_t)e->n * e->c);
 }
 
 T_TEST(embed_fd)
@@ -215,12 +135,12 @@ T_TEST(embed_fd)
 	int v = 7;
 	size_t nt = (size_t)v * e.c, no = (size_t)e.n * e.c;
 
-	e.table = dvec(nt, 1);
-	e.r = dvec(no, 1);
-	e.out = xcalloc(no, sizeof *e.out);
-	double *dt = xcalloc(nt, sizeof *dt), *dt2 = xcalloc(nt, sizeof *dt);
+	e.table = t_dvec(nt, 1);
+	e.r = t_dvec(no, 1);
+	e.out = t_calloc(no, sizeof *e.out);
+	double *dt = t_calloc(nt, sizeof *dt), *dt2 = t_calloc(nt, sizeof *dt);
 	nlk_embed_bwd_f64(dt, e.r, ids, e.n, e.c);
-	report("embed_bwd dtable", fd_err(emb_loss, &e, e.table, nt, dt));
+	report("embed_bwd dtable", t_fd_err(emb_loss, &e, e.table, nt, dt));
 	nlk_embed_bwd_f64(dt2, e.r, ids, e.n, e.c);
 	nlk_embed_bwd_f64(dt2, e.r, ids, e.n, e.c);
 	T_CHECK(doubled(dt2, dt, nt));
@@ -247,7 +167,7 @@ rms_loss(void *p)
 {
 	struct rms_ctx *c = p;
 	c->fwd(c->y, c->rstd, c->x, c->w, c->n, c->c, c->eps);
-	return dsum_prod(c->r, c->y, (size_t)c->n * c->c);
+	return t_dot(c->r, c->y, (size_t)c->n * c->c);
 }
 
 static void
@@ -259,21 +179,21 @@ rms_fd(int ref, double eps, const char *name_dx, const char *name_dw)
 	    const double *, int, int) = ref ? nlk_rmsnorm_bwd_ref_f64 : nlk_rmsnorm_bwd_f64;
 
 	c.fwd = ref ? nlk_rmsnorm_fwd_ref_f64 : nlk_rmsnorm_fwd_f64;
-	c.x = dvec(nx, 1);
-	c.w = dvec((size_t)c.c, 1);
-	c.r = dvec(nx, 1);
-	c.y = xcalloc(nx, sizeof *c.y);
-	c.rstd = xcalloc((size_t)c.n, sizeof *c.rstd);
-	double *dx = xcalloc(nx, sizeof *dx), *dw = xcalloc((size_t)c.c, sizeof *dw);
-	double *dx2 = xcalloc(nx, sizeof *dx), *dw2 = xcalloc((size_t)c.c, sizeof *dw);
+	c.x = t_dvec(nx, 1);
+	c.w = t_dvec((size_t)c.c, 1);
+	c.r = t_dvec(nx, 1);
+	c.y = t_calloc(nx, sizeof *c.y);
+	c.rstd = t_calloc((size_t)c.n, sizeof *c.rstd);
+	double *dx = t_calloc(nx, sizeof *dx), *dw = t_calloc((size_t)c.c, sizeof *dw);
+	double *dx2 = t_calloc(nx, sizeof *dx), *dw2 = t_calloc((size_t)c.c, sizeof *dw);
 
 	/* rstd comes from the unperturbed forward, as in training */
 	c.fwd(c.y, c.rstd, c.x, c.w, c.n, c.c, c.eps);
 	bwd(dx, dw, c.r, c.x, c.w, c.rstd, c.n, c.c);
 	double *rstd0 = c.rstd;
-	c.rstd = xcalloc((size_t)c.n, sizeof *c.rstd);
-	report(name_dx, fd_err(rms_loss, &c, c.x, nx, dx));
-	report(name_dw, fd_err(rms_loss, &c, c.w, (size_t)c.c, dw));
+	c.rstd = t_calloc((size_t)c.n, sizeof *c.rstd);
+	report(name_dx, t_fd_err(rms_loss, &c, c.x, nx, dx));
+	report(name_dw, t_fd_err(rms_loss, &c, c.w, (size_t)c.c, dw));
 	bwd(dx2, dw2, c.r, c.x, c.w, rstd0, c.n, c.c);
 	bwd(dx2, dw2, c.r, c.x, c.w, rstd0, c.n, c.c);
 	T_CHECK(doubled(dx2, dx, nx));
@@ -307,25 +227,25 @@ act_loss(void *p)
 		nlk_swiglu_fwd_f64(c->y, c->a, c->b, c->n);
 	else
 		nlk_silu_fwd_f64(c->y, c->a, c->n);
-	return dsum_prod(c->r, c->y, c->n);
+	return t_dot(c->r, c->y, c->n);
 }
 
 T_TEST(act_fd)
 {
 	struct act_ctx c = { .n = 12 };
 
-	c.a = dvec(c.n, 6);	/* [−6, 6): both tails and the bend of σ */
+	c.a = t_dvec(c.n, 6);	/* [−6, 6): both tails and the bend of σ */
 	c.a[0] = 0;
 	c.a[1] = -20;
 	c.a[2] = 20;
-	c.b = dvec(c.n, 1);
-	c.r = dvec(c.n, 1);
-	c.y = xcalloc(c.n, sizeof *c.y);
-	double *da = xcalloc(c.n, sizeof *da), *db = xcalloc(c.n, sizeof *db);
-	double *da2 = xcalloc(c.n, sizeof *da), *db2 = xcalloc(c.n, sizeof *db);
+	c.b = t_dvec(c.n, 1);
+	c.r = t_dvec(c.n, 1);
+	c.y = t_calloc(c.n, sizeof *c.y);
+	double *da = t_calloc(c.n, sizeof *da), *db = t_calloc(c.n, sizeof *db);
+	double *da2 = t_calloc(c.n, sizeof *da), *db2 = t_calloc(c.n, sizeof *db);
 
 	nlk_silu_bwd_f64(da, c.r, c.a, c.n);
-	report("silu_bwd dx", fd_err(act_loss, &c, c.a, c.n, da));
+	report("silu_bwd dx", t_fd_err(act_loss, &c, c.a, c.n, da));
 	nlk_silu_bwd_f64(da2, c.r, c.a, c.n);
 	nlk_silu_bwd_f64(da2, c.r, c.a, c.n);
 	T_CHECK(doubled(da2, da, c.n));
@@ -335,8 +255,8 @@ T_TEST(act_fd)
 	memset(da, 0, c.n * sizeof *da);
 	memset(da2, 0, c.n * sizeof *da);
 	nlk_swiglu_bwd_f64(da, db, c.r, c.a, c.b, c.n);
-	report("swiglu_bwd da", fd_err(act_loss, &c, c.a, c.n, da));
-	report("swiglu_bwd db", fd_err(act_loss, &c, c.b, c.n, db));
+	report("swiglu_bwd da", t_fd_err(act_loss, &c, c.a, c.n, da));
+	report("swiglu_bwd db", t_fd_err(act_loss, &c, c.b, c.n, db));
 	nlk_swiglu_bwd_f64(da2, db2, c.r, c.a, c.b, c.n);
 	nlk_swiglu_bwd_f64(da2, db2, c.r, c.a, c.b, c.n);
 	T_CHECK(doubled(da2, da, c.n));
@@ -368,14 +288,14 @@ T_TEST(xent_fd)
 	struct xent_ctx c = { .targets = targets, .n = 4, .v = 7, .scale = 0.7 };
 	size_t nl = (size_t)c.n * c.v;
 
-	c.logits = dvec(nl, 3);
-	c.probs = xcalloc(nl, sizeof *c.probs);
-	c.losses = xcalloc((size_t)c.n, sizeof *c.losses);
-	double *d = xcalloc(nl, sizeof *d), *d2 = xcalloc(nl, sizeof *d);
+	c.logits = t_dvec(nl, 3);
+	c.probs = t_calloc(nl, sizeof *c.probs);
+	c.losses = t_calloc((size_t)c.n, sizeof *c.losses);
+	double *d = t_calloc(nl, sizeof *d), *d2 = t_calloc(nl, sizeof *d);
 
 	xent_loss(&c);
 	nlk_xent_bwd_f64(d, c.probs, targets, c.n, c.v, c.scale);
-	report("xent_bwd dlogits", fd_err(xent_loss, &c, c.logits, nl, d));
+	report("xent_bwd dlogits", t_fd_err(xent_loss, &c, c.logits, nl, d));
 	xent_loss(&c);
 	nlk_xent_bwd_f64(d2, c.probs, targets, c.n, c.v, c.scale);
 	nlk_xent_bwd_f64(d2, c.probs, targets, c.n, c.v, c.scale);
@@ -399,12 +319,12 @@ T_TEST(matmul_fast_vs_ref)
 	for (size_t s = 0; s < NSHAPES; s++) {
 		int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
 		size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-		float *x = fvec(nx, 1), *w = fvec(nw, 1), *dy = fvec(ny, 1);
+		float *x = t_fvec(nx, 1), *w = t_fvec(nw, 1), *dy = t_fvec(ny, 1);
 		/* y starts as garbage the forward must overwrite; dx, dw start nonzero because
 		 * the backward accumulates */
-		float *y0 = fvec(ny, 1), *y1 = fcopy(y0, ny);
-		float *dx0 = fvec(nx, 1), *dx1 = fcopy(dx0, nx);
-		float *dw0 = fvec(nw, 1), *dw1 = fcopy(dw0, nw);
+		float *y0 = t_fvec(ny, 1), *y1 = fcopy(y0, ny);
+		float *dx0 = t_fvec(nx, 1), *dx1 = fcopy(dx0, nx);
+		float *dw0 = t_fvec(nw, 1), *dw1 = fcopy(dw0, nw);
 
 		nlk_matmul_fwd_ref(y0, x, w, n, in, out);
 		nlk_matmul_fwd(y1, x, w, n, in, out);
@@ -429,11 +349,11 @@ T_TEST(rmsnorm_fast_vs_ref)
 	for (size_t s = 0; s < NSHAPES; s++) {
 		int n = shapes[s][0], c = shapes[s][1];
 		size_t nx = (size_t)n * c;
-		float *x = fvec(nx, 2), *w = fvec((size_t)c, 1), *dy = fvec(nx, 1);
-		float *y0 = xcalloc(nx, sizeof *y0), *y1 = xcalloc(nx, sizeof *y1);
-		float *r0 = xcalloc((size_t)n, sizeof *r0), *r1 = xcalloc((size_t)n, sizeof *r1);
-		float *dx0 = fvec(nx, 1), *dx1 = fcopy(dx0, nx);
-		float *dw0 = fvec((size_t)c, 1), *dw1 = fcopy(dw0, (size_t)c);
+		float *x = t_fvec(nx, 2), *w = t_fvec((size_t)c, 1), *dy = t_fvec(nx, 1);
+		float *y0 = t_calloc(nx, sizeof *y0), *y1 = t_calloc(nx, sizeof *y1);
+		float *r0 = t_calloc((size_t)n, sizeof *r0), *r1 = t_calloc((size_t)n, sizeof *r1);
+		float *dx0 = t_fvec(nx, 1), *dx1 = fcopy(dx0, nx);
+		float *dw0 = t_fvec((size_t)c, 1), *dw1 = fcopy(dw0, (size_t)c);
 
 		nlk_rmsnorm_fwd_ref(y0, r0, x, w, n, c, 1e-6f);
 		nlk_rmsnorm_fwd(y1, r1, x, w, n, c, 1e-6f);
@@ -456,12 +376,12 @@ T_TEST(rmsnorm_fast_vs_ref)
 T_TEST(adamw_fast_vs_ref)
 {
 	size_t n = 1001;
-	float *p0 = fvec(n, 1), *p1 = fcopy(p0, n);
-	float *m0 = xcalloc(n, sizeof *m0), *m1 = xcalloc(n, sizeof *m1);
-	float *v0 = xcalloc(n, sizeof *v0), *v1 = xcalloc(n, sizeof *v1);
+	float *p0 = t_fvec(n, 1), *p1 = fcopy(p0, n);
+	float *m0 = t_calloc(n, sizeof *m0), *m1 = t_calloc(n, sizeof *m1);
+	float *v0 = t_calloc(n, sizeof *v0), *v1 = t_calloc(n, sizeof *v1);
 
 	for (int t = 1; t <= 5; t++) {
-		float *g = fvec(n, 0.1);
+		float *g = t_fvec(n, 0.1);
 		g[t] = 0;	/* a zero gradient: m̂ = 0 on the first step, no 0/0 */
 		nlk_adamw_step_ref(p0, m0, v0, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, t);
 		nlk_adamw_step(p1, m1, v1, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, t);
