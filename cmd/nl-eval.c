@@ -38,14 +38,8 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path)
 		rc = 1;
 	}
 	nl_io_abort(&in);
-	if (rc == 0 && tk.vocab > m->cfg.vocab_size) {
-		nl_cli_error("%s: token stream vocabulary %" PRIu32 " exceeds the model's %lld", name,
-		    tk.vocab, (long long)m->cfg.vocab_size);
-		rc = 1;
-	}
-	const char *hash = nl_meta_get(&tk.meta, "tokenizer.hash");
-	if (rc == 0 && m->tok && hash && strcmp(hash, nl_tok_hash(m->tok)) != 0) {
-		nl_cli_error("%s: tokenized with another tokenizer than the model's", name);
+	if (rc == 0 && nl_model_check_stream(m, &tk, &err)) {
+		nl_cli_report(name, &err);
 		rc = 1;
 	}
 	if (rc == 0 && tk.n < 2) {

@@ -202,23 +202,17 @@ main(int argc, char **argv)
 		if (valid_path && read_tokens(&valid, (char **)&valid_path, 1, vocab))
 			return 1;
 	}
-	uint32_t stream_vocab = train.vocab ? train.vocab : vocab;
 	if (cfg.vocab_size == 0)
-		cfg.vocab_size = stream_vocab;
+		cfg.vocab_size = train.vocab ? train.vocab : vocab;
 	if (cfg.vocab_size == 0)
 		nl_cli_die(1, "vocabulary size unknown: give -D vocab_size or, for text ids, -k");
-	if (stream_vocab > cfg.vocab_size)
-		nl_cli_die(1, "token stream vocabulary %" PRIu32 " exceeds the model's %lld",
-		    stream_vocab, (long long)cfg.vocab_size);
 	const char *hash = nl_meta_get(&train.meta, "tokenizer.hash");
-	if (tok && hash && strcmp(hash, nl_tok_hash(tok)) != 0)
-		nl_cli_die(1, "%s: not the tokenizer of the token stream", tokenizer);
+	const char *vhash = nl_meta_get(&valid.meta, "tokenizer.hash");
+	if (hash && vhash && strcmp(hash, vhash) != 0)
+		nl_cli_die(1, "%s: not tokenized like the training stream", valid_path);
 	const char *type = nl_meta_get(&train.meta, "tokenizer.type");
 	if (tok == NULL && type && strcmp(type, "bytes") == 0 && nl_tok_new_bytes(&tok, &err))
 		nl_cli_die(1, "tokenizer: %s", err.msg);
-	const char *vhash = nl_meta_get(&valid.meta, "tokenizer.hash");
-	if (valid_path && (valid.vocab > cfg.vocab_size || (hash && vhash && strcmp(hash, vhash))))
-		nl_cli_die(1, "%s: not tokenized like the training stream", valid_path);
 	if (!valid_path && cfg.train_valid_percent > 0 && !dry &&
 	    nl_tokens_split(&train, cfg.train_valid_percent, &valid, &err))
 		nl_cli_die(1, "held-out split: %s", err.msg);
@@ -235,6 +229,10 @@ main(int argc, char **argv)
 	else if (tok)
 		nl_tok_free(tok);
 	tok = model.tok;
+	if (nl_model_check_stream(&model, &train, &err))
+		nl_cli_die(1, "%s: %s", argc ? argv[0] : "(stdin)", err.msg);
+	if (valid_path && nl_model_check_stream(&model, &valid, &err))
+		nl_cli_die(1, "%s: %s", valid_path, err.msg);
 	if (nl_trainer_init(&tr, &model, &err) || (input && nl_trainer_resume(&tr, &ck, &err)))
 		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);
 	nl_ckpt_free(&ck);

@@ -20,34 +20,29 @@ nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *da
 		free(tg);
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	}
-	size_t pos = 0;   /* next window starts here; targets pos+1 .. pos+t */
-	while (pos + 1 < data->n && (max_tokens == 0 || res->tokens < max_tokens)) {
-		/* full windows batch together; a shorter last window runs alone */
-		int t = data->n - 1 - pos >= (size_t)T ? T : (int)(data->n - 1 - pos);
-		int b = 0;
-		while (b < B && pos + (size_t)t < data->n && (b == 0 || t == T) &&
-		    (max_tokens == 0 || res->tokens < max_tokens)) {
+	size_t pos = 0, n = data->n;   /* the next window starts at pos, its targets at pos + 1 */
+	while (pos + 1 < n && (max_tokens == 0 || res->tokens < max_tokens)) {
+		/* full windows fill a batch; a shorter last window runs alone */
+		int t = n - 1 - pos >= (size_t)T ? T : (int)(n - 1 - pos), b = 0;
+		do {
 			for (int i = 0; i < t; i++) {
-				size_t at = pos + 1 + (size_t)i;
-				int32_t *target = &tg[(size_t)b * t + i];
-				ids[(size_t)b * t + i] = data->ids[pos + i];
-				*target = -1;
-				if (nl_tokens_scored(data, at) &&
-				    (max_tokens == 0 || res->tokens < max_tokens)) {
-					*target = data->ids[at];
-					res->tokens++;
-					if (tok) {
-						size_t len;
-						nl_tok_piece(tok, (uint32_t)*target, &len);
-						res->bytes += len;
-					}
+				size_t at = pos + 1 + (size_t)i, k = (size_t)b * t + (size_t)i;
+				ids[k] = data->ids[pos + i];
+				tg[k] = -1;
+				if (!nl_tokens_scored(data, at) || (max_tokens && res->tokens >= max_tokens))
+					continue;
+				tg[k] = data->ids[at];
+				res->tokens++;
+				if (tok) {
+					size_t len;
+					nl_tok_piece(tok, (uint32_t)tg[k], &len);
+					res->bytes += len;
 				}
 			}
 			pos += (size_t)t;
 			b++;
-			if (t == T && data->n - 1 - pos < (size_t)T)
-				break;   /* the shorter remainder goes in its own batch */
-		}
+		} while (b < B && t == T && n - 1 - pos >= (size_t)T &&
+		    (max_tokens == 0 || res->tokens < max_tokens));
 		res->loss_sum += nl_tf_forward(tf, params, ids, tg, b, t, NULL);
 	}
 	free(ids);

@@ -1,4 +1,5 @@
 /* nl — see LICENSE. Models: parameters by name, checkpoints, threads, the gradient check. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,20 @@ nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *
 	}
 	nl_config_free(&cfg);
 	return rc;
+}
+
+int
+nl_model_check_stream(const struct nl_model *m, const struct nl_tokens *tk, struct nl_err *err)
+{
+	uint32_t vocab = tk->vocab ? tk->vocab : m->tok ? nl_tok_vocab_size(m->tok) : 0;
+	const char *hash = nl_meta_get(&tk->meta, "tokenizer.hash");
+
+	if (vocab > m->cfg.vocab_size)
+		return nl_err_set(err, NL_EFORMAT, "token stream vocabulary %" PRIu32
+		    " exceeds the model's %lld", vocab, (long long)m->cfg.vocab_size);
+	if (m->tok && hash && strcmp(hash, nl_tok_hash(m->tok)) != 0)
+		return nl_err_set(err, NL_EFORMAT, "tokenized with another tokenizer than the model's");
+	return 0;
 }
 
 void

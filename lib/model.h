@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "ckpt.h"
 #include "config.h"
+#include "data.h"
 #include "err.h"
 #include "io.h"
 #include "layout.h"
@@ -45,6 +46,11 @@ int nl_ckpt_config(const struct nl_ckpt *ck, struct nl_config *cfg, struct nl_er
 int nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err);
 /* A member's bytes as an nl_tset (nl-tensor(5)). */
 int nl_ckpt_member_tset(const struct nl_ckpt *ck, const char *name, struct nl_tset *ts,
+    struct nl_err *err);
+
+/* Whether m can read the stream tk: its vocabulary (for text ids, the tokenizer's) fits the
+ * model's, and when the model carries a tokenizer the stream was tokenized with it. */
+int nl_model_check_stream(const struct nl_model *m, const struct nl_tokens *tk,
     struct nl_err *err);
 
 /* BLAS and engine threads (nl-train -j): never more than asked. */

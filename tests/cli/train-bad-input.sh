@@ -21,3 +21,9 @@ sed 's/nl-checkpoint 1/nl-checkpoint 2/' config > config2 && mv config2 config
 tar cf newer.tar config
 nl-train "$@" -i newer.tar -o ck.tar data.nlt; echo "newer $?"
 nl-train "$@" --bogus; echo "bogus $?"
+seq 1 300 > text.txt
+nl-tokenize -q -K 270 -o tok.nlt text.txt
+nl-tokenize -k tok.nlt text.txt > bpe.nlt
+nl-train "$@" -T 16 --valid bpe.nlt -o ck.tar data.nlt; echo "valid tokenizer $?"
+nl-train "$@" -T 16 -k tok.nlt -o ck.tar data.nlt; echo "k tokenizer $?"
+cat ck.tar
