@@ -18,7 +18,7 @@ TESTSRC = $(wildcard tests/unit/test_*.c)
 TESTBIN = $(TESTSRC:tests/unit/%.c=build/tests/%)
 
 ALL_CFLAGS = $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Ilib -Ikernels -MMD -MP
-ALL_LIBS = $(PKG_LIBS) -lm
+ALL_LIBS = $(PKG_LIBS) -lm -pthread
 
 all: $(BIN) libnl.a
 
@@ -26,9 +26,13 @@ build/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+build/kernels/%.o: kernels/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) $(ARCH) -c -o $@ $<
+
 build/kernels/%_f64.o: kernels/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DNLK_F64 -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(KERNEL_CFLAGS) $(ARCH) -DNLK_F64 -c -o $@ $<
 
 build/lib/%_f64.o: lib/%.c
 	@mkdir -p $(@D)

@@ -233,7 +233,7 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", argc ? argv[0] : "(stdin)", err.msg);
 	if (valid_path && nl_model_check_stream(&model, &valid, &err))
 		nl_cli_die(1, "%s: %s", valid_path, err.msg);
-	if (nl_trainer_init(&tr, &model, &err) || (input && nl_trainer_resume(&tr, &ck, &err)))
+	if (nl_trainer_init(&tr, &model, (int)threads, &err) || (input && nl_trainer_resume(&tr, &ck, &err)))
 		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);
 	nl_ckpt_free(&ck);
 	if (verbose > 0 || dry) {
@@ -275,7 +275,7 @@ main(int argc, char **argv)
 		int at_end = tr.step == steps, evaluate = at_end || (every > 0 && tr.step % every == 0);
 		struct nl_eval_result ev = { 0, 0, 0 };
 		if (evaluate && valid.n >= 2) {
-			struct nl_tf *tf = &tr.tf;
+			struct nl_tf *tf = &tr.w[0].tf;
 			if (nl_eval_tokens(tf, model.params, &valid, tok, (uint64_t)cfg.train_eval_tokens,
 			    &ev, &err)) {
 				nl_cli_error("evaluation: %s", err.msg);

@@ -13,7 +13,7 @@
 static inline nlk_real
 sigmoid(nlk_real x)
 {
-	return 1 / (1 + NLK_EXP(-x));
+	return 1 / (1 + NLK_EXPV(-x));
 }
 
 /* x (n) -> y (n); y may alias x. */
@@ -50,11 +50,20 @@ void
 NLK(nlk_swiglu_bwd)(nlk_real *da, nlk_real *db, const nlk_real *dy, const nlk_real *a,
     const nlk_real *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		nlk_real s = sigmoid(a[i]);
-		if (da != NULL)
+	/* one loop per case: a test inside the loop would keep it from vectorising */
+	if (da != NULL && db != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			nlk_real s = sigmoid(a[i]);
 			da[i] += dy[i] * b[i] * s * (1 + a[i] * (1 - s));
-		if (db != NULL)
 			db[i] += dy[i] * a[i] * s;
+		}
+	} else if (da != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			nlk_real s = sigmoid(a[i]);
+			da[i] += dy[i] * b[i] * s * (1 + a[i] * (1 - s));
+		}
+	} else if (db != NULL) {
+		for (size_t i = 0; i < n; i++)
+			db[i] += dy[i] * a[i] * sigmoid(a[i]);
 	}
 }

@@ -38,10 +38,11 @@ causal_softmax(nlk_real *p, int t)
 		for (int j = 1; j <= i; j++)
 			if (row[j] > mx)
 				mx = row[j];
-		for (int j = 0; j <= i; j++) {
-			row[j] = NLK_EXP(row[j] - mx);
+		/* exp in a loop of its own so it vectorises; the sum keeps its order */
+		for (int j = 0; j <= i; j++)
+			row[j] = NLK_EXPV(row[j] - mx);
+		for (int j = 0; j <= i; j++)
 			sum += row[j];
-		}
 		/* sum ≥ 1 (the maximum contributes exp 0), so the division is safe */
 		for (int j = 0; j <= i; j++)
 			row[j] /= sum;

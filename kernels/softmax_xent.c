@@ -29,16 +29,16 @@ NLK(nlk_xent_fwd)(nlk_real *losses, nlk_real *probs, const nlk_real *logits,
 		double s = 0;
 		if (probs != NULL) {
 			nlk_real *p = probs + (size_t)i * v;
-			for (int j = 0; j < v; j++) {
-				p[j] = NLK_EXP(z[j] - m);
+			for (int j = 0; j < v; j++)
+				p[j] = NLK_EXPV(z[j] - m);
+			for (int j = 0; j < v; j++)
 				s += p[j];
-			}
 			nlk_real inv = (nlk_real)(1.0 / s);
 			for (int j = 0; j < v; j++)
 				p[j] *= inv;
 		} else {
 			for (int j = 0; j < v; j++)
-				s += NLK_EXP(z[j] - m);
+				s += NLK_EXPV(z[j] - m);
 		}
 		double loss = 0;
 		if (targets[i] >= 0)

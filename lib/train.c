@@ -1,6 +1,7 @@
 /* nl — see LICENSE. The outer training loop. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ nl_trainer_seq_len(const struct nl_config *c)
 }
 
 int
-nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err)
+nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, int threads, struct nl_err *err)
 {
 	const struct nl_config *c = &m->cfg;
 
@@ -25,6 +26,9 @@ nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err)
 	tr->batch = (int)c->train_batch;
 	tr->seq = nl_trainer_seq_len(c);
 	tr->valid_loss = NAN;
+	tr->workers = threads < tr->batch ? threads : tr->batch;
+	if (tr->workers < 1)
+		tr->workers = 1;
 	nl_rng_seed(&tr->rng, (uint64_t)c->train_seed ^ 0x6e6c2d747261696eu);  /* "nl-train" */
 	size_t n = m->lo.total, bt = (size_t)tr->batch * tr->seq;
 	tr->grads = calloc(n, sizeof *tr->grads);
@@ -32,22 +36,41 @@ nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err)
 	tr->v = calloc(n, sizeof *tr->v);
 	tr->ids = malloc(bt * sizeof *tr->ids);
 	tr->targets = malloc(bt * sizeof *tr->targets);
+	tr->w = calloc((size_t)tr->workers, sizeof *tr->w);
 	if (tr->grads == NULL || tr->m == NULL || tr->v == NULL || tr->ids == NULL ||
-	    tr->targets == NULL) {
+	    tr->targets == NULL || tr->w == NULL) {
 		nl_trainer_free(tr);
 		return nl_err_set(err, NL_ENOMEM, "out of memory for the optimizer");
 	}
-	if (nl_tf_init(&tr->tf, c, &m->lo, tr->batch, tr->seq, sizeof(float), err)) {
-		nl_trainer_free(tr);
-		return -1;
+	for (int i = 0; i < tr->workers; i++) {
+		struct nl_train_worker *w = &tr->w[i];
+		w->tr = tr;
+		w->row0 = i * tr->batch / tr->workers;
+		w->rows = (i + 1) * tr->batch / tr->workers - w->row0;
+		w->grads = i == 0 ? tr->grads : calloc(n, sizeof *w->grads);
+		if (w->grads == NULL) {
+			nl_trainer_free(tr);
+			return nl_err_set(err, NL_ENOMEM, "out of memory for gradients");
+		}
+		if (nl_tf_init(&w->tf, c, &m->lo, w->rows, tr->seq, sizeof(float), err)) {
+			nl_trainer_free(tr);
+			return -1;
+		}
 	}
+	if (tr->workers > 1)   /* one BLAS thread per worker: nothing oversubscribes the cores */
+		nl_model_set_threads(1);
 	return 0;
 }
 
 void
 nl_trainer_free(struct nl_trainer *tr)
 {
-	nl_tf_free(&tr->tf);
+	for (int i = 0; tr->w && i < tr->workers; i++) {
+		nl_tf_free(&tr->w[i].tf);
+		if (i > 0)
+			free(tr->w[i].grads);
+	}
+	free(tr->w);
 	free(tr->grads);
 	free(tr->m);
 	free(tr->v);
@@ -92,21 +115,70 @@ nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double *los
 	return nl_trainer_step_batch(tr, tr->ids, tr->targets, loss, gnorm, lr, err);
 }
 
+/* One phase of one worker: the forward of its rows, or their backward into its gradients. */
+static void *
+worker_run(void *arg)
+{
+	struct nl_train_worker *w = arg;
+	const struct nl_trainer *tr = w->tr;
+	const float *params = tr->model->params;
+	size_t off = (size_t)w->row0 * tr->seq;
+
+	if (!w->backward) {
+		w->sum = nl_tf_forward(&w->tf, params, tr->batch_ids + off, tr->batch_targets + off,
+		    w->rows, tr->seq, NULL);
+	} else {
+		memset(w->grads, 0, tr->model->lo.total * sizeof *w->grads);
+		if (w->scale > 0)
+			nl_tf_backward(&w->tf, params, w->grads, w->scale);
+	}
+	return NULL;
+}
+
+/* Run a phase on every worker: 1.. on threads of their own, 0 in the caller (and any whose
+ * thread cannot start, so a failed pthread_create only costs speed). */
+static void
+run_workers(struct nl_trainer *tr, int backward)
+{
+	pthread_t th[tr->workers];
+	int started[tr->workers];
+
+	for (int i = 0; i < tr->workers; i++) {
+		tr->w[i].backward = backward;
+		started[i] = i > 0 && pthread_create(&th[i], NULL, worker_run, &tr->w[i]) == 0;
+	}
+	for (int i = 0; i < tr->workers; i++)
+		if (!started[i])
+			worker_run(&tr->w[i]);
+	for (int i = 1; i < tr->workers; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}
+
 int
 nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *targets,
     double *loss, double *gnorm, double *lr, struct nl_err *err)
 {
 	struct nl_model *md = tr->model;
 	const struct nl_config *c = &md->cfg;
-	const int B = tr->batch, T = tr->seq;
+	double sum = 0;
+	size_t scored = 0;
 
-	double sum = nl_tf_forward(&tr->tf, md->params, ids, targets, B, T, NULL);
-	size_t scored = tr->tf.scored;
+	tr->batch_ids = ids;
+	tr->batch_targets = targets;
+	run_workers(tr, 0);
+	for (int i = 0; i < tr->workers; i++) {
+		sum += tr->w[i].sum;
+		scored += tr->w[i].tf.scored;
+	}
 	*loss = scored ? sum / (double)scored : 0;
 	*lr = nl_trainer_lr(c, tr->step);
-	memset(tr->grads, 0, md->lo.total * sizeof *tr->grads);
-	if (scored)
-		nl_tf_backward(&tr->tf, md->params, tr->grads, 1.0 / (double)scored);
+	for (int i = 0; i < tr->workers; i++)
+		tr->w[i].scale = scored ? 1.0 / (double)scored : 0;
+	run_workers(tr, 1);
+	for (int i = 1; i < tr->workers; i++)
+		for (size_t j = 0; j < md->lo.total; j++)
+			tr->grads[j] += tr->w[i].grads[j];
 	double sq = 0;
 	for (size_t i = 0; i < md->lo.total; i++)
 		sq += (double)tr->grads[i] * tr->grads[i];

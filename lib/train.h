@@ -11,10 +11,24 @@
 #include "rng.h"
 #include "transformer.h"
 
+/* The batch is split by rows over workers, each with its own activations and gradients
+ * (worker 0 writes straight into the trainer's), summed in worker order: a fixed -j gives
+ * the same bits every run. */
+struct nl_train_worker {
+	struct nl_trainer *tr;
+	struct nl_tf tf;
+	float *grads;
+	int row0, rows;
+	int backward;                /* the phase to run: forward, or backward */
+	double sum, scale;
+};
+
 struct nl_trainer {
 	struct nl_model *model;
-	struct nl_tf tf;             /* activations for (train.batch, seq_len) */
+	int workers;                 /* min(threads, batch) */
+	struct nl_train_worker *w;   /* w[0].tf also serves evaluation */
 	int batch, seq;
+	const int32_t *batch_ids, *batch_targets;
 	float *grads, *m, *v;        /* share the layout's offsets */
 	int64_t step;                /* optimizer steps done */
 	uint64_t tokens_seen;        /* scored targets trained on */
@@ -23,7 +37,8 @@ struct nl_trainer {
 	int32_t *ids, *targets;
 };
 
-int nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, struct nl_err *err);
+/* threads: engine threads; with more than one, each worker runs BLAS on one thread. */
+int nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, int threads, struct nl_err *err);
 void nl_trainer_free(struct nl_trainer *tr);
 /* The learning rate of step s (0-based): linear warmup lr·(s+1)/warmup, then cosine from lr
  * to lr_min over the remaining steps (or constant lr). */

@@ -197,8 +197,10 @@ check_against_reference(int use_float)
 T_TEST(reference_double) { check_against_reference(0); }
 T_TEST(reference_float) { check_against_reference(1); }
 
-/* Five AdamW steps with warmup, cosine decay and clipping give the reference's losses. */
-T_TEST(reference_trajectory)
+/* Five AdamW steps with warmup, cosine decay and clipping give the reference's losses,
+ * with the batch on one worker or split over several. */
+static void
+check_trajectory(int threads)
 {
 	struct fixture fx;
 	struct nl_model m;
@@ -213,7 +215,7 @@ T_TEST(reference_trajectory)
 	T_CHECK(nl_model_create(&m, &fx.cfg, &err) == 0);
 	for (size_t i = 0; i < fx.lo.total; i++)
 		m.params[i] = (float)fx.p[i];
-	T_CHECK(nl_trainer_init(&tr, &m, &err) == 0);
+	T_CHECK(nl_trainer_init(&tr, &m, threads, &err) == 0);
 	const double *traj = f64(&fx.expected, "traj", (size_t)fx.cfg.train_steps + 1);
 	T_CHECK(traj != NULL);
 	for (int s = 0; traj && s < fx.cfg.train_steps; s++) {
@@ -223,8 +225,11 @@ T_TEST(reference_trajectory)
 		    s, loss, traj[s]);
 	}
 	if (traj) {
-		double sum = nl_tf_forward(&tr.tf, m.params, fx.ids, fx.tg, fx.b, fx.t, NULL);
-		double last = sum / (double)tr.tf.scored;
+		struct nl_tf tf;
+		T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, fx.b, fx.t, sizeof(float), &err) == 0);
+		double sum = nl_tf_forward(&tf, m.params, fx.ids, fx.tg, fx.b, fx.t, NULL);
+		double last = sum / (double)tf.scored;
+		nl_tf_free(&tf);
 		int s = (int)fx.cfg.train_steps;
 		T_CHECK_MSG(fabs(last - traj[s]) <= 1e-4 * traj[s], "after: loss %.9g, reference %.9g",
 		    last, traj[s]);
@@ -233,6 +238,10 @@ T_TEST(reference_trajectory)
 	nl_model_free(&m);
 	fixture_free(&fx);
 }
+
+T_TEST(reference_trajectory) { check_trajectory(1); }
+T_TEST(reference_trajectory_2_workers) { check_trajectory(2); }
+T_TEST(reference_trajectory_3_workers) { check_trajectory(3); }
 
 /* Whole-model central differences in double (what nl-train --check-gradients runs). */
 T_TEST(gradcheck)
@@ -373,6 +382,8 @@ main(void)
 	T_RUN(reference_double);
 	T_RUN(reference_float);
 	T_RUN(reference_trajectory);
+	T_RUN(reference_trajectory_2_workers);
+	T_RUN(reference_trajectory_3_workers);
 	T_RUN(gradcheck);
 	T_RUN(directional_derivative);
 	T_RUN(parameter_counts);
