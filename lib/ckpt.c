@@ -495,20 +495,14 @@ ckpt_read_entries(struct nl_ckpt *ck, struct archive *a, int flags, struct nl_er
 	return 0;
 }
 
-/* ck is (re)initialised: whatever it held is not freed. On error it is left empty. */
 int
-nl_ckpt_read(struct nl_ckpt *ck, const char *path, int flags, struct nl_err *err)
+nl_ckpt_read_io(struct nl_ckpt *ck, struct nl_io *io, int flags, struct nl_err *err)
 {
-	struct nl_io io;
 	struct archive *a = NULL;
 	int rc = -1, compressed = 0;
 
 	nl_ckpt_init(ck);
-	if (nl_io_open_read(&io, path, 0, err) < 0) {
-		nl_io_abort(&io);
-		return -1;
-	}
-	if (ckpt_sniff(&io, &compressed, err) < 0)
+	if (ckpt_sniff(io, &compressed, err) < 0)
 		goto out;
 	if ((a = archive_read_new()) == NULL) {
 		nl_err_set(err, NL_ENOMEM, "out of memory");
@@ -516,7 +510,7 @@ nl_ckpt_read(struct nl_ckpt *ck, const char *path, int flags, struct nl_err *err
 	}
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_all(a);
-	if (nl_io_archive_open(a, &io, err) < 0) {
+	if (nl_io_archive_open(a, io, err) < 0) {
 		/* the tar reader bids only with a whole header block */
 		if (strstr(err->msg, "runcated") != NULL)
 			nl_err_set(err, NL_EFORMAT, "truncated checkpoint bundle");
@@ -529,8 +523,20 @@ nl_ckpt_read(struct nl_ckpt *ck, const char *path, int flags, struct nl_err *err
 out:
 	if (a != NULL)
 		archive_read_free(a);
-	nl_io_abort(&io);
 	if (rc < 0)
 		nl_ckpt_free(ck);
+	return rc;
+}
+
+int
+nl_ckpt_read(struct nl_ckpt *ck, const char *path, int flags, struct nl_err *err)
+{
+	struct nl_io io;
+	int rc = -1;
+
+	nl_ckpt_init(ck);
+	if (nl_io_open_read(&io, path, 0, err) == 0)
+		rc = nl_ckpt_read_io(ck, &io, flags, err);
+	nl_io_abort(&io);
 	return rc;
 }

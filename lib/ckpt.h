@@ -43,4 +43,8 @@ enum {
  * not "format = nl-checkpoint N" or N newer than 1 (NL_EUNSUPPORTED). Unknown members are
  * skipped and listed in ck->skipped. */
 int nl_ckpt_read(struct nl_ckpt *ck, const char *path, int flags, struct nl_err *err);
+/* The same from an open input (which may have been peeked at). ck is (re)initialised:
+ * whatever it held is not freed; on error it is left empty. */
+struct nl_io;
+int nl_ckpt_read_io(struct nl_ckpt *ck, struct nl_io *io, int flags, struct nl_err *err);
 #endif

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "config.h"
+#include "model.h"
 #include "tfile.h"
 
 static const struct {
@@ -138,9 +140,12 @@ nl_convert_load(struct nl_io *in, const char *path, struct nl_tset *ts, enum nl_
 	case NL_FORMAT_COMPRESSED:
 		return nl_err_set(err, NL_EUNSUPPORTED,
 		    "compressed data: decompress it first (zcat, xzcat, zstdcat)");
-	default:
+	case NL_FORMAT_TAR:
 		return nl_err_set(err, NL_EUNSUPPORTED,
-		    "%s input can be listed (-l) but not converted yet", nl_format_name(*fmt));
+		    "a checkpoint bundle converts to a tensor format only");
+	default:
+		return nl_err_set(err, NL_EUNSUPPORTED, "%s input cannot be converted",
+		    nl_format_name(*fmt));
 	}
 }
 
@@ -227,6 +232,122 @@ fail:
 	nl_tfile_free(rd);
 	free(buf);
 	return side;
+}
+
+/* Append name to the comma-separated list out (size bytes), "..." once it is full. */
+static void
+note_member(char *out, size_t size, const char *name)
+{
+	size_t len = strlen(out);
+
+	if (len >= 3 && strcmp(out + len - 3, "...") == 0)
+		return;
+	if (len + 1 + strlen(name) + 4 < size)
+		snprintf(out + len, size - len, "%s%s", len ? "," : "", name);
+	else if (len + 5 <= size)
+		snprintf(out + len, size - len, "%s...", len ? "," : "");
+}
+
+int
+nl_convert_ckpt_export(struct nl_io *in, enum nl_format fmt, struct nl_tset *ts,
+    char *left_out, size_t size, struct nl_err *err)
+{
+	struct nl_ckpt ck;
+	struct nl_model m;
+	int rc = -1;
+
+	enum nl_format got;
+
+	if (size > 0)
+		left_out[0] = '\0';
+	if (detect(in, &got, err) < 0)
+		return -1;
+	if (got != NL_FORMAT_TAR && got != NL_FORMAT_COMPRESSED)
+		return nl_err_set(err, NL_EFORMAT, "not a checkpoint bundle (%s file)",
+		    nl_format_name(got));
+	if (nl_ckpt_read_io(&ck, in, 0, err) < 0)
+		return -1;
+	for (int i = 0; i < ck.n; i++)
+		if (strcmp(ck.m[i].name, "config") != 0 && strcmp(ck.m[i].name, "params.nlt") != 0)
+			note_member(left_out, size, ck.m[i].name);
+	if (ck.skipped[0])
+		note_member(left_out, size, ck.skipped);
+	if (nl_model_from_ckpt(&m, &ck, err) == 0) {
+		rc = nl_model_export(&m, ts, err) || nl_config_to_meta(&m.cfg, &ts->meta,
+		    fmt == NL_FORMAT_GGUF ? "nl." : "", err) ? -1 : 0;
+		nl_model_free(&m);
+	}
+	nl_ckpt_free(&ck);
+	return rc;
+}
+
+/* Whether key is a configuration key of nl-config(5) (x.* included). */
+static int
+config_key(const char *key)
+{
+	const char *k;
+
+	if (strncmp(key, "x.", 2) == 0)
+		return 1;
+	for (size_t i = 0; (k = nl_config_key_at(i)) != NULL; i++)
+		if (strcmp(k, key) == 0)
+			return 1;
+	return 0;
+}
+
+int
+nl_convert_ckpt_import(const struct nl_tset *ts, struct nl_ckpt *ck, struct nl_err *err)
+{
+	const char *prefix = "";
+	const char *kind = nl_meta_get(&ts->meta, "kind");
+	struct nl_config cfg;
+	struct nl_meta keys;
+	struct nl_model m;
+	char vocab[16];
+	size_t n = 0;
+	int rc = -1;
+
+	if (kind != NULL && strcmp(kind, "params") != 0)
+		return nl_err_set(err, NL_EFORMAT, "not model parameters (kind=%.64s)", kind);
+	/* GGUF's "nl." keys, also after a conversion to another format */
+	for (size_t i = 0; i < ts->meta.n && *prefix == '\0'; i++)
+		if (strncmp(ts->meta.keys[i], "nl.", 3) == 0)
+			prefix = "nl.";
+	/* the configuration keys, prefixed as found */
+	nl_meta_init(&keys);
+	nl_config_init(&cfg);
+	for (size_t i = 0; i < ts->meta.n; i++) {
+		const char *key = ts->meta.keys[i];
+		if (*prefix ? strncmp(key, prefix, 3) != 0 : !config_key(key))
+			continue;
+		if (nl_meta_set(&keys, key, ts->meta.vals[i], err) < 0)
+			goto out;
+		n++;
+	}
+	snprintf(vocab, sizeof vocab, "%svocab_size", prefix);
+	if (n == 0) {
+		nl_err_set(err, NL_EFORMAT, "no model configuration in metadata");
+		goto out;
+	}
+	if (nl_meta_get(&keys, vocab) == NULL) {
+		nl_err_set(err, NL_EFORMAT, "no model configuration in metadata (no %s)", vocab);
+		goto out;
+	}
+	if (nl_config_from_meta(&cfg, &keys, prefix, err) < 0)
+		goto out;
+	if (cfg.vocab_size == 0) {
+		nl_err_set(err, NL_EFORMAT, "metadata key '%s' is 0: the model needs a vocabulary size",
+		    vocab);
+		goto out;
+	}
+	if (nl_model_create(&m, &cfg, err) < 0)
+		goto out;
+	rc = nl_model_import(&m, ts, 0, err) || nl_model_to_ckpt(&m, ck, err) ? -1 : 0;
+	nl_model_free(&m);
+out:
+	nl_config_free(&cfg);
+	nl_meta_free(&keys);
+	return rc;
 }
 
 /* Stream the tensors of every member of an nl-tensor input to fn. */
