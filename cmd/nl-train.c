@@ -233,7 +233,11 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", argc ? argv[0] : "(stdin)", err.msg);
 	if (valid_path && nl_model_check_stream(&model, &valid, &err))
 		nl_cli_die(1, "%s: %s", valid_path, err.msg);
-	if (nl_trainer_init(&tr, &model, (int)threads, &err) || (input && nl_trainer_resume(&tr, &ck, &err)))
+	/* a bundle without optimizer state (nl-convert builds those) starts a new run from its
+	 * parameters */
+	int resume = input && nl_ckpt_find(&ck, "optim.nlt") != NULL;
+	if (nl_trainer_init(&tr, &model, (int)threads, &err) || (resume &&
+	    nl_trainer_resume(&tr, &ck, &err)))
 		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);
 	nl_ckpt_free(&ck);
 	if (verbose > 0 || dry) {

@@ -9,3 +9,7 @@ n=$(od -An -tu8 -N8 m.safetensors | tr -d ' ')
 printf '\000\000\300\177' | dd of=m.safetensors bs=1 seek=$((8 + n)) conv=notrunc 2>/dev/null
 $NL_EXEC nl-convert m.safetensors nan.tar; echo "import $?"
 $NL_EXEC nl-eval -j 1 -m nan.tar d.nlt; echo "eval $?"
+# training from it stops at the first step, says why, and leaves the existing output alone
+printf 'keep\n' > out.tar
+$NL_EXEC nl-train -q -j 1 -i nan.tar -n 2 -o out.tar d.nlt; echo "train $?"
+cat out.tar
