@@ -10,3 +10,7 @@ $NL_EXEC nl-train -q -j 1 -i c.tar -n 8 -o c.tar data.nlt && echo "resumed $?"
 cmp a.tar c.tar && echo "resume same"
 $NL_EXEC nl-train "$@" -n 8 -s 2 -o d.tar data.nlt
 cmp -s a.tar d.tar || echo "other seed differs"
+# two workers: the same bits every run too
+$NL_EXEC nl-train "$@" -j 2 -n 8 -o e.tar data.nlt
+$NL_EXEC nl-train "$@" -j 2 -n 8 -o f.tar data.nlt
+cmp e.tar f.tar && echo "two workers same"
