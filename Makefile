@@ -83,6 +83,7 @@ data:
 
 bench: all build/bench/tio
 	@sh bench/tensor-io
+	@sh bench/train
 
 # libnl is static only, so its dependencies are plain Requires: `pkg-config --libs nl` links.
 # libFuzzer over every reader (clang); FUZZ_SECONDS per run, corpus in build/fuzz/corpus
