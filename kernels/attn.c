@@ -26,26 +26,76 @@ attn_scale(int d)
 	return (nlk_real)(1.0 / sqrt((double)d));
 }
 
-/* Row softmax over columns 0..i of an [T,T] score matrix, in place; columns above the
- * diagonal are set to 0. Max-subtracted so exp never overflows. */
-static void
-causal_softmax(nlk_real *p, int t)
-{
-	for (int i = 0; i < t; i++) {
-		nlk_real *row = p + (size_t)i * t;
-		nlk_real mx = row[0], sum = 0;
+/* Reductions over a row in 8 interleaved partial results, which the compiler keeps in vector
+ * registers: a single running maximum or sum is a chain of dependent operations that
+ * neither vectorises nor pipelines (floating-point addition may not be reordered). */
+#define LANES 8
 
-		for (int j = 1; j <= i; j++)
-			if (row[j] > mx)
-				mx = row[j];
-		/* exp in a loop of its own so it vectorises; the sum keeps its order */
-		for (int j = 0; j <= i; j++)
-			row[j] = NLK_EXPV(row[j] - mx);
-		for (int j = 0; j <= i; j++)
-			sum += row[j];
+static nlk_real
+row_max(const nlk_real *x, int n)
+{
+	nlk_real m[LANES];
+	int j = 0;
+
+	for (int l = 0; l < LANES; l++)
+		m[l] = x[0];
+	for (; j + LANES <= n; j += LANES)
+		for (int l = 0; l < LANES; l++)
+			m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+	for (; j < n; j++)
+		m[0] = x[j] > m[0] ? x[j] : m[0];
+	for (int l = 1; l < LANES; l++)
+		m[0] = m[l] > m[0] ? m[l] : m[0];
+	return m[0];
+}
+
+/* Σ x[j]·y[j] */
+static nlk_real
+row_dot(const nlk_real *x, const nlk_real *y, int n)
+{
+	nlk_real s[LANES] = { 0 };
+	int j = 0;
+
+	for (; j + LANES <= n; j += LANES)
+		for (int l = 0; l < LANES; l++)
+			s[l] += x[j + l] * y[j + l];
+	for (; j < n; j++)
+		s[0] += x[j] * y[j];
+	for (int l = 1; l < LANES; l++)
+		s[0] += s[l];
+	return s[0];
+}
+
+/* x[j] = e^(x[j] − mx), returning their sum */
+static nlk_real
+row_exp(nlk_real *x, int n, nlk_real mx)
+{
+	nlk_real s[LANES] = { 0 };
+	int j = 0;
+
+	for (; j + LANES <= n; j += LANES)
+		for (int l = 0; l < LANES; l++)
+			s[l] += x[j + l] = NLK_EXPV(x[j + l] - mx);
+	for (; j < n; j++)
+		s[0] += x[j] = NLK_EXPV(x[j] - mx);
+	for (int l = 1; l < LANES; l++)
+		s[0] += s[l];
+	return s[0];
+}
+
+/* Row softmax of rows [r0, r1) of a [T,T] score matrix whose block starts at p (row r0),
+ * over columns 0..i of row i, in place; the columns above the diagonal are set to 0.
+ * Max-subtracted so exp never overflows. */
+static void
+causal_softmax_rows(nlk_real *p, int r0, int r1, int t)
+{
+	for (int i = r0; i < r1; i++) {
+		nlk_real *row = p + (size_t)(i - r0) * t;
+		nlk_real sum = row_exp(row, i + 1, row_max(row, i + 1));
 		/* sum ≥ 1 (the maximum contributes exp 0), so the division is safe */
+		nlk_real inv = 1 / sum;
 		for (int j = 0; j <= i; j++)
-			row[j] /= sum;
+			row[j] *= inv;
 		for (int j = i + 1; j < t; j++)
 			row[j] = 0;
 	}
@@ -73,7 +123,7 @@ NLK(nlk_attn_fwd_ref)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk
 							s += q[base + i * c + e] * k[base + j * c + e];
 					p[(size_t)i * t + j] = s * scale;
 				}
-			causal_softmax(p, t);
+			causal_softmax_rows(p, 0, t, t);
 			for (int i = 0; i < t; i++)
 				for (int e = 0; e < d; e++) {
 					nlk_real o = 0;
@@ -85,9 +135,13 @@ NLK(nlk_attn_fwd_ref)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk
 	}
 }
 
-/* Same shapes and results as nlk_attn_fwd_ref: two gemms per (batch, head). The score gemm
- * computes the upper triangle too, which the softmax then zeroes; skipping it would need
- * T small gemms and costs more than it saves at the sizes trained here. */
+/* Query rows are taken in blocks of ATTN_BLOCK: block [r0, r1) attends to keys [0, r1) only,
+ * so the gemms skip the upper triangle beyond the block (about half the work at long T) at
+ * the price of T/ATTN_BLOCK gemms per head instead of one. */
+#define ATTN_BLOCK 128
+
+/* Same shapes and results as nlk_attn_fwd_ref: per (batch, head) and block of query rows,
+ * one gemm for the scores, the row softmax, one gemm for the output. */
 void
 NLK(nlk_attn_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk_real *k,
     const nlk_real *v, int b, int t, int h, int d)
@@ -104,11 +158,15 @@ NLK(nlk_attn_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk_rea
 			size_t base = (size_t)bi * t * c + (size_t)hh * d;
 			nlk_real *p = att + ((size_t)bi * h + hh) * t * t;
 
-			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, scale, q + base, c,
-			    k + base, c, 0, p, t);
-			causal_softmax(p, t);
-			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1, p, t, v + base, c,
-			    0, out + base, c);
+			for (int r0 = 0; r0 < t; r0 += ATTN_BLOCK) {
+				int r1 = r0 + ATTN_BLOCK < t ? r0 + ATTN_BLOCK : t, m = r1 - r0;
+				nlk_real *pb = p + (size_t)r0 * t;
+				GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, scale,
+				    q + base + (size_t)r0 * c, c, k + base, c, 0, pb, t);
+				causal_softmax_rows(pb, r0, r1, t);
+				GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, 1, pb, t,
+				    v + base, c, 0, out + base + (size_t)r0 * c, c);
+			}
 		}
 	}
 #else
@@ -167,8 +225,8 @@ NLK(nlk_attn_bwd_ref)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratc
 	}
 }
 
-/* Same as nlk_attn_bwd_ref, by four gemms per (batch, head); scratch [B,H,T,T] holds dP and
- * then, in place, dS. */
+/* Same as nlk_attn_bwd_ref, by four gemms per (batch, head) and block of query rows (the
+ * blocks of the forward); scratch [B,H,T,T] holds dP and then, in place, dS. */
 void
 NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
     const nlk_real *dout, const nlk_real *q, const nlk_real *k, const nlk_real *v,
@@ -187,33 +245,37 @@ NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
 			const nlk_real *p = att + ((size_t)bi * h + hh) * t * t;
 			nlk_real *ds = scratch + ((size_t)bi * h + hh) * t * t;
 
-			if (dv != NULL)
-				GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1, p, t,
-				    dout + base, c, 1, dv + base, c);
-			if (dq == NULL && dk == NULL)
-				continue;
-			GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1, dout + base, c,
-			    v + base, c, 0, ds, t);
-			for (int i = 0; i < t; i++) {
-				const nlk_real *pi = p + (size_t)i * t;
-				nlk_real *di = ds + (size_t)i * t;
-				nlk_real rs = 0;
+			for (int r0 = 0; r0 < t; r0 += ATTN_BLOCK) {
+				int r1 = r0 + ATTN_BLOCK < t ? r0 + ATTN_BLOCK : t, m = r1 - r0;
+				const nlk_real *pb = p + (size_t)r0 * t, *gob = dout + base + (size_t)r0 * c;
+				nlk_real *db = ds + (size_t)r0 * t;
 
-				for (int j = 0; j <= i; j++)
-					rs += pi[j] * di[j];
-				for (int j = 0; j <= i; j++)
-					di[j] = pi[j] * (di[j] - rs);
-				/* dP above the diagonal is finite but meaningless; zero it rather
-				 * than trust P = 0 there to cancel it */
-				for (int j = i + 1; j < t; j++)
-					di[j] = 0;
+				if (dv != NULL)
+					GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, 1, pb, t,
+					    gob, c, 1, dv + base, c);
+				if (dq == NULL && dk == NULL)
+					continue;
+				GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, 1, gob, c,
+				    v + base, c, 0, db, t);
+				for (int i = r0; i < r1; i++) {
+					const nlk_real *pi = p + (size_t)i * t;
+					nlk_real *di = ds + (size_t)i * t;
+					nlk_real rs = row_dot(pi, di, i + 1);
+
+					for (int j = 0; j <= i; j++)
+						di[j] = pi[j] * (di[j] - rs);
+					/* dP above the diagonal (up to r1) is finite but meaningless;
+					 * zero it rather than trust P = 0 there to cancel it */
+					for (int j = i + 1; j < r1; j++)
+						di[j] = 0;
+				}
+				if (dq != NULL)
+					GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, scale, db, t,
+					    k + base, c, 1, dq + base + (size_t)r0 * c, c);
+				if (dk != NULL)
+					GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, scale, db, t,
+					    q + base + (size_t)r0 * c, c, 1, dk + base, c);
 			}
-			if (dq != NULL)
-				GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, scale, ds, t,
-				    k + base, c, 1, dq + base, c);
-			if (dk != NULL)
-				GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, scale, ds, t,
-				    q + base, c, 1, dk + base, c);
 		}
 	}
 #else

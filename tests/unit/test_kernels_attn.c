@@ -316,6 +316,8 @@ T_TEST(attn_fast_vs_ref)
 	fast_vs_ref(2, 7, 3, 2);	/* d 2: tiny inner dimension */
 	fast_vs_ref(3, 33, 3, 16);	/* t not a multiple of any block size */
 	fast_vs_ref(2, 128, 4, 32);
+	fast_vs_ref(1, 300, 2, 16);	/* several query blocks, the last one short */
+	fast_vs_ref(1, 256, 1, 8);	/* blocks that end exactly at t */
 }
 
 T_TEST(attn_properties)
