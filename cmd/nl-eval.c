@@ -128,7 +128,7 @@ main(int argc, char **argv)
 	if (seq > cfg.context)
 		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
 		    (long long)cfg.context);
-	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, &err) ||
+	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
 	    nl_tf_init(&tf, &m.cfg, &m.lo, batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", model_path, err.msg);
 	nl_ckpt_free(&ck);

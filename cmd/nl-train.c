@@ -16,10 +16,10 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: %s [-fqv] [--check-gradients] [--dry-run] [-b batch] [-c config]"
-	    " [-D key=value]\n"
-	    "       [-e every] [-i checkpoint] [-j threads] [-k tokenizer] [-l log] [-n steps]\n"
-	    "       [-o output] [-s seed] [-T seqlen] [--valid file] [file ...]\n",
+	fprintf(fp, "usage: %s [-fqv] [--check-gradients] [--dry-run] [--partial] [-b batch]"
+	    " [-c config]\n"
+	    "       [-D key=value] [-e every] [-i checkpoint] [-j threads] [-k tokenizer] [-l log]\n"
+	    "       [-n steps] [-o output] [-s seed] [-T seqlen] [--valid file] [file ...]\n",
 	    nl_cli_progname());
 }
 
@@ -88,7 +88,7 @@ save(const struct nl_trainer *tr, const char *path, int force)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_DRY, OPT_VALID };
+	enum { OPT_CHECK = 256, OPT_DRY, OPT_PARTIAL, OPT_VALID };
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'c' },
@@ -104,6 +104,7 @@ main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "steps", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "partial", no_argument, NULL, OPT_PARTIAL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "seqlen", required_argument, NULL, 'T' },
@@ -115,7 +116,7 @@ main(int argc, char **argv)
 	const char *config = NULL, *input = NULL, *tokenizer = NULL, *log_path = NULL;
 	const char *output = NULL, *valid_path = NULL;
 	const char **defs = calloc((size_t)argc, sizeof *defs);
-	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, c;
+	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 	struct nl_config cfg;
@@ -144,6 +145,7 @@ main(int argc, char **argv)
 		case 'l': log_path = optarg; break;
 		case 'n': key = "train.steps"; break;
 		case 'o': output = optarg; break;
+		case OPT_PARTIAL: partial = 1; break;
 		case 'q': verbose = -1; break;
 		case 's': key = "train.seed"; break;
 		case 'T': key = "train.seq_len"; break;
@@ -160,6 +162,10 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (partial && !input) {
+		nl_cli_error("--partial needs -i checkpoint");
+		return 2;
+	}
 	if (config && input) {
 		nl_cli_error("-c and -i: a resumed run takes its configuration from the checkpoint");
 		return 2;
@@ -221,8 +227,10 @@ main(int argc, char **argv)
 	struct nl_trainer tr;
 	if (nl_model_create(&model, &cfg, &err))
 		nl_cli_die(1, "model: %s", err.msg);
-	if (input ? nl_model_load_ckpt(&model, &ck, &err) : (nl_model_init_params(&model,
-	    (uint64_t)cfg.train_seed), 0))
+	/* --partial: the tensors the checkpoint has over a fresh initialisation */
+	if (!input || partial)
+		nl_model_init_params(&model, (uint64_t)cfg.train_seed);
+	if (input && nl_model_load_ckpt(&model, &ck, partial, &err))
 		nl_cli_die(1, "%s: %s", input, err.msg);
 	if (model.tok == NULL)
 		model.tok = tok;
@@ -235,7 +243,7 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", valid_path, err.msg);
 	/* a bundle without optimizer state (nl-convert builds those) starts a new run from its
 	 * parameters */
-	int resume = input && nl_ckpt_find(&ck, "optim.nlt") != NULL;
+	int resume = input && !partial && nl_ckpt_find(&ck, "optim.nlt") != NULL;
 	if (nl_trainer_init(&tr, &model, (int)threads, &err) || (resume &&
 	    nl_trainer_resume(&tr, &ck, &err)))
 		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);

@@ -215,7 +215,7 @@ nl_ckpt_config(const struct nl_ckpt *ck, struct nl_config *cfg, struct nl_err *e
 }
 
 int
-nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err)
+nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, int partial, struct nl_err *err)
 {
 	const struct nl_ckpt_member *mb;
 	struct nl_tset ts;
@@ -230,7 +230,7 @@ nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *
 		    kind ? kind : "none");
 		goto out;
 	}
-	if (nl_model_import(m, &ts, 0, err)) {
+	if (nl_model_import(m, &ts, partial, err)) {
 		nl_err_prefix(err, "params.nlt");
 		goto out;
 	}
@@ -264,7 +264,7 @@ nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *
 	memset(m, 0, sizeof *m);
 	nl_config_init(&cfg);
 	if (nl_ckpt_config(ck, &cfg, err) == 0 && nl_model_create(m, &cfg, err) == 0) {
-		rc = nl_model_load_ckpt(m, ck, err);
+		rc = nl_model_load_ckpt(m, ck, 0, err);
 		if (rc)
 			nl_model_free(m);
 	}

@@ -40,10 +40,11 @@ int nl_model_import(struct nl_model *m, const struct nl_tset *ts, int partial,
 int nl_model_to_ckpt(const struct nl_model *m, struct nl_ckpt *ck, struct nl_err *err);
 /* Create m from a checkpoint's config, params.nlt and tokenizer.nlt; or in two steps, so a
  * caller can override keys between them: the config (parsed over cfg), then the parameters
- * and tokenizer into a model created from it. */
+ * and tokenizer into a model created from it (partial: as nl_model_import). */
 int nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err);
 int nl_ckpt_config(const struct nl_ckpt *ck, struct nl_config *cfg, struct nl_err *err);
-int nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err);
+int nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, int partial,
+    struct nl_err *err);
 /* A member's bytes as an nl_tset (nl-tensor(5)). */
 int nl_ckpt_member_tset(const struct nl_ckpt *ck, const char *name, struct nl_tset *ts,
     struct nl_err *err);
