@@ -59,9 +59,10 @@ nlk_expf(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	int32_t bits, scale;
+	/* unsigned, so a NaN's garbage exponent shifts without undefined behaviour (p is NaN) */
+	uint32_t bits, scale;
 	memcpy(&bits, &t, sizeof bits);
-	scale = (bits - 0x4b400000 + 127) << 23;
+	scale = (bits - 0x4b400000u + 127u) << 23;
 	float s;
 	memcpy(&s, &scale, sizeof s);
 	return p * s;

@@ -714,9 +714,11 @@ nl_tokens_split(struct nl_tokens *tk, double percent, struct nl_tokens *tail, st
 	if (tokens_reserve(tail, n, tk->flags != NULL, err) < 0 ||
 	    nl_meta_copy(&tail->meta, &tk->meta, err) < 0)
 		return -1;
-	memcpy(tail->ids, tk->ids + at, n * sizeof *tk->ids);
-	if (tk->flags)
-		memcpy(tail->flags, tk->flags + at, n);
+	if (n > 0) {
+		memcpy(tail->ids, tk->ids + at, n * sizeof *tk->ids);
+		if (tk->flags)
+			memcpy(tail->flags, tk->flags + at, n);
+	}
 	tail->n = n;
 	tail->vocab = tk->vocab;
 	tk->n = at;
