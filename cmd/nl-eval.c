@@ -80,7 +80,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *model_path = NULL;
-	const char **defs = calloc((size_t)argc, sizeof *defs);
+	const char *defs[argc];   /* -D arguments in order: at most one per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
@@ -122,7 +122,6 @@ main(int argc, char **argv)
 	for (int i = 0; i < ndefs; i++)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
-	free(defs);
 	if (seq == 0)
 		seq = (int)cfg.context;
 	if (seq > cfg.context)

@@ -115,7 +115,7 @@ main(int argc, char **argv)
 	};
 	const char *config = NULL, *input = NULL, *tokenizer = NULL, *log_path = NULL;
 	const char *output = NULL, *valid_path = NULL;
-	const char **defs = calloc((size_t)argc, sizeof *defs);
+	const char *defs[argc];   /* -D arguments in order: at most one per argument */
 	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
@@ -126,7 +126,7 @@ main(int argc, char **argv)
 	nl_config_init(&cfg);
 	nl_ckpt_init(&ck);
 	/* options naming train.* keys apply after the -D definitions, in command-line order */
-	struct { char opt; const char *key, *value; } *opts = calloc((size_t)argc, sizeof *opts);
+	struct { char opt; const char *key, *value; } opts[argc];
 	int nopt = 0;
 	while ((c = getopt_long(argc, argv, "b:c:D:e:fhi:j:k:l:n:o:qs:T:Vv", longopts, NULL)) != -1) {
 		const char *key = NULL;
@@ -185,8 +185,6 @@ main(int argc, char **argv)
 	for (int i = 0; i < nopt; i++)
 		if (nl_config_set(&cfg, opts[i].key, opts[i].value, &err))
 			nl_cli_die(2, "-%c: %s", opts[i].opt, err.msg);
-	free(defs);
-	free(opts);
 	if (nl_config_check(&cfg, &err))
 		nl_cli_die(2, "config: %s", err.msg);
 	nl_model_set_threads((int)threads);
