@@ -201,10 +201,11 @@ main(int argc, char **argv)
 	/* binary streams carry their vocabulary; text-form ids are checked against -k's */
 	uint32_t vocab = tok ? nl_tok_vocab_size(tok) : 0;
 	if (!dry || argc > 0) {
+		/* read_tokens has reported each failing input */
 		if (read_tokens(&train, argv, argc, vocab))
-			return 1;
+			exit(1);
 		if (valid_path && read_tokens(&valid, (char **)&valid_path, 1, vocab))
-			return 1;
+			exit(1);
 	}
 	if (cfg.vocab_size == 0)
 		cfg.vocab_size = train.vocab ? train.vocab : vocab;
@@ -251,8 +252,9 @@ main(int argc, char **argv)
 		    nl_cli_progname(), cfg.model, nl_layout_count(&model.lo),
 		    (long long)cfg.vocab_size, tr.batch, tr.seq);
 	}
+	int status = 0;
 	if (dry)
-		return nl_cli_fshut(0);
+		goto done;
 	if (train.n < (size_t)tr.seq + 1)
 		nl_cli_die(1, "%zu training tokens are too few: windows of %d need at least %d",
 		    train.n, tr.seq, tr.seq + 1);
@@ -265,7 +267,7 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s:", log_path);
 	if (log)
 		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
-	int tty = isatty(2), status = 0;
+	int tty = isatty(2);
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
 	double t0 = nl_cli_seconds(), tokens0 = (double)tr.tokens_seen;
@@ -327,6 +329,7 @@ main(int argc, char **argv)
 		nl_cli_error("%s: write error", log_path);
 		status = 1;
 	}
+done:
 	nl_trainer_free(&tr);
 	nl_model_free(&model);
 	nl_tokens_free(&train);
