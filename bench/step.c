@@ -1,0 +1,66 @@
+/* nl — see LICENSE. One training step of the Transformer++ taken apart: milliseconds of the
+ * forward, the backward and the AdamW update, and model GFLOP/s, at a given shape and thread
+ * count. The phase breakdown `bench/train` cannot see (it times whole steps).
+ * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch]  (default: nanoGPT's
+ * baby shape 128 4 344 64 12; 4 heads, vocabulary 257). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kernels.h"
+#include "model.h"
+#include "transformer.h"
+
+int
+main(int argc, char **argv)
+{
+	int threads = argc > 1 ? atoi(argv[1]) : 1;
+	int d = 128, layers = 4, hidden = 344, t = 64, b = 12, steps = 30;
+	struct nl_config c;
+	struct nl_model m;
+	struct nl_tf tf;
+	struct nl_err err = { 0, "" };
+
+	if (argc > 6) {
+		d = atoi(argv[2]), layers = atoi(argv[3]), hidden = atoi(argv[4]);
+		t = atoi(argv[5]), b = atoi(argv[6]);
+		steps = 5;
+	}
+	nl_config_init(&c);
+	c.vocab_size = 257, c.d_model = d, c.layers = layers, c.heads = 4, c.mlp_hidden = hidden;
+	c.context = t;
+	if (nl_model_create(&m, &c, &err) || nl_tf_init(&tf, &m.cfg, &m.lo, b, t, sizeof(float), &err)) {
+		fprintf(stderr, "step: %s\n", err.msg);
+		return 1;
+	}
+	nl_model_init_params(&m, 1);
+	nl_model_set_threads(threads);
+	int32_t *ids = malloc((size_t)b * t * sizeof *ids), *tg = malloc((size_t)b * t * sizeof *tg);
+	float *g = calloc(m.lo.total, sizeof *g), *mo = calloc(m.lo.total, sizeof *mo);
+	float *ve = calloc(m.lo.total, sizeof *ve);
+	for (int i = 0; i < b * t; i++)
+		ids[i] = i * 7 % 257, tg[i] = i * 13 % 257;
+	double fwd = 0, bwd = 0, opt = 0;
+	for (int s = 0; s < steps + 3; s++) {
+		double t0 = nl_cli_seconds();
+		nl_tf_forward(&tf, m.params, ids, tg, b, t, NULL);
+		double t1 = nl_cli_seconds();
+		memset(g, 0, m.lo.total * sizeof *g);
+		nl_tf_backward(&tf, m.params, g, 1.0 / (b * t));
+		double t2 = nl_cli_seconds();
+		nlk_adamw_step(m.params, mo, ve, g, m.lo.total, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, s + 1);
+		double t3 = nl_cli_seconds();
+		if (s >= 3)   /* warm-up steps left out */
+			fwd += t1 - t0, bwd += t2 - t1, opt += t3 - t2;
+	}
+	double step = (fwd + bwd + opt) / steps;
+	printf("threads %d d %d L %d f %d T %d B %d: forward %.2f ms, backward %.2f ms, adamw %.2f ms, "
+	    "step %.2f ms, %.1f model GFLOP/s\n", threads, d, layers, hidden, t, b, fwd / steps * 1e3,
+	    bwd / steps * 1e3, opt / steps * 1e3, step * 1e3, nl_tf_train_flops(&tf, b, t) / step / 1e9);
+	free(ids), free(tg), free(g), free(mo), free(ve);
+	nl_tf_free(&tf);
+	nl_model_free(&m);
+	nl_config_free(&c);
+	return 0;
+}
