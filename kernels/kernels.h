@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Inner step rules of the memories (memory.c, MODEL §1.3). */
+enum nlk_step { NLK_STEP_LITERAL, NLK_STEP_PROX, NLK_STEP_PROX_CHUNK, NLK_STEP_MEAN };
+
 #define NLK_API_REAL float
 #define NLK_API(name) name
 #include "kernels_api.h"

@@ -64,4 +64,34 @@ void NLK_API(nlk_adamw_step_ref)(R *p, R *m, R *v, const R *g, size_t n, R lr, R
 void NLK_API(nlk_adamw_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R beta1, R beta2, R eps,
     R wd, int t);
 
+/* memory.c — the MLP memory f(z) = [z +] W1 σ(W2 z), σ = SiLU, of one head (MODEL §2.2, §5):
+ * W2 [hid, din], W1 [dout, hid]; rows are tokens. Reads y = f(z) keep hp = z W2ᵀ and
+ * ac = σ(hp); the inner gradient of ½‖f(k) − v̂‖² at the chunk-start state in factors
+ * G1 = e aᵀ, G2 = dl kᵀ with the curvature bound cv; the step rule g (enum nlk_step); the
+ * sequential write of a chunk (momentum S, retention α, projector p) and its reverse mode,
+ * which recomputes the per-token states into scratch (nlk_mem_write_scratch elements).
+ * Scratch sizes: read_bwd hid, igrad_bwd 5·hid + dout, write_fwd hid. */
+void NLK_API(nlk_mem_read_fwd)(R *y, R *hp, R *ac, const R *z, const R *w1, const R *w2, int n,
+    int din, int hid, int dout, int resid);
+void NLK_API(nlk_mem_read_bwd)(R *dz, R *dw1, R *dw2, const R *dy, const R *z, const R *hp,
+    const R *ac, const R *w1, const R *w2, int n, int din, int hid, int dout, int resid,
+    R *scratch);
+void NLK_API(nlk_mem_igrad_fwd)(R *e, R *dl, R *cv, const R *y, const R *vhat, const R *k,
+    const R *hp, const R *ac, const R *w1, int n, int din, int hid, int dout);
+void NLK_API(nlk_mem_igrad_bwd)(R *dk, R *dvhat, R *dw1, R *dw2, const R *de, const R *dac,
+    const R *ddl, const R *dcv, const R *k, const R *e, const R *hp, const R *ac, const R *w1,
+    const R *w2, int n, int din, int hid, int dout, int resid, R *scratch);
+void NLK_API(nlk_mem_step_fwd)(R *g, const R *eta, const R *cv, const R *beta, int n, int rule,
+    int ema);
+void NLK_API(nlk_mem_step_bwd)(R *deta, R *dcv, R *dbeta, const R *dg, const R *eta, const R *cv,
+    const R *beta, int n, int rule, int ema);
+void NLK_API(nlk_mem_write_fwd)(R *w1, R *w2, R *s1, R *s2, const R *k, const R *e, const R *ac,
+    const R *dl, const R *g, const R *p, const R *al, const R *be, int n, int din, int hid,
+    int dout, R *scratch);
+size_t NLK_API(nlk_mem_write_scratch)(int n, int din, int hid, int dout);
+void NLK_API(nlk_mem_write_bwd)(R *dw1, R *dw2, R *ds1, R *ds2, R *dk, R *de, R *dac, R *ddl,
+    R *dg, R *dp, R *dal, R *dbe, const R *w1, const R *w2, const R *s1, const R *s2,
+    const R *k, const R *e, const R *ac, const R *dl, const R *g, const R *p, const R *al,
+    const R *be, int n, int din, int hid, int dout, R *scratch);
+
 #undef R
