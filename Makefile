@@ -8,7 +8,7 @@ PKG_LIBS != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || true
 # kernels/*.c and the model files are compiled twice: float (x.o) and double (x_f64.o,
 # -DNLK_F64); see kernels/real.h
 KERNSRC = $(wildcard kernels/*.c)
-DUALSRC = $(KERNSRC) lib/transformer.c
+DUALSRC = $(KERNSRC) lib/transformer.c lib/memmix.c
 LIBSRC = $(wildcard lib/*.c) $(KERNSRC)
 LIBOBJ = $(LIBSRC:%.c=build/%.o) $(DUALSRC:%.c=build/%_f64.o)
 LIBHDR = $(wildcard lib/*.h) $(wildcard kernels/*.h)
@@ -120,4 +120,6 @@ clean:
 .PHONY: all tests deps check lint asan demo bench data fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
--include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d)
+# every object's header dependencies (programs too: a header change must rebuild them)
+-include $(LIBOBJ:.o=.d) $(TESTBIN:build/tests/%=build/tests/unit/%.d) \
+    $(BIN:bin/%=build/cmd/%.d) $(wildcard build/examples/*.d build/bench/*.d)

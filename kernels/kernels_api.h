@@ -94,4 +94,28 @@ void NLK_API(nlk_mem_write_bwd)(R *dw1, R *dw2, R *ds1, R *ds2, R *dk, R *de, R 
     const R *k, const R *e, const R *ac, const R *dl, const R *g, const R *p, const R *al,
     const R *be, int n, int din, int hid, int dout, R *scratch);
 
+/* conv.c — causal depthwise convolution of width 4: x, y [B,T,C], c [4,C] (c[3] weighs the
+ * current token), ctx [B,3,C] the three inputs before each sequence, oldest first (NULL:
+ * zeros); y must not alias x. Backward accumulates dx, dc and dctx (each NULL skipped; dctx
+ * is filled even when ctx is NULL). tail: the 3 inputs before position T, the context to
+ * carry into the next call (may alias ctx). */
+void NLK_API(nlk_conv4_fwd)(R *y, const R *x, const R *c, const R *ctx, int b, int t, int ch);
+void NLK_API(nlk_conv4_bwd)(R *dx, R *dc, R *dctx, const R *dy, const R *x, const R *c,
+    const R *ctx, int b, int t, int ch);
+void NLK_API(nlk_conv4_tail)(R *ctx_out, const R *x, const R *ctx, int b, int t, int ch);
+
+/* gate.c — ℓ2 norm of n rows of d (inv = 1/max(‖x‖, 1e-12); y must not alias x; the
+ * backward takes a row whose inv is exactly (R)1e12 as floored: dx += inv·dy); RMSNorm of
+ * each D slice of x [N, H·D] with one weight per channel (rstd [N·H], may be NULL in the
+ * forward); the logistic sigmoid (y may alias x). Backward accumulates; NULL outputs are
+ * skipped. */
+void NLK_API(nlk_l2norm_fwd)(R *y, R *inv, const R *x, int n, int d);
+void NLK_API(nlk_l2norm_bwd)(R *dx, const R *dy, const R *y, const R *inv, int n, int d);
+void NLK_API(nlk_rmsnorm_heads_fwd)(R *y, R *rstd, const R *x, const R *w, int n, int h, int dh,
+    R eps);
+void NLK_API(nlk_rmsnorm_heads_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w,
+    const R *rstd, int n, int h, int dh);
+void NLK_API(nlk_sigmoid_fwd)(R *y, const R *x, size_t n);
+void NLK_API(nlk_sigmoid_bwd)(R *dx, const R *dy, const R *y, size_t n);
+
 #undef R

@@ -36,13 +36,27 @@ struct cfg_key {
 
 /* Sorted bytewise: nl_config_format writes this order (preset aside, see there). */
 static const struct cfg_key cfg_keys[] = {
+	KI("chunk_memory", chunk_memory, 64, 1, 65536,
+	    "tokens between writes of M_mem (titans: of its memory)"),
+	KI("chunk_other", chunk_other, 8, 1, 65536,
+	    "tokens between writes of M_k, M_v, M_eta, M_alpha (selfmod)"),
 	KI("context", context, 128, 1, 1048576, "longest sequence the model accepts"),
 	KI("d_model", d_model, 128, 2, 65536, "model width d"),
+	KF("eta_max", eta_max, 0.2, 0, 1, OPEN_MIN,
+	    "largest inner step size; at most 1 keeps alpha I - eta k k^T contractive"),
 	KI("heads", heads, 4, 1, 1024, "attention heads; d_model / heads is the head dimension"),
 	KF("init.std", init_std, 0.02, 0, 10, OPEN_MIN, "standard deviation of initial matrices"),
+	KI("inner_momentum", inner_momentum, 1, 0, 1, "momentum in the memories' writes (D5)"),
+	KW("inner_step", inner_step, "prox-chunk+ema",
+	    "literal|prox|prox-chunk|mean|ema|prox+ema|prox-chunk+ema|mean+ema",
+	    "step rule of the memories' writes (nl(7))"),
 	KI("layers", layers, 2, 1, 1024, "number of blocks L"),
+	KF("mem.w1_scale", mem_w1_scale, 0, 0, 100, 0,
+	    "initial W1 of every memory ~ N(0, s^2/d_h); 0: memories start as the identity"),
+	KW("meta_grad", meta_grad, "full", "full|first|none",
+	    "outer gradient through the memories' writes (D6)"),
 	KI("mlp.hidden", mlp_hidden, 608, 1, 1048576, "SwiGLU hidden width f"),
-	KW("model", model, "transformer", "transformer", "model family"),
+	KW("model", model, "transformer", "transformer|titans|selfmod", "model family"),
 	KF("norm_eps", norm_eps, 1e-6, 0, 1, OPEN_MIN | OPEN_MAX, "RMSNorm epsilon"),
 	KW("optim", optim, "adamw", "adamw", "outer optimizer"),
 	KF("optim.beta1", optim_beta1, 0.9, 0, 1, OPEN_MAX, "AdamW first-moment decay"),
@@ -55,6 +69,7 @@ static const struct cfg_key cfg_keys[] = {
 	KI("optim.warmup", optim_warmup, 100, 0, 1000000000000, "steps of linear warmup"),
 	KF("optim.weight_decay", optim_weight_decay, 0.1, 0, 10, 0, "decoupled weight decay"),
 	KW("preset", preset, "tiny", "tiny|small|base", "named size, applied where it is set"),
+	KI("projector", projector, 1, 0, 1, "the DGD term -eta (W2 k) k^T in selfmod writes"),
 	KF("rope.base", rope_base, 10000, 1, 1e9, OPEN_MIN, "RoPE base frequency"),
 	KI("train.batch", train_batch, 16, 1, 65536, "sequences per step"),
 	KI("train.eval_tokens", train_eval_tokens, 0, 0, INT64_C(4611686018427387904),
@@ -70,14 +85,18 @@ static const struct cfg_key cfg_keys[] = {
 };
 #define NKEYS (sizeof cfg_keys / sizeof *cfg_keys)
 
-/* MODEL §2.6, transformer column; vocab_size is left alone: it follows the tokenizer. */
+/* MODEL §2.6; vocab_size is left alone: it follows the tokenizer. The MLP width depends on
+ * the family (equal sizes across families), in the order of preset_families. */
+static const char *const preset_families[] = { "transformer", "titans", "selfmod" };
+#define NFAMILIES (sizeof preset_families / sizeof *preset_families)
 static const struct {
 	const char *name;
-	int64_t d_model, layers, heads, mlp_hidden, context;
+	int64_t d_model, layers, heads, context;
+	int64_t mlp_hidden[NFAMILIES];
 } cfg_presets[] = {
-	{ "tiny", 128, 2, 4, 608, 128 },
-	{ "small", 256, 6, 4, 1504, 512 },
-	{ "base", 256, 8, 4, 2560, 512 },
+	{ "tiny", 128, 2, 4, 128, { 608, 512, 512 } },
+	{ "small", 256, 6, 4, 512, { 1504, 1376, 1376 } },
+	{ "base", 256, 8, 4, 512, { 2560, 2432, 2432 } },
 };
 #define NPRESETS (sizeof cfg_presets / sizeof *cfg_presets)
 
@@ -412,15 +431,37 @@ set_format(const char *value, struct nl_err *err)
 	    CHECKPOINT_MAJOR);
 }
 
+static size_t
+family_index(const char *model)
+{
+	for (size_t i = 0; i < NFAMILIES; i++)
+		if (strcmp(preset_families[i], model) == 0)
+			return i;
+	return 0;
+}
+
 static void
 apply_preset(struct nl_config *c, size_t p)
 {
 	c->d_model = cfg_presets[p].d_model;
 	c->layers = cfg_presets[p].layers;
 	c->heads = cfg_presets[p].heads;
-	c->mlp_hidden = cfg_presets[p].mlp_hidden;
+	c->mlp_hidden = cfg_presets[p].mlp_hidden[family_index(c->model)];
 	c->context = cfg_presets[p].context;
 	snprintf(c->preset, sizeof c->preset, "%s", cfg_presets[p].name);
+}
+
+static ptrdiff_t preset_find(const char *name);
+
+/* Changing the family keeps a preset's sizes equal across families: mlp.hidden follows
+ * while it still holds the preset's width for the old family. */
+static void
+set_model(struct nl_config *c, const char *model)
+{
+	ptrdiff_t p = preset_find(c->preset);
+	if (p >= 0 && c->mlp_hidden == cfg_presets[p].mlp_hidden[family_index(c->model)])
+		c->mlp_hidden = cfg_presets[p].mlp_hidden[family_index(model)];
+	snprintf(c->model, sizeof c->model, "%s", model);
 }
 
 static ptrdiff_t
@@ -469,6 +510,8 @@ nl_config_set(struct nl_config *c, const char *key, const char *value, struct nl
 			return invalid_value(k, value, NL_EFORMAT, err);
 		if (strcmp(k->key, "preset") == 0)
 			apply_preset(c, (size_t)preset_find(value));
+		else if (strcmp(k->key, "model") == 0)
+			set_model(c, value);
 		else
 			snprintf(field_word(c, k), NL_CONFIG_WORD, "%s", value);
 		break;
@@ -630,6 +673,10 @@ nl_config_check(const struct nl_config *c, struct nl_err *err)
 	if (c->train_seq_len > c->context)
 		return nl_err_set(err, NL_ERANGE, "train.seq_len %lld exceeds context %lld",
 		    (long long)c->train_seq_len, (long long)c->context);
+	if (strcmp(c->model, "selfmod") == 0 && c->chunk_memory % c->chunk_other != 0)
+		return nl_err_set(err, NL_ERANGE,
+		    "chunk_memory %lld is not a multiple of chunk_other %lld",
+		    (long long)c->chunk_memory, (long long)c->chunk_other);
 	if (c->optim_lr_min > c->optim_lr) {
 		fmt_double(a, sizeof a, c->optim_lr_min);
 		fmt_double(b, sizeof b, c->optim_lr);

@@ -13,7 +13,7 @@
  * written as '.' (optim_lr is "optim.lr"). Defaults are the tiny preset's. */
 struct nl_config {
 	/* model */
-	char model[NL_CONFIG_WORD];      /* model: transformer (later issues add the others) */
+	char model[NL_CONFIG_WORD];      /* model: transformer | titans | selfmod */
 	char preset[NL_CONFIG_WORD];     /* preset: tiny | small | base (last applied, informative) */
 	int64_t vocab_size;              /* 0: take it from the tokenizer of the training stream */
 	int64_t d_model, layers, heads;
@@ -22,6 +22,14 @@ struct nl_config {
 	double norm_eps;
 	double rope_base;                /* rope.base */
 	double init_std;                 /* init.std: N(0, std²) matrices, output projections / √(2L) */
+	/* memories (titans, selfmod; MODEL D3–D7, §1.3) */
+	int64_t chunk_memory, chunk_other;
+	double eta_max;
+	int64_t inner_momentum;          /* 0: S = −γ G, no b_beta */
+	char inner_step[NL_CONFIG_WORD]; /* literal | prox | prox-chunk | mean, each optionally +ema */
+	char meta_grad[NL_CONFIG_WORD];  /* full | first | none */
+	double mem_w1_scale;             /* mem.w1_scale */
+	int64_t projector;
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: adamw */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */

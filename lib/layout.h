@@ -13,7 +13,10 @@
 enum nl_init {
 	NL_INIT_ONES,      /* norm weights */
 	NL_INIT_NORMAL,    /* N(0, init.std²): matrices and the embedding */
-	NL_INIT_NORMAL_OUT /* N(0, (init.std/√(2L))²): projections into the residual stream */
+	NL_INIT_NORMAL_OUT, /* N(0, (init.std/√(2L))²): projections into the residual stream */
+	NL_INIT_STD,       /* N(0, init_arg²): memory states (MODEL §1.1) */
+	NL_INIT_CONST,     /* every element init_arg: gate biases */
+	NL_INIT_CONV       /* causal conv taps as the identity: c[3] = 1, c[0..2] = 0 */
 };
 
 struct nl_param {
@@ -22,6 +25,7 @@ struct nl_param {
 	int64_t dims[NL_LAYOUT_MAX_RANK];
 	size_t offset, numel;
 	enum nl_init init;
+	double init_arg;           /* NL_INIT_STD: the std; NL_INIT_CONST: the value */
 	int decay;                 /* weight decay applies (matrices and the embedding) */
 };
 

@@ -58,13 +58,16 @@ int nl_model_check_stream(const struct nl_model *m, const struct nl_tokens *tk,
 void nl_model_set_threads(int n);
 
 /* The whole-model gradient check: cfg's family at a tiny size (vocab 11, d_model 16, 2 heads,
- * at most 2 layers, hidden 24, batch 2 of 8 tokens with two unscored targets) in double
+ * at most 2 layers, hidden 24, batch 2 of 8 tokens with two unscored targets; memory
+ * families: 12 tokens, chunk_memory 4, chunk_other 2) in double
  * precision, random parameters; per tensor up to 48 coordinates (all when smaller) compared
- * with central differences (h = 1e-5). rel = |analytic − fd| / max(|analytic|, |fd|, 1e-6). */
+ * with central differences (h = 1e-5). worst_rel = max |analytic − fd| / max(max |analytic|,
+ * max |fd|, 1e-8) over the tensor's checked coordinates. */
 struct nl_gradcheck {
 	char name[64];
 	size_t numel, checked;
 	double worst_rel, worst_abs;
+	double grad_norm;          /* of the whole analytic gradient of the tensor */
 };
 int nl_model_gradcheck(const struct nl_config *cfg, uint64_t seed, struct nl_gradcheck **rows,
     size_t *n, struct nl_err *err);

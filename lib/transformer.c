@@ -29,7 +29,7 @@ tf_sizes(const struct nl_tf *m)
 	s.nd = round_up(s.n * m->d);
 	s.nf = round_up(s.n * m->hidden);
 	s.nv = round_up(s.n * m->vocab);
-	s.att = round_up((size_t)m->max_batch * m->heads * m->max_seq * m->max_seq);
+	s.att = m->memfam ? 0 : round_up((size_t)m->max_batch * m->heads * m->max_seq * m->max_seq);
 	/* per layer: h a q k v o hm mm, rstd1 rstd2, att, g u s */
 	s.per_layer = 8 * s.nd + 2 * s.n + s.att + 3 * s.nf;
 	/* after the layers: h_out z, rstd, probs losses dlogits, backward scratch
@@ -54,6 +54,7 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	m->max_batch = max_batch;
 	m->max_seq = max_seq;
 	m->elem = elem;
+	m->memfam = nl_mem_family(c);
 
 	const struct nl_param *p;
 	char name[64];
@@ -69,15 +70,25 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	OFFSET(m->norm, "norm.weight");
 	for (int l = 0; l < m->layers; l++) {
 		struct nl_tf_layer *y = &m->lay[l];
-		OFFSET(y->attn_norm, "layers.%d.attn.norm.weight", l);
-		OFFSET(y->w_qkv, "layers.%d.attn.w_qkv", l);
-		OFFSET(y->w_o, "layers.%d.attn.w_o", l);
+		if (!m->memfam) {
+			OFFSET(y->attn_norm, "layers.%d.attn.norm.weight", l);
+			OFFSET(y->w_qkv, "layers.%d.attn.w_qkv", l);
+			OFFSET(y->w_o, "layers.%d.attn.w_o", l);
+		}
 		OFFSET(y->mlp_norm, "layers.%d.mlp.norm.weight", l);
 		OFFSET(y->w_gate, "layers.%d.mlp.w_gate", l);
 		OFFSET(y->w_up, "layers.%d.mlp.w_up", l);
 		OFFSET(y->w_down, "layers.%d.mlp.w_down", l);
 	}
 #undef OFFSET
+	if (m->memfam) {
+		int rc = nl_mem_init(&m->mem, c, lo, max_batch, max_seq, elem, err);
+		m->memfam = rc == 0;
+		if (rc) {
+			nl_tf_free(m);
+			return -1;
+		}
+	}
 
 	struct tf_sizes s = tf_sizes(m);
 	/* sizes are products of config values bounded by nl_config; check the total anyway */
@@ -99,6 +110,8 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 void
 nl_tf_free(struct nl_tf *m)
 {
+	if (m->memfam)
+		nl_mem_free(&m->mem);
 	free(m->lay);
 	free(m->arena);
 	memset(m, 0, sizeof *m);
@@ -107,9 +120,17 @@ nl_tf_free(struct nl_tf *m)
 double
 nl_tf_train_flops(const struct nl_tf *m, int b, int t)
 {
-	double d = m->d, f = m->hidden;
+	double d = m->d, f = m->hidden, h = m->heads, tokens = (double)b * t;
+	if (m->memfam) {
+		/* matmuls: q k v g o and the gates; memory per token and head, forward: the read
+		 * (2 dh² MACs), the inner gradient's read and δ (3 dh²), the write (4 dh²), and
+		 * the backward at twice that */
+		double dh = d / h;
+		double matmul_params = (double)m->vocab * d + m->layers * (5 * d * d + 3 * d * h
+		    + 3 * d * f);
+		return 6 * matmul_params * tokens + 3 * 2 * 9 * dh * dh * h * m->layers * tokens;
+	}
 	double matmul_params = (double)m->vocab * d + m->layers * (4 * d * d + 3 * d * f);
-	double tokens = (double)b * t;
 	return 6 * matmul_params * tokens + 6.0 * m->layers * t * d * tokens;
 }
 #endif
@@ -180,6 +201,10 @@ NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		const nlk_real *qkv = params + w->w_qkv;
 		layer_acts(m, l, &a);
 
+		if (m->memfam) {
+			NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t);
+			goto residual;
+		}
 		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
 		NLK(nlk_rmsnorm_fwd)(a.a, a.rstd1, a.h, params + w->attn_norm, n, d, eps);
 		NLK(nlk_matmul_fwd)(a.q, a.a, qkv, n, d, d);
@@ -189,6 +214,7 @@ NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
 		NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
 		NLK(nlk_matmul_fwd)(a.hm, a.o, params + w->w_o, n, d, d);
+residual:
 		for (size_t i = 0; i < (size_t)n * d; i++)
 			a.hm[i] += a.h[i];
 
@@ -261,6 +287,11 @@ NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, do
 		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->mlp_norm, g.dm, a.hm, params + w->mlp_norm,
 		    a.rstd2, n, d);
 
+		if (m->memfam) {
+			/* g.dh is read whole by the mixer's first step before it accumulates dx */
+			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh);
+			continue;
+		}
 		/* attention */
 		memset(g.dout, 0, nd * sizeof *g.dout);
 		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);

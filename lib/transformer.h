@@ -10,14 +10,19 @@
 #include "config.h"
 #include "err.h"
 #include "layout.h"
+#include "memmix.h"
 
 struct nl_tf_layer {
 	size_t attn_norm, w_qkv, w_o, mlp_norm, w_gate, w_up, w_down;   /* parameter offsets */
 };
 
 /* Shapes, parameter offsets and an activation arena for batches of up to max_batch sequences
- * of up to max_seq tokens. */
+ * of up to max_seq tokens. Families other than transformer replace the attention sub-block
+ * by their memory mixer (mem; MODEL §2.5): every family shares the embedding, the SwiGLU
+ * sub-blocks and the head. */
 struct nl_tf {
+	int memfam;                        /* 1: the mixer is mem's */
+	struct nl_mem mem;
 	int vocab, d, layers, heads, hidden;
 	double eps, rope_base;
 	int max_batch, max_seq;

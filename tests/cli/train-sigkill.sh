@@ -5,7 +5,8 @@ set -- -q -j 1 -D layers=1 -D d_model=32 -D heads=2 -D mlp.hidden=64 -T 32 -b 8 
 nl-train "$@" -o whole.tar data.nlt
 nl-train "$@" -o cut.tar data.nlt &
 pid=$!
-while [ ! -f cut.tar ]; do sleep 0.01; done
+# (a crashed run must fail the test, not hang it)
+while [ ! -f cut.tar ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done
 kill -9 $pid
 wait $pid
 echo "killed $?"

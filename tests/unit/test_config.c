@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 28);
+	T_CHECK(n == 36);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -290,7 +290,7 @@ T_TEST(test_set_errors)
 	set_fails("preset", "Tiny", NL_EFORMAT,
 	    "invalid value for preset: 'Tiny' (must be one of tiny, small, base)");
 	set_fails("model", "hope", NL_EFORMAT,
-	    "invalid value for model: 'hope' (must be transformer)");
+	    "invalid value for model: 'hope' (must be one of transformer, titans, selfmod)");
 	set_fails("optim", "sgd", NL_EFORMAT, "invalid value for optim: 'sgd' (must be adamw)");
 
 	/* the format line */
@@ -472,11 +472,18 @@ T_TEST(test_format)
 	T_CHECK(nl_config_format(&c, &text, &len, &err) == 0);
 	static const char want[] =
 	    "preset = tiny\n"
+	    "chunk_memory = 64\n"
+	    "chunk_other = 8\n"
 	    "context = 128\n"
 	    "d_model = 128\n"
+	    "eta_max = 0.2\n"
 	    "heads = 4\n"
 	    "init.std = 0.02\n"
+	    "inner_momentum = 1\n"
+	    "inner_step = prox-chunk+ema\n"
 	    "layers = 2\n"
+	    "mem.w1_scale = 0\n"
+	    "meta_grad = full\n"
 	    "mlp.hidden = 608\n"
 	    "model = transformer\n"
 	    "norm_eps = 1e-6\n"
@@ -490,6 +497,7 @@ T_TEST(test_format)
 	    "optim.schedule = cosine\n"
 	    "optim.warmup = 100\n"
 	    "optim.weight_decay = 0.1\n"
+	    "projector = 1\n"
 	    "rope.base = 10000\n"
 	    "train.batch = 16\n"
 	    "train.eval_tokens = 0\n"

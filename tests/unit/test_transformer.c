@@ -14,188 +14,12 @@
 #include "model.h"
 #include "train.h"
 #include "transformer.h"
+#include "t_fixture.h"
 
 #define REF "tests/ref/transformer/"
 
-static int
-load(const char *path, struct nl_tset *ts)
-{
-	struct nl_io in;
-	struct nl_err err = { 0 };
-	enum nl_format fmt;
-
-	nl_tset_init(ts);
-	if (nl_io_open_read(&in, path, 0, &err) || nl_convert_load(&in, path, ts, &fmt, &err)) {
-		printf("# %s: %s\n", path, err.msg);
-		return -1;
-	}
-	nl_io_abort(&in);
-	return 0;
-}
-
-static double *
-f64(const struct nl_tset *ts, const char *name, size_t n)
-{
-	const struct nl_tensor *t = nl_tset_find(ts, name);
-	if (t == NULL || t->info.dtype != NL_DTYPE_F64 || t->nbytes != n * sizeof(double)) {
-		printf("# %s missing or not %zu float64\n", name, n);
-		return NULL;
-	}
-	return t->data;
-}
-
-/* The fixture: config, parameters (double), batch as ids/targets, expectations. */
-struct fixture {
-	struct nl_config cfg;
-	struct nl_layout lo;
-	struct nl_tset params, batch, expected;
-	double *p;                 /* lo.total */
-	int32_t *ids, *tg;
-	int b, t;
-};
-
-static int
-fixture_load(struct fixture *fx)
-{
-	struct nl_err err = { 0 };
-	FILE *f = fopen(REF "config", "rb");
-	char text[4096];
-	size_t n = f ? fread(text, 1, sizeof text, f) : 0;
-
-	memset(fx, 0, sizeof *fx);
-	if (f)
-		fclose(f);
-	nl_config_init(&fx->cfg);
-	if (n == 0 || nl_config_parse(&fx->cfg, text, n, &err) || nl_layout_build(&fx->lo, &fx->cfg, &err)) {
-		printf("# config: %s\n", err.msg);
-		return -1;
-	}
-	if (load(REF "params.npz", &fx->params) || load(REF "batch.npz", &fx->batch) ||
-	    load(REF "expected.npz", &fx->expected))
-		return -1;
-	fx->p = calloc(fx->lo.total, sizeof *fx->p);
-	for (size_t i = 0; i < fx->lo.n; i++) {
-		const struct nl_param *pr = &fx->lo.p[i];
-		const double *src = f64(&fx->params, pr->name, pr->numel);
-		if (src == NULL)
-			return -1;
-		memcpy(fx->p + pr->offset, src, pr->numel * sizeof *src);
-	}
-	const struct nl_tensor *tok = nl_tset_find(&fx->batch, "tokens");
-	const struct nl_tensor *mask = nl_tset_find(&fx->batch, "mask");
-	if (tok == NULL || mask == NULL || tok->info.dtype != NL_DTYPE_I32 || tok->info.rank != 2)
-		return -1;
-	fx->b = (int)tok->info.dims[0];
-	fx->t = (int)tok->info.dims[1] - 1;
-	fx->ids = malloc((size_t)fx->b * fx->t * sizeof *fx->ids);
-	fx->tg = malloc((size_t)fx->b * fx->t * sizeof *fx->tg);
-	const int32_t *tk = tok->data;
-	const uint8_t *mk = mask->data;
-	for (int b = 0; b < fx->b; b++)
-		for (int i = 0; i < fx->t; i++) {
-			fx->ids[b * fx->t + i] = tk[b * (fx->t + 1) + i];
-			fx->tg[b * fx->t + i] = mk[b * fx->t + i] ? tk[b * (fx->t + 1) + i + 1] : -1;
-		}
-	return 0;
-}
-
-static void
-fixture_free(struct fixture *fx)
-{
-	nl_config_free(&fx->cfg);
-	nl_layout_free(&fx->lo);
-	nl_tset_free(&fx->params);
-	nl_tset_free(&fx->batch);
-	nl_tset_free(&fx->expected);
-	free(fx->p);
-	free(fx->ids);
-	free(fx->tg);
-}
-
-/* ‖a − b‖ / ‖b‖ */
-static double
-rel_err(const void *a, int a_is_float, const double *b, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t i = 0; i < n; i++) {
-		double x = a_is_float ? ((const float *)a)[i] : ((const double *)a)[i];
-		num += (x - b[i]) * (x - b[i]);
-		den += b[i] * b[i];
-	}
-	return sqrt(num / (den > 0 ? den : 1));
-}
-
-/* Loss, logits and all gradients, in double (tolerance tol64) and in float (1e-4). */
-static void
-check_against_reference(int use_float)
-{
-	struct fixture fx;
-	struct nl_tf tf;
-	struct nl_err err = { 0 };
-
-	T_CHECK(fixture_load(&fx) == 0);
-	if (t_failed_now) {
-		fixture_free(&fx);
-		return;
-	}
-	size_t nl = (size_t)fx.b * fx.t * fx.cfg.vocab_size;
-	double tol = use_float ? 1e-4 : 1e-10;
-	T_CHECK(nl_tf_init(&tf, &fx.cfg, &fx.lo, fx.b, fx.t, use_float ? 4 : 8, &err) == 0);
-	double loss;
-	void *grads, *logits;
-	if (use_float) {
-		float *p = malloc(fx.lo.total * sizeof *p);
-		for (size_t i = 0; i < fx.lo.total; i++)
-			p[i] = (float)fx.p[i];
-		logits = malloc(nl * sizeof(float));
-		grads = calloc(fx.lo.total, sizeof(float));
-		loss = nl_tf_forward(&tf, p, fx.ids, fx.tg, fx.b, fx.t, logits) / (double)tf.scored;
-		nl_tf_backward(&tf, p, grads, 1.0 / (double)tf.scored);
-		free(p);
-	} else {
-		logits = malloc(nl * sizeof(double));
-		grads = calloc(fx.lo.total, sizeof(double));
-		loss = nl_tf_forward_f64(&tf, fx.p, fx.ids, fx.tg, fx.b, fx.t, logits) /
-		    (double)tf.scored;
-		nl_tf_backward_f64(&tf, fx.p, grads, 1.0 / (double)tf.scored);
-	}
-	const double *want = f64(&fx.expected, "loss", 1);
-	T_CHECK(want != NULL);
-	if (want) {
-		T_CHECK_MSG(fabs(loss - *want) <= tol * fabs(*want), "loss %.12g, reference %.12g", loss,
-		    *want);
-	}
-	const double *wl = f64(&fx.expected, "logits", nl);
-	T_CHECK(wl != NULL);
-	if (wl) {
-		double e = rel_err(logits, use_float, wl, nl);
-		T_CHECK_MSG(e <= tol, "logits: relative error %.3g", e);
-	}
-	double worst = 0;
-	for (size_t i = 0; i < fx.lo.n; i++) {
-		const struct nl_param *pr = &fx.lo.p[i];
-		char name[80];
-		snprintf(name, sizeof name, "grad.%s", pr->name);
-		const double *wg = f64(&fx.expected, name, pr->numel);
-		T_CHECK(wg != NULL);
-		if (wg == NULL)
-			continue;
-		const char *base = (const char *)grads + pr->offset * (use_float ? 4 : 8);
-		double e = rel_err(base, use_float, wg, pr->numel);
-		T_CHECK_MSG(e <= tol, "%s: relative error %.3g", name, e);
-		if (e > worst)
-			worst = e;
-	}
-	printf("# %s: loss %.12g, worst gradient relative error %.3g\n",
-	    use_float ? "float" : "double", loss, worst);
-	free(grads);
-	free(logits);
-	nl_tf_free(&tf);
-	fixture_free(&fx);
-}
-
-T_TEST(reference_double) { check_against_reference(0); }
-T_TEST(reference_float) { check_against_reference(1); }
+T_TEST(reference_double) { t_reference_check(REF, "expected.npz", NULL, 0, 1e-10); }
+T_TEST(reference_float) { t_reference_check(REF, "expected.npz", NULL, 1, 1e-4); }
 
 /* Five AdamW steps with warmup, cosine decay and clipping give the reference's losses,
  * with the batch on one worker or split over several. */
@@ -207,9 +31,9 @@ check_trajectory(int threads)
 	struct nl_trainer tr;
 	struct nl_err err = { 0 };
 
-	T_CHECK(fixture_load(&fx) == 0);
+	T_CHECK(t_fixture_load(&fx, REF, "expected.npz", NULL) == 0);
 	if (t_failed_now) {
-		fixture_free(&fx);
+		t_fixture_free(&fx);
 		return;
 	}
 	T_CHECK(nl_model_create(&m, &fx.cfg, &err) == 0);
@@ -236,7 +60,7 @@ check_trajectory(int threads)
 	}
 	nl_trainer_free(&tr);
 	nl_model_free(&m);
-	fixture_free(&fx);
+	t_fixture_free(&fx);
 }
 
 T_TEST(reference_trajectory) { check_trajectory(1); }

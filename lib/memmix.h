@@ -1,0 +1,75 @@
+/* nl — see LICENSE. Memory mixers: the token mixers whose state is a set of MLP memories
+ * written inside the context — the Titans LMM mixer of `titans` (MODEL §2.1) and the
+ * self-modifying Titans mixer of `selfmod` (§2.2; `hope` adds the continuum after it) —
+ * forward over a batch of sequences (fast state reset from the meta-learned initial state
+ * per sequence, D9) and the exact reverse sweep over chunks for meta_grad = full | first |
+ * none (D6, §5). Compiled twice like kernels/ (float for training, _f64 for gradient checks).
+ *
+ * A mixer maps x [b, t, d] to its output y [b, t, d] (the caller adds the residual); its
+ * backward takes the same x again and accumulates dx (which may alias dy: dy is read whole
+ * first) and the parameter gradients. The forward keeps per-token activations only; the
+ * backward recomputes each (sequence, head)'s trajectory of chunk-boundary states from the
+ * kept keys, values and gates (one more pass of the writes) and each chunk's per-token
+ * states from its boundary, so memory does not grow with the number of chunks. */
+#ifndef NL_MEMMIX_H
+#define NL_MEMMIX_H
+#include <stddef.h>
+#include "config.h"
+#include "err.h"
+#include "layout.h"
+
+enum nl_meta_grad { NL_META_FULL, NL_META_FIRST, NL_META_NONE };
+
+/* One memory of a layer: parameter offsets of its initial state (per head: w1 [dout, dh],
+ * w2 [dh, dh]), its output width and whether it is residual (z + W1 σ(W2 z)). */
+struct nl_mem_unit {
+	size_t w1, w2;
+	int dout, resid;
+};
+
+/* The selfmod memories in layout order; titans has only MEM. */
+enum { NL_MU_K, NL_MU_V, NL_MU_ETA, NL_MU_ALPHA, NL_MU_MEM, NL_MU_COUNT };
+
+struct nl_mem_layer {
+	size_t norm, w_q, w_g, w_o, out_norm;          /* both */
+	size_t w_k, w_v, conv_q, conv_k, conv_v, w_eta, b_eta, w_beta, b_beta, w_a, b_a; /* titans */
+	size_t w_x, conv, b_alpha;                      /* selfmod (b_beta shared) */
+	struct nl_mem_unit u[NL_MU_COUNT];
+	void *acts;                     /* this layer's activations */
+	void *frozen;                   /* gradient checks: trajectories of a base run */
+};
+
+struct nl_mem {
+	int titans;                     /* 1: titans mixer; 0: self-modifying */
+	int d, heads, dh, layers;
+	int chunk, chunk_other;         /* chunk_memory (M_mem), chunk_other (the others) */
+	double eta_max, eps;
+	int rule, ema, momentum, projector;
+	enum nl_meta_grad meta;
+	int max_batch, max_seq;
+	size_t elem;
+	struct nl_mem_layer *lay;
+	void *scratch;                  /* shared by all layers' backward */
+	int b, t;                       /* the batch of the last forward */
+};
+
+/* Whether cfg's family mixes tokens with memories. */
+int nl_mem_family(const struct nl_config *c);
+int nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout *lo,
+    int max_batch, int max_seq, size_t elem, struct nl_err *err);
+void nl_mem_free(struct nl_mem *mm);
+
+#define NL_MEM_DECLARE(R, SUFFIX) \
+	void nl_mem_forward##SUFFIX(struct nl_mem *mm, int l, const R *params, const R *x, R *y, \
+	    int b, int t); \
+	void nl_mem_backward##SUFFIX(struct nl_mem *mm, int l, const R *params, R *grads, \
+	    const R *x, const R *dy, R *dx); \
+	/* Record every layer's trajectories of the last forward (params as then); later \
+	 * forwards take the stop-gradient quantities of meta_grad = first | none from this \
+	 * record, so finite differences measure the truncated objective whose gradient the \
+	 * backward computes. Returns -1 when out of memory. */ \
+	int nl_mem_freeze##SUFFIX(struct nl_mem *mm, const R *params);
+NL_MEM_DECLARE(float, )
+NL_MEM_DECLARE(double, _f64)
+#undef NL_MEM_DECLARE
+#endif

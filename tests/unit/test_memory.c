@@ -1,0 +1,278 @@
+/* nl — see LICENSE. The memory families (titans, selfmod): whole-model finite differences
+ * in every meta_grad mode and step rule with the zero-gradient sets of meta_grad = none,
+ * reads at the chunk-start state, causality, determinism and parameter counts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "config.h"
+#include "layout.h"
+#include "model.h"
+#include "rng.h"
+#include "transformer.h"
+
+static const char *const families[] = { "titans", "selfmod" };
+
+static const char *const rules[] = { "literal", "prox", "prox-chunk", "mean", "ema", "prox+ema",
+	"prox-chunk+ema", "mean+ema" };
+
+/* ---- whole-model finite differences (nl-train --check-gradients) ---- */
+
+static int
+is_write_only(const char *family, const char *name)
+{
+	/* what only feeds writes gets no gradient with meta_grad = none (D6) */
+	static const char *const titans[] = { "w_k", "w_v", "conv_k", "conv_v", "w_eta", "b_eta",
+	    "w_beta", "b_beta", "w_a", "b_a" };
+	static const char *const selfmod[] = { "m_k.", "m_v.", "m_eta.", "m_alpha.", "b_alpha",
+	    "b_beta" };
+	const char *mix = strstr(name, ".mix.");
+	if (mix == NULL)
+		return 0;
+	mix += 5;
+	if (strcmp(family, "titans") == 0) {
+		for (size_t i = 0; i < sizeof titans / sizeof *titans; i++)
+			if (strcmp(mix, titans[i]) == 0)
+				return 1;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof selfmod / sizeof *selfmod; i++)
+		if (strncmp(mix, selfmod[i], strlen(selfmod[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+gradcheck(const char *family, const char *mode, const char *rule)
+{
+	struct nl_config c;
+	struct nl_err err = { 0 };
+	struct nl_gradcheck *rows = NULL;
+	size_t n = 0;
+	char a1[64], a2[64], a3[64];
+
+	nl_config_init(&c);
+	snprintf(a1, sizeof a1, "model=%s", family);
+	snprintf(a2, sizeof a2, "meta_grad=%s", mode);
+	snprintf(a3, sizeof a3, "inner_step=%s", rule);
+	T_CHECK(nl_config_set_arg(&c, a1, &err) == 0 && nl_config_set_arg(&c, a2, &err) == 0 &&
+	    nl_config_set_arg(&c, a3, &err) == 0);
+	T_CHECK_MSG(nl_model_gradcheck(&c, 7, &rows, &n, &err) == 0, "%s", err.msg);
+	double worst = 0;
+	int zero_ok = 1, nonzero_ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		int wo = is_write_only(family, rows[i].name);
+		T_CHECK_MSG(rows[i].worst_rel <= 1e-5,
+		    "%s %s %s %s: rel %.3g abs %.3g", family, mode, rule, rows[i].name,
+		    rows[i].worst_rel, rows[i].worst_abs);
+		if (rows[i].worst_rel > worst)
+			worst = rows[i].worst_rel;
+		if (strcmp(mode, "none") == 0 && wo && rows[i].grad_norm != 0)
+			zero_ok = 0;
+		if (strcmp(mode, "full") == 0 && wo && !(rows[i].grad_norm > 0))
+			nonzero_ok = 0;
+	}
+	T_CHECK_MSG(zero_ok, "%s none: a write-only tensor has a gradient", family);
+	T_CHECK_MSG(nonzero_ok, "%s full: a write-only tensor has no gradient", family);
+	printf("# gradcheck %-7s %-5s %-14s %zu tensors, worst relative error %.3g\n", family,
+	    mode, rule, n, worst);
+	free(rows);
+	nl_config_free(&c);
+}
+
+T_TEST(gradcheck_modes)
+{
+	for (int f = 0; f < 2; f++) {
+		gradcheck(families[f], "full", "literal");
+		gradcheck(families[f], "full", "prox-chunk+ema");
+		gradcheck(families[f], "first", "prox-chunk+ema");
+		gradcheck(families[f], "none", "prox-chunk+ema");
+	}
+}
+
+T_TEST(gradcheck_rules)
+{
+	for (size_t r = 0; r < sizeof rules / sizeof *rules; r++)
+		gradcheck("selfmod", "full", rules[r]);
+	gradcheck("selfmod", "first", "literal");
+	gradcheck("selfmod", "none", "literal");
+}
+
+/* ---- structure ---- */
+
+/* A small model of the family in double with random weights well away from zero. */
+struct small {
+	struct nl_config c;
+	struct nl_layout lo;
+	struct nl_tf tf;
+	double *p;
+};
+
+static int
+small_make(struct small *s, const char *family, int layers, int t, int chunk)
+{
+	struct nl_err err = { 0 };
+	struct nl_rng rng;
+	char a[64];
+	nl_config_init(&s->c);
+	snprintf(a, sizeof a, "model=%s", family);
+	nl_config_set_arg(&s->c, a, &err);
+	s->c.vocab_size = 13;
+	s->c.d_model = 16;
+	s->c.heads = 2;
+	s->c.layers = layers;
+	s->c.mlp_hidden = 12;
+	s->c.context = t;
+	s->c.chunk_memory = chunk;
+	s->c.chunk_other = chunk / 2 > 0 ? chunk / 2 : 1;
+	if (nl_layout_build(&s->lo, &s->c, &err) ||
+	    nl_tf_init(&s->tf, &s->c, &s->lo, 2, t, sizeof(double), &err)) {
+		printf("# %s\n", err.msg);
+		return -1;
+	}
+	s->p = calloc(s->lo.total, sizeof *s->p);
+	nl_rng_seed(&rng, 11);
+	for (size_t i = 0; i < s->lo.n; i++)
+		for (size_t j = 0; j < s->lo.p[i].numel; j++)
+			s->p[s->lo.p[i].offset + j] = (s->lo.p[i].init == NL_INIT_ONES ? 1.0 : 0.0) +
+			    0.4 * nl_rng_normal(&rng);
+	return 0;
+}
+
+static void
+small_free(struct small *s)
+{
+	nl_tf_free(&s->tf);
+	nl_layout_free(&s->lo);
+	nl_config_free(&s->c);
+	free(s->p);
+}
+
+static double
+max_diff(const double *a, const double *b, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fmax(m, fabs(a[i] - b[i]));
+	return m;
+}
+
+/* Perturbing token s changes no logit before s (causality, within and across chunks);
+ * with one layer, the logits of a token t of the same memory chunk do not depend on tokens
+ * s ≤ t − 4 (beyond the conv's reach) either: reads use the chunk-start state (D3). */
+T_TEST(causal_and_chunk_start)
+{
+	enum { T = 16, C = 8, V = 13 };
+	for (int f = 0; f < 2; f++) {
+		struct small s;
+		if (small_make(&s, families[f], 1, T, C)) {
+			T_CHECK(0);
+			continue;
+		}
+		int32_t ids[T], ids2[T];
+		double base[T * V], pert[T * V];
+		for (int i = 0; i < T; i++)
+			ids[i] = (i * 7 + 3) % V;
+		nl_tf_forward_f64(&s.tf, s.p, ids, NULL, 1, T, base);
+		int causal = 1, chunk_start = 1, moves = 1;
+		for (int p = 0; p < T; p++) {
+			memcpy(ids2, ids, sizeof ids);
+			ids2[p] = (ids[p] + 5) % V;
+			nl_tf_forward_f64(&s.tf, s.p, ids2, NULL, 1, T, pert);
+			if (max_diff(base, pert, (size_t)p * V) != 0)
+				causal = 0;
+			/* tokens t of p's chunk with t ≥ p + 4 */
+			int end = (p / C + 1) * C;
+			for (int t = p + 4; t < end; t++)
+				if (max_diff(base + t * V, pert + t * V, V) != 0)
+					chunk_start = 0;
+			/* a later chunk does see it (through the write) */
+			if (end < T && max_diff(base + (size_t)end * V, pert + (size_t)end * V, V) == 0)
+				moves = 0;
+		}
+		T_CHECK_MSG(causal, "%s: an earlier logit changed", families[f]);
+		T_CHECK_MSG(chunk_start, "%s: a read inside the chunk saw a write", families[f]);
+		T_CHECK_MSG(moves, "%s: the next chunk did not see the write", families[f]);
+		small_free(&s);
+	}
+}
+
+/* Two forwards and backwards give bit-identical results; sequences of a batch are
+ * independent (permuting them permutes the outputs). */
+T_TEST(deterministic_and_independent)
+{
+	enum { T = 12, V = 13 };
+	for (int f = 0; f < 2; f++) {
+		struct small s;
+		if (small_make(&s, families[f], 2, T, 4)) {
+			T_CHECK(0);
+			continue;
+		}
+		int32_t ids[2 * T], swapped[2 * T], tg[2 * T];
+		for (int i = 0; i < 2 * T; i++) {
+			ids[i] = (i * 5 + 1) % V;
+			tg[i] = (i * 3 + 2) % V;
+		}
+		memcpy(swapped, ids + T, T * sizeof *ids);
+		memcpy(swapped + T, ids, T * sizeof *ids);
+		double l1[2 * T * V], l2[2 * T * V], l3[2 * T * V];
+		double *g1 = calloc(s.lo.total, sizeof *g1), *g2 = calloc(s.lo.total, sizeof *g2);
+		double a = nl_tf_forward_f64(&s.tf, s.p, ids, tg, 2, T, l1);
+		nl_tf_backward_f64(&s.tf, s.p, g1, 1);
+		double b = nl_tf_forward_f64(&s.tf, s.p, ids, tg, 2, T, l2);
+		nl_tf_backward_f64(&s.tf, s.p, g2, 1);
+		T_CHECK(a == b);
+		T_CHECK(memcmp(l1, l2, sizeof l1) == 0);
+		T_CHECK(memcmp(g1, g2, s.lo.total * sizeof *g1) == 0);
+		nl_tf_forward_f64(&s.tf, s.p, swapped, NULL, 2, T, l3);
+		T_CHECK(max_diff(l1, l3 + T * V, (size_t)T * V) == 0);
+		T_CHECK(max_diff(l1 + T * V, l3, (size_t)T * V) == 0);
+		free(g1);
+		free(g2);
+		small_free(&s);
+	}
+}
+
+/* MODEL §2.6 counts at V = 128: titans 596,888 (tiny), 8,610,632 (small), 18,930,016
+ * (base, V = 4096); selfmod = hope's mixer + the titans MLP width, b_beta included. */
+T_TEST(parameter_counts)
+{
+	static const struct {
+		const char *family, *preset;
+		int64_t vocab;
+		size_t count;
+	} want[] = {
+		{ "titans", "tiny", 128, 596888 },
+		{ "titans", "small", 256, 8610632 },
+		{ "titans", "base", 4096, 18930016 },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		struct nl_config c;
+		struct nl_layout lo;
+		struct nl_err err = { 0 };
+		char a[64];
+		nl_config_init(&c);
+		T_CHECK(nl_config_load(&c, want[i].preset, &err) == 0);
+		snprintf(a, sizeof a, "model=%s", want[i].family);
+		T_CHECK(nl_config_set_arg(&c, a, &err) == 0);
+		c.vocab_size = want[i].vocab;
+		T_CHECK(nl_layout_build(&lo, &c, &err) == 0);
+		T_CHECK_MSG(nl_layout_count(&lo) == want[i].count, "%s %s: %zu, want %zu",
+		    want[i].family, want[i].preset, nl_layout_count(&lo), want[i].count);
+		nl_layout_free(&lo);
+		nl_config_free(&c);
+	}
+}
+
+int
+main(void)
+{
+	t_run(gradcheck_modes, "finite differences: every mode; none's zero set");
+	t_run(gradcheck_rules, "finite differences: every step rule");
+	t_run(causal_and_chunk_start, "causality; reads at the chunk-start state");
+	t_run(deterministic_and_independent, "determinism; sequences independent");
+	t_run(parameter_counts, "parameter counts of MODEL §2.6");
+	return t_done();
+}
