@@ -845,6 +845,41 @@ NLK(nl_mem_freeze)(struct nl_mem *mm, const nlk_real *params)
 }
 
 void
+NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COUNT],
+    double w2[NL_MU_COUNT])
+{
+	struct mm_scratch sc;
+	scratch_of(mm, &sc);
+	for (int u = 0; u < NL_MU_COUNT; u++)
+		w1[u] = w2[u] = 0;
+	for (int l = 0; l < mm->layers; l++) {
+		const struct nl_mem_layer *w = &mm->lay[l];
+		struct mm_acts a;
+		acts_of(mm, l, &a);
+		for (int i = 0; i < mm->b; i++)
+			for (int h = 0; h < mm->heads; h++) {
+				head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0);
+				for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
+					size_t m1 = (size_t)w->u[u].dout * mm->dh, m2 = (size_t)mm->dh * mm->dh;
+					size_t us = unit_state(mm, w->u[u].dout);
+					int nb = n_chunks(mm->t, unit_chunk(mm, u)) + 1;
+					const nlk_real *st = sc.traj + unit_offset(mm, w, u);
+					for (int j = 0; j < nb; j++, st += us) {
+						double s1 = 0, s2 = 0;
+						for (size_t e = 0; e < m1; e++)
+							s1 += (double)st[e] * st[e];
+						for (size_t e = 0; e < m2; e++)
+							s2 += (double)st[m1 + e] * st[m1 + e];
+						/* fmax drops NaN: keep it visible */
+						w1[u] = isnan(s1) || isnan(w1[u]) ? NAN : fmax(w1[u], sqrt(s1));
+						w2[u] = isnan(s2) || isnan(w2[u]) ? NAN : fmax(w2[u], sqrt(s2));
+					}
+				}
+			}
+	}
+}
+
+void
 NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real *grads,
     const nlk_real *x, const nlk_real *dy, nlk_real *dx)
 {

@@ -68,7 +68,12 @@ void nl_mem_free(struct nl_mem *mm);
 	 * forwards take the stop-gradient quantities of meta_grad = first | none from this \
 	 * record, so finite differences measure the truncated objective whose gradient the \
 	 * backward computes. Returns -1 when out of memory. */ \
-	int nl_mem_freeze##SUFFIX(struct nl_mem *mm, const R *params);
+	int nl_mem_freeze##SUFFIX(struct nl_mem *mm, const R *params); \
+	/* The largest Frobenius norms of every memory's W1 and W2 at any chunk boundary of \
+	 * the last forward (params as then), per unit (enum above; max over layers, \
+	 * sequences and heads; NaN when a state was not finite). */ \
+	void nl_mem_norms##SUFFIX(struct nl_mem *mm, const R *params, \
+	    double w1[NL_MU_COUNT], double w2[NL_MU_COUNT]);
 NL_MEM_DECLARE(float, )
 NL_MEM_DECLARE(double, _f64)
 #undef NL_MEM_DECLARE

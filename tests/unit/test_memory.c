@@ -11,6 +11,7 @@
 #include "layout.h"
 #include "model.h"
 #include "rng.h"
+#include "t_num.h"
 #include "transformer.h"
 
 static const char *const families[] = { "titans", "selfmod" };
@@ -266,6 +267,80 @@ T_TEST(parameter_counts)
 	}
 }
 
+/* MODEL §8.15 on one 4,096-token stream of real text (nl.7, bytes): at the tiny preset with
+ * eta_max 1 and W1 as after training, the default rule keeps every memory within twice its
+ * initial norm and every logit finite; the literal rule does not (so the check can fail). */
+static void
+stream_norms(const char *family, const char *rule, double scale, int *finite, double *growth)
+{
+	enum { N = 4096 };
+	struct nl_config c;
+	struct nl_model m;
+	struct nl_tf tf;
+	struct nl_err err = { 0 };
+	char a[3][64];
+	unsigned char text[N + 1];
+	FILE *f = fopen("man/nl.7", "rb");
+	size_t got = f ? fread(text, 1, sizeof text, f) : 0;
+	if (f)
+		fclose(f);
+	T_CHECK(got == sizeof text);
+	nl_config_init(&c);
+	snprintf(a[0], sizeof a[0], "model=%s", family);
+	snprintf(a[1], sizeof a[1], "inner_step=%s", rule);
+	snprintf(a[2], sizeof a[2], "mem.w1_scale=%g", scale);
+	for (int i = 0; i < 3; i++)
+		T_CHECK(nl_config_set_arg(&c, a[i], &err) == 0);
+	c.eta_max = 1;
+	c.context = N;
+	c.vocab_size = 257;
+	T_CHECK(nl_model_create(&m, &c, &err) == 0);
+	nl_model_init_params(&m, 1);
+	T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, 1, N, sizeof(float), &err) == 0);
+	int32_t *ids = t_calloc(N, sizeof *ids);
+	float *logits = t_calloc((size_t)N * 257, sizeof *logits);
+	for (int i = 0; i < N; i++)
+		ids[i] = text[i];
+	double before[2][NL_MU_COUNT], after[2][NL_MU_COUNT];
+	nl_tf_forward(&tf, m.params, ids, NULL, 1, 1, NULL);       /* initial norms */
+	nl_mem_norms(&tf.mem, m.params, before[0], before[1]);
+	nl_tf_forward(&tf, m.params, ids, NULL, 1, N, logits);
+	nl_mem_norms(&tf.mem, m.params, after[0], after[1]);
+	*finite = 1;
+	for (size_t i = 0; i < (size_t)N * 257; i++)
+		*finite &= isfinite(logits[i]) != 0;
+	*growth = 0;
+	for (int k = 0; k < 2; k++)
+		for (int u = 0; u < NL_MU_COUNT; u++)
+			if (before[k][u] > 0)
+				*growth = isnan(after[k][u]) ? NAN : fmax(*growth, after[k][u] / before[k][u]);
+	free(ids);
+	free(logits);
+	nl_tf_free(&tf);
+	nl_model_free(&m);
+	nl_config_free(&c);
+}
+
+T_TEST(stream_stability)
+{
+	static const double scales[] = { 0, 2 };
+	for (int f = 0; f < 2; f++)
+		for (int i = 0; i < 2; i++) {
+			int finite;
+			double growth;
+			stream_norms(families[f], "prox-chunk+ema", scales[i], &finite, &growth);
+			printf("# %s prox-chunk+ema s=%g eta_max=1: 4096 tokens, finite %d, largest "
+			    "norm growth %.3g\n", families[f], scales[i], finite, growth);
+			T_CHECK(finite && growth <= 2);
+		}
+	int finite;
+	double growth;
+	stream_norms("titans", "literal", 2, &finite, &growth);
+	printf("# titans literal s=2 eta_max=1: finite %d, largest norm growth %.3g\n", finite,
+	    growth);
+	T_CHECK(!finite || !(growth <= 2));
+}
+
 int
 main(void)
 {
@@ -274,5 +349,6 @@ main(void)
 	t_run(causal_and_chunk_start, "causality; reads at the chunk-start state");
 	t_run(deterministic_and_independent, "determinism; sequences independent");
 	t_run(parameter_counts, "parameter counts of MODEL §2.6");
+	t_run(stream_stability, "a 4,096-token stream stays bounded (MODEL §8.15)");
 	return t_done();
 }
