@@ -223,6 +223,22 @@ nl_layout_find(const struct nl_layout *lo, const char *name)
 	return NULL;
 }
 
+int
+nl_layout_offsetf(const struct nl_layout *lo, size_t *offset, struct nl_err *err,
+    const char *fmt, ...)
+{
+	char name[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	const struct nl_param *p = nl_layout_find(lo, name);
+	if (p == NULL)
+		return nl_err_set(err, NL_EFORMAT, "layout has no %s", name);
+	*offset = p->offset;
+	return 0;
+}
+
 size_t
 nl_layout_count(const struct nl_layout *lo)
 {

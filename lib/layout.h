@@ -40,6 +40,9 @@ struct nl_layout {
 int nl_layout_build(struct nl_layout *lo, const struct nl_config *c, struct nl_err *err);
 void nl_layout_free(struct nl_layout *lo);
 const struct nl_param *nl_layout_find(const struct nl_layout *lo, const char *name);
+/* The offset of the tensor named by the format, or -1 with "layout has no NAME". */
+int nl_layout_offsetf(const struct nl_layout *lo, size_t *offset, struct nl_err *err,
+    const char *fmt, ...);
 /* Add every tensor of a buffer laid out by lo to ts as float32, named prefix + name. */
 struct nl_tset;
 int nl_layout_export(const struct nl_layout *lo, const float *buf, const char *prefix,

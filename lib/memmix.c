@@ -134,13 +134,9 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 	if (mm->rule < 0)
 		return nl_err_set(err, NL_EFORMAT, "unknown inner_step '%s'", c->inner_step);
 
-	const struct nl_param *p;
-	char name[64];
-#define OFFSET(dst, ...) do { snprintf(name, sizeof name, __VA_ARGS__); \
-		if ((p = nl_layout_find(lo, name)) == NULL) { \
-			nl_mem_free(mm); \
-			return nl_err_set(err, NL_EFORMAT, "layout has no %s", name); } \
-		(dst) = p->offset; } while (0)
+#define OFFSET(dst, ...) do { if (nl_layout_offsetf(lo, &(dst), err, __VA_ARGS__)) { \
+		nl_mem_free(mm); \
+		return -1; } } while (0)
 	mm->lay = calloc((size_t)mm->layers, sizeof *mm->lay);
 	if (mm->lay == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");

@@ -56,13 +56,9 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	m->elem = elem;
 	m->memfam = nl_mem_family(c);
 
-	const struct nl_param *p;
-	char name[64];
-#define OFFSET(dst, ...) do { snprintf(name, sizeof name, __VA_ARGS__); \
-		if ((p = nl_layout_find(lo, name)) == NULL) { \
-			nl_tf_free(m); \
-			return nl_err_set(err, NL_EFORMAT, "layout has no %s", name); } \
-		(dst) = p->offset; } while (0)
+#define OFFSET(dst, ...) do { if (nl_layout_offsetf(lo, &(dst), err, __VA_ARGS__)) { \
+		nl_tf_free(m); \
+		return -1; } } while (0)
 	m->lay = calloc((size_t)m->layers, sizeof *m->lay);
 	if (m->lay == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");

@@ -78,24 +78,41 @@ t_grad_err(const double *an, const double *num, size_t n)
 	return e / (s > 1e-8 ? s : 1e-8);
 }
 
-/* Central differences of loss(ctx) over each element of in[n] (restored after), compared
- * with grad[n] by t_grad_err. */
+/* Central differences of loss(ctx) with step h over each element of in[n] (restored after),
+ * compared with grad[n] by t_grad_err; t_fd_err uses T_FD_H. */
 static inline double
-t_fd_err(double (*loss)(void *), void *ctx, double *in, size_t n, const double *grad)
+t_fd_err_h(double (*loss)(void *), void *ctx, double *in, size_t n, const double *grad,
+    double h)
 {
 	double *num = t_calloc(n, sizeof *num);
 	for (size_t i = 0; i < n; i++) {
 		double keep = in[i];
-		in[i] = keep + T_FD_H;
+		in[i] = keep + h;
 		double lp = loss(ctx);
-		in[i] = keep - T_FD_H;
+		in[i] = keep - h;
 		double lm = loss(ctx);
 		in[i] = keep;
-		num[i] = (lp - lm) / (2 * T_FD_H);
+		num[i] = (lp - lm) / (2 * h);
 	}
 	double e = t_grad_err(grad, num, n);
 	free(num);
 	return e;
+}
+
+static inline double
+t_fd_err(double (*loss)(void *), void *ctx, double *in, size_t n, const double *grad)
+{
+	return t_fd_err_h(loss, ctx, in, n, grad, T_FD_H);
+}
+
+/* |a − 2b| ≤ 1e-12 (|a| + 1) everywhere: a second backward call added the same again */
+static inline int
+t_doubled(const double *a, const double *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(fabs(a[i] - 2 * b[i]) <= 1e-12 * (fabs(a[i]) + 1)))
+			return 0;
+	return 1;
 }
 
 #endif

@@ -21,15 +21,6 @@ fcopy(const float *src, size_t n)
 	return p;
 }
 
-/* |a − 2b| ≤ 1e-12 (|a| + 1) everywhere: a second backward call added the same again */
-static int
-doubled(const double *a, const double *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(fabs(a[i] - 2 * b[i]) <= 1e-12 * (fabs(a[i]) + 1)))
-			return 0;
-	return 1;
-}
 
 /* normalised squared error of a float array against a reference, for the log */
 static double
@@ -96,8 +87,8 @@ mm_fd(int ref)
 
 	bwd(dx2, dw2, c.r, c.x, c.w, c.n, c.in, c.out);
 	bwd(dx2, dw2, c.r, c.x, c.w, c.n, c.in, c.out);
-	T_CHECK(doubled(dx2, dx, nx));
-	T_CHECK(doubled(dw2, dw, nw));
+	T_CHECK(t_doubled(dx2, dx, nx));
+	T_CHECK(t_doubled(dw2, dw, nw));
 	/* NULL dx is skipped and dw is unaffected by it */
 	bwd(NULL, dw3, c.r, c.x, c.w, c.n, c.in, c.out);
 	T_NMSE(dw3, dw, nw, 1e-28);
@@ -143,7 +134,7 @@ T_TEST(embed_fd)
 	report("embed_bwd dtable", t_fd_err(emb_loss, &e, e.table, nt, dt));
 	nlk_embed_bwd_f64(dt2, e.r, ids, e.n, e.c);
 	nlk_embed_bwd_f64(dt2, e.r, ids, e.n, e.c);
-	T_CHECK(doubled(dt2, dt, nt));
+	T_CHECK(t_doubled(dt2, dt, nt));
 	for (int j = 0; j < e.c; j++)
 		T_CHECK(dt[4 * e.c + j] == 0 && dt[6 * e.c + j] == 0);
 	/* forward copies rows exactly */
@@ -196,8 +187,8 @@ rms_fd(int ref, double eps, const char *name_dx, const char *name_dw)
 	report(name_dw, t_fd_err(rms_loss, &c, c.w, (size_t)c.c, dw));
 	bwd(dx2, dw2, c.r, c.x, c.w, rstd0, c.n, c.c);
 	bwd(dx2, dw2, c.r, c.x, c.w, rstd0, c.n, c.c);
-	T_CHECK(doubled(dx2, dx, nx));
-	T_CHECK(doubled(dw2, dw, (size_t)c.c));
+	T_CHECK(t_doubled(dx2, dx, nx));
+	T_CHECK(t_doubled(dw2, dw, (size_t)c.c));
 	bwd(NULL, NULL, c.r, c.x, c.w, rstd0, c.n, c.c);
 	free(c.x), free(c.w), free(c.r), free(c.y), free(c.rstd), free(rstd0);
 	free(dx), free(dw), free(dx2), free(dw2);
@@ -248,7 +239,7 @@ T_TEST(act_fd)
 	report("silu_bwd dx", t_fd_err(act_loss, &c, c.a, c.n, da));
 	nlk_silu_bwd_f64(da2, c.r, c.a, c.n);
 	nlk_silu_bwd_f64(da2, c.r, c.a, c.n);
-	T_CHECK(doubled(da2, da, c.n));
+	T_CHECK(t_doubled(da2, da, c.n));
 	nlk_silu_bwd_f64(NULL, c.r, c.a, c.n);
 
 	c.glu = 1;
@@ -259,8 +250,8 @@ T_TEST(act_fd)
 	report("swiglu_bwd db", t_fd_err(act_loss, &c, c.b, c.n, db));
 	nlk_swiglu_bwd_f64(da2, db2, c.r, c.a, c.b, c.n);
 	nlk_swiglu_bwd_f64(da2, db2, c.r, c.a, c.b, c.n);
-	T_CHECK(doubled(da2, da, c.n));
-	T_CHECK(doubled(db2, db, c.n));
+	T_CHECK(t_doubled(da2, da, c.n));
+	T_CHECK(t_doubled(db2, db, c.n));
 	nlk_swiglu_bwd_f64(NULL, NULL, c.r, c.a, c.b, c.n);
 	free(c.a), free(c.b), free(c.r), free(c.y), free(da), free(db), free(da2), free(db2);
 }
@@ -299,7 +290,7 @@ T_TEST(xent_fd)
 	xent_loss(&c);
 	nlk_xent_bwd_f64(d2, c.probs, targets, c.n, c.v, c.scale);
 	nlk_xent_bwd_f64(d2, c.probs, targets, c.n, c.v, c.scale);
-	T_CHECK(doubled(d2, d, nl));
+	T_CHECK(t_doubled(d2, d, nl));
 	nlk_xent_bwd_f64(NULL, c.probs, targets, c.n, c.v, c.scale);
 	free(c.logits), free(c.probs), free(c.losses), free(d), free(d2);
 }

@@ -53,15 +53,6 @@ todouble(const float *src, size_t n)
 	return p;
 }
 
-/* |a − 2b| ≤ 1e-12 (|a| + 1) everywhere: a second backward call added the same again */
-static int
-doubled(const double *a, const double *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(fabs(a[i] - 2 * b[i]) <= 1e-12 * (fabs(a[i]) + 1)))
-			return 0;
-	return 1;
-}
 
 static int
 all_finite(const double *a, size_t n)
@@ -154,9 +145,9 @@ conv_fd(int t, int with_ctx)
 
 	nlk_conv4_bwd_f64(dx2, dc2, dk2, v.r, v.x, v.c, ctx, v.b, t, v.ch);
 	nlk_conv4_bwd_f64(dx2, dc2, dk2, v.r, v.x, v.c, ctx, v.b, t, v.ch);
-	T_CHECK(doubled(dx2, dx, nx));
-	T_CHECK(doubled(dc2, dc, nc));
-	T_CHECK(doubled(dk2, dk, nk));
+	T_CHECK(t_doubled(dx2, dx, nx));
+	T_CHECK(t_doubled(dc2, dc, nc));
+	T_CHECK(t_doubled(dk2, dk, nk));
 	/* NULL outputs are skipped and the others are unaffected */
 	nlk_conv4_bwd_f64(NULL, dc3, NULL, v.r, v.x, v.c, ctx, v.b, t, v.ch);
 	T_CHECK(memcmp(dc3, dc, nc * sizeof *dc) == 0);
@@ -285,24 +276,6 @@ l2_loss(void *p)
 	return t_dot(v->r, v->y, (size_t)v->n * v->d);
 }
 
-/* central differences with step h (t_fd_err's 1e-6 would leave the floor's region) */
-static double
-fd_err_h(double (*loss)(void *), void *ctx, double *in, size_t n, const double *grad, double h)
-{
-	double *num = t_calloc(n, sizeof *num);
-	for (size_t i = 0; i < n; i++) {
-		double keep = in[i];
-		in[i] = keep + h;
-		double lp = loss(ctx);
-		in[i] = keep - h;
-		double lm = loss(ctx);
-		in[i] = keep;
-		num[i] = (lp - lm) / (2 * h);
-	}
-	double e = t_grad_err(grad, num, n);
-	free(num);
-	return e;
-}
 
 /* one row of x = random direction with norm nrm (nrm ≤ 0: the random row as drawn) */
 static void
@@ -328,10 +301,10 @@ l2_case(const char *what, double nrm, double h)
 	l2_loss(&v);
 	double *inv0 = dcopy(v.inv, (size_t)v.n), *y0 = dcopy(v.y, nx);
 	nlk_l2norm_bwd_f64(dx, v.r, y0, inv0, v.n, v.d);
-	report(what, fd_err_h(l2_loss, &v, v.x, nx, dx, h));
+	report(what, t_fd_err_h(l2_loss, &v, v.x, nx, dx, h));
 	nlk_l2norm_bwd_f64(dx2, v.r, y0, inv0, v.n, v.d);
 	nlk_l2norm_bwd_f64(dx2, v.r, y0, inv0, v.n, v.d);
-	T_CHECK(doubled(dx2, dx, nx));
+	T_CHECK(t_doubled(dx2, dx, nx));
 	nlk_l2norm_bwd_f64(NULL, v.r, y0, inv0, v.n, v.d);
 	free(v.x), free(v.r), free(v.y), free(v.inv), free(dx), free(dx2), free(inv0), free(y0);
 }
@@ -429,8 +402,8 @@ rh_fd(double eps)
 	report(name, t_fd_err(rh_loss, &v, v.w, nw, dw));
 	nlk_rmsnorm_heads_bwd_f64(dx2, dw2, v.r, v.x, v.w, rstd0, v.n, v.h, v.dh);
 	nlk_rmsnorm_heads_bwd_f64(dx2, dw2, v.r, v.x, v.w, rstd0, v.n, v.h, v.dh);
-	T_CHECK(doubled(dx2, dx, nx));
-	T_CHECK(doubled(dw2, dw, nw));
+	T_CHECK(t_doubled(dx2, dx, nx));
+	T_CHECK(t_doubled(dw2, dw, nw));
 	nlk_rmsnorm_heads_bwd_f64(NULL, dw3, v.r, v.x, v.w, rstd0, v.n, v.h, v.dh);
 	T_CHECK(memcmp(dw3, dw, nw * sizeof *dw) == 0);
 	nlk_rmsnorm_heads_bwd_f64(NULL, NULL, v.r, v.x, v.w, rstd0, v.n, v.h, v.dh);
@@ -512,7 +485,7 @@ T_TEST(sigmoid_fd)
 	report("sigmoid dx", t_fd_err(sg_loss, &v, v.x, v.n, dx));
 	nlk_sigmoid_bwd_f64(dx2, v.r, y0, v.n);
 	nlk_sigmoid_bwd_f64(dx2, v.r, y0, v.n);
-	T_CHECK(doubled(dx2, dx, v.n));
+	T_CHECK(t_doubled(dx2, dx, v.n));
 	nlk_sigmoid_bwd_f64(NULL, v.r, y0, v.n);
 	free(v.x), free(v.r), free(v.y), free(y0), free(dx), free(dx2);
 }
