@@ -1,8 +1,8 @@
-/* nl — see LICENSE. One training step of the Transformer++ taken apart: milliseconds of the
- * forward, the backward and the AdamW update, and model GFLOP/s, at a given shape and thread
- * count. The phase breakdown `bench/train` cannot see (it times whole steps).
- * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch]  (default: nanoGPT's
- * baby shape 128 4 344 64 12; 4 heads, vocabulary 257). */
+/* nl — see LICENSE. One training step taken apart: milliseconds of the forward, the backward
+ * and the AdamW update, and model GFLOP/s, at a given shape, family and thread count. The
+ * phase breakdown `bench/train` cannot see (it times whole steps).
+ * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch [model]]  (default:
+ * nanoGPT's baby shape 128 4 344 64 12, transformer; 4 heads, vocabulary 257). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,10 @@ main(int argc, char **argv)
 		steps = 5;
 	}
 	nl_config_init(&c);
+	if (argc > 7 && nl_config_set(&c, "model", argv[7], &err)) {
+		fprintf(stderr, "step: %s\n", err.msg);
+		return 1;
+	}
 	c.vocab_size = 257, c.d_model = d, c.layers = layers, c.heads = 4, c.mlp_hidden = hidden;
 	c.context = t;
 	if (nl_model_create(&m, &c, &err) || nl_tf_init(&tf, &m.cfg, &m.lo, b, t, sizeof(float), &err)) {
