@@ -6,6 +6,8 @@
  * dw[out,in] += dyᵀ·x. Fast versions are one BLAS gemm each (beta 1 in backward). */
 void NLK_API(nlk_matmul_fwd_ref)(R *y, const R *x, const R *w, int n, int in, int out);
 void NLK_API(nlk_matmul_fwd)(R *y, const R *x, const R *w, int n, int in, int out);
+/* the same, each row's result independent of n and of the other rows (streams) */
+void NLK_API(nlk_matmul_rows_fwd)(R *y, const R *x, const R *w, int n, int in, int out);
 void NLK_API(nlk_matmul_bwd_ref)(R *dx, R *dw, const R *dy, const R *x, const R *w, int n, int in,
     int out);
 void NLK_API(nlk_matmul_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int n, int in,

@@ -46,6 +46,43 @@ NLK(nlk_matmul_fwd)(nlk_real *y, const nlk_real *x, const nlk_real *w, int n, in
 #endif
 }
 
+/* The same product with every row's result independent of n and of the other rows, for
+ * inference over a stream: a gemm picks its blocking and kernels by the shape, so a row
+ * rounds differently in calls of different n, and a stream cut in two would not give the
+ * logits of one call. Here y[i][o] is the dot product of x_i and w_o summed the same way
+ * for every row: LANES running partial sums over k, added pairwise, then the tail. Rows go
+ * four at a time so each row of w is read once per four rows; a short last group repeats
+ * its first row, so every row takes the same arithmetic path. */
+enum { LANES = 8, ROWS = 4 };
+
+void
+NLK(nlk_matmul_rows_fwd)(nlk_real *y, const nlk_real *x, const nlk_real *w, int n, int in,
+    int out)
+{
+	for (int i = 0; i < n; i += ROWS) {
+		const nlk_real *xr[ROWS];
+		int nr = n - i < ROWS ? n - i : ROWS;
+		for (int r = 0; r < ROWS; r++)
+			xr[r] = x + (size_t)(i + (r < nr ? r : 0)) * in;
+		for (int o = 0; o < out; o++) {
+			const nlk_real *wo = w + (size_t)o * in;
+			nlk_real acc[ROWS][LANES] = { { 0 } };
+			int k = 0;
+			for (; k + LANES <= in; k += LANES)
+				for (int r = 0; r < ROWS; r++)
+					for (int j = 0; j < LANES; j++)
+						acc[r][j] += xr[r][k + j] * wo[k + j];
+			for (int r = 0; r < nr; r++) {
+				nlk_real *a = acc[r];
+				nlk_real s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+				for (int kk = k; kk < in; kk++)
+					s += xr[r][kk] * wo[kk];
+				y[(size_t)(i + r) * out + o] = s;
+			}
+		}
+	}
+}
+
 /* dy (N, out), x (N, in), w (out, in) -> dx (N, in) += dy·w, dw (out, in) += dyᵀ·x; either
  * output may be NULL. */
 void

@@ -42,16 +42,18 @@ unit_chunk(const struct nl_mem *mm, int u)
 }
 
 /* A (sequence, head)'s trajectory: for each unit, the state at every chunk boundary of the
- * longest sequence, units one after the other. */
+ * longest sequence (which a stream may start inside a chunk), units one after the other. */
 static size_t
 unit_offset(const struct nl_mem *mm, const struct nl_mem_layer *w, int u)
 {
 	size_t off = 0;
-	for (int v = unit_first(mm); v < u; v++)
-		off += (size_t)(n_chunks(mm->max_seq, unit_chunk(mm, v)) + 1)
-		    * unit_state(mm, w->u[v].dout);
+	for (int v = unit_first(mm); v < u; v++) {
+		int c = unit_chunk(mm, v);
+		off += (size_t)(n_chunks(mm->max_seq + c - 1, c) + 1) * unit_state(mm, w->u[v].dout);
+	}
 	return off;
 }
+
 
 static size_t
 traj_size(const struct nl_mem *mm, const struct nl_mem_layer *w)
@@ -186,6 +188,45 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 		return nl_err_set(err, NL_ENOMEM, "out of memory for memory activations");
 	}
 	return 0;
+}
+
+/* A stream's (sequence, head) block: the units' states, then the pending chunk's K, V
+ * [chunk, dh] and η, α, β [chunk]; a layer: b blocks per head, then each conv's context
+ * [b, 3, d]. */
+static size_t
+stream_head_size(const struct nl_mem *mm)
+{
+	size_t n = 0;
+	for (int u = unit_first(mm); u < NL_MU_COUNT; u++)
+		n += unit_state(mm, mm->lay[0].u[u].dout);
+	return n + (size_t)mm->chunk * (2 * (size_t)mm->dh + 3);
+}
+
+static int
+n_convs(const struct nl_mem *mm)
+{
+	return mm->titans ? 3 : 1;
+}
+
+int
+nl_mem_stream_init(const struct nl_mem *mm, struct nl_mem_stream *s, int b, struct nl_err *err)
+{
+	memset(s, 0, sizeof *s);
+	if (b < 1 || b > mm->max_batch)
+		return nl_err_set(err, NL_ERANGE, "%d streams: 1 to %d", b, mm->max_batch);
+	s->b = b;
+	s->head_size = stream_head_size(mm);
+	s->layer_size = (size_t)b * mm->heads * s->head_size + (size_t)n_convs(mm) * b * 3 * mm->d;
+	if ((s->data = calloc((size_t)mm->layers * s->layer_size, mm->elem)) == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the memory state");
+	return 0;
+}
+
+void
+nl_mem_stream_free(struct nl_mem_stream *s)
+{
+	free(s->data);
+	memset(s, 0, sizeof *s);
 }
 
 void
@@ -435,6 +476,68 @@ struct head_ref {
 	const nlk_real *fz;
 };
 
+/* A stream's (sequence, head): each unit's state and the pending chunk of M_mem, np tokens
+ * (the other memories' pending chunk is its last np mod chunk_other). */
+struct stream_head {
+	nlk_real *state[NL_MU_COUNT];
+	nlk_real *K, *V, *ETA, *ALP, *BE;
+	int np;
+};
+
+static nlk_real *
+stream_conv_ctx(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int c)
+{
+	return (nlk_real *)s->data + (size_t)l * s->layer_size
+	    + (size_t)s->b * mm->heads * s->head_size + (size_t)c * s->b * 3 * mm->d;
+}
+
+static void
+stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, int h,
+    struct stream_head *sh)
+{
+	nlk_real *p = (nlk_real *)s->data + (size_t)l * s->layer_size
+	    + ((size_t)i * mm->heads + h) * s->head_size;
+	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
+	memset(sh, 0, sizeof *sh);
+	for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
+		sh->state[u] = p;
+		p += unit_state(mm, mm->lay[l].u[u].dout);
+	}
+	sh->K = p, p += c * dh;
+	sh->V = p, p += c * dh;
+	sh->ETA = p, p += c;
+	sh->ALP = p, p += c;
+	sh->BE = p;
+	sh->np = (int)(s->pos % mm->chunk);
+}
+
+/* Append tokens [r0, r1) of the call (row hr->row + r, per-token β be or the constant) to
+ * the pending chunk after its first np0 tokens. */
+static void
+stream_pend(const struct nl_mem *mm, struct stream_head *sh, const struct mm_acts *a,
+    size_t row, const nlk_real *be, nlk_real bconst, int np0, int r0, int r1)
+{
+	const size_t dh = (size_t)mm->dh;
+	for (int r = r0; r < r1; r++) {
+		size_t q = (size_t)(np0 + r - r0), rg = row + r;
+		memcpy(sh->K + q * dh, a->K + rg * dh, dh * sizeof *sh->K);
+		memcpy(sh->V + q * dh, a->V + rg * dh, dh * sizeof *sh->V);
+		sh->ETA[q] = a->ETA[rg];
+		sh->ALP[q] = a->ALP[rg];
+		sh->BE[q] = be ? be[rg] : bconst;
+	}
+}
+
+/* Chunk j of a call that starts p tokens into a chunk of c: tokens [c0, c1) of the call,
+ * and whether the chunk ends inside the call (and is written). */
+static int
+chunk_span(int j, int p, int c, int t, int *c0, int *c1)
+{
+	*c0 = j == 0 ? 0 : j * c - p;
+	*c1 = (j + 1) * c - p < t ? (j + 1) * c - p : t;
+	return *c1 == (j + 1) * c - p;
+}
+
 /* ---- M_mem (titans' only memory): chunks of chunk_memory tokens ---- */
 
 /* The trajectory of M_mem for one (sequence, head): boundary states into hr->traj, and
@@ -443,18 +546,22 @@ struct head_ref {
 static void
 mem_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
     const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr,
-    const nlk_real *be, int reads)
+    const nlk_real *be, int reads, struct stream_head *sh)
 {
 	const struct nl_mem_unit *un = &w->u[NL_MU_MEM];
-	const int t = mm->t, dh = mm->dh, C = mm->chunk, nch = n_chunks(t, C);
+	const int t = mm->t, dh = mm->dh, C = mm->chunk, p = sh ? sh->np : 0;
+	const int nch = n_chunks(t + p, C);
 	const size_t us = unit_state(mm, dh), off = unit_offset(mm, w, NL_MU_MEM);
 	const size_t m1 = (size_t)dh * dh;
 	nlk_real *st0 = hr->traj + off;
 	const nlk_real *fz = hr->fz ? hr->fz + off : NULL;
 
-	state_init(mm, st0, params, un, hr->h);
+	if (sh)
+		memcpy(st0, sh->state[NL_MU_MEM], us * sizeof *st0);
+	else
+		state_init(mm, st0, params, un, hr->h);
 	for (int j = 0; j < nch; j++) {
-		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
+		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		nlk_real *st = st0 + (size_t)j * us, *nx = st + us;
 		if (fz && mm->meta == NL_META_NONE)
@@ -463,12 +570,19 @@ mem_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *
 			NLK(nlk_mem_read_fwd)(a->Oh + r, a->hpq + r, a->acq + r, a->Qh + r, st, st + m1,
 			    cn, dh, dh, dh, 1);
 		memcpy(nx, st, us * sizeof *st);
-		if (cn < C)
+		if (!full)
 			continue;               /* a last partial chunk only reads */
+		if (j == 0 && p > 0) {          /* a stream's chunk begun in earlier calls */
+			stream_pend(mm, sh, a, hr->row, be, uw->be[0], p, 0, c1);
+			unit_write(mm, uw, un, nx, st, sh->K, sh->V, sh->ETA, sh->ALP, sh->BE, C);
+			continue;
+		}
 		const nlk_real *f = fz && mm->meta == NL_META_FIRST ? fz + (size_t)j * us : st;
 		unit_write(mm, uw, un, nx, f, a->K + r, a->V + r, a->ETA + rg, a->ALP + rg,
 		    be ? be + rg : uw->be, cn);
 	}
+	if (sh)
+		memcpy(sh->state[NL_MU_MEM], st0 + (size_t)nch * us, us * sizeof *st0);
 }
 
 /* Reverse of mem_loop over a recomputed trajectory: D (adjoint of M_mem's state) ends as
@@ -516,15 +630,22 @@ mem_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *gr
  * every chunk from its start states (MODEL §2.2 steps 1–2). */
 static void
 other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
-    const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr, int reads)
+    const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr, int reads,
+    struct stream_head *sh)
 {
-	const int t = mm->t, dh = mm->dh, C = mm->chunk_other, nch = n_chunks(t, C);
+	const int t = mm->t, dh = mm->dh, C = mm->chunk_other, p = sh ? sh->np % C : 0;
+	const int nch = n_chunks(t + p, C);
 	const nlk_real b_alpha = params[w->b_alpha + hr->h], emax = (nlk_real)mm->eta_max;
 
-	for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++)
-		state_init(mm, hr->traj + unit_offset(mm, w, u), params, &w->u[u], hr->h);
+	for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+		nlk_real *st0 = hr->traj + unit_offset(mm, w, u);
+		if (sh)
+			memcpy(st0, sh->state[u], unit_state(mm, w->u[u].dout) * sizeof *st0);
+		else
+			state_init(mm, st0, params, &w->u[u], hr->h);
+	}
 	for (int j = 0; j < nch; j++) {
-		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
+		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		nlk_real *st[NL_MU_ALPHA + 1];
 		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
@@ -555,14 +676,27 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			nlk_real *nx = st[u] + us;
 			memcpy(nx, st[u], us * sizeof *nx);
-			if (cn < C)
+			if (!full)
 				continue;
+			if (j == 0 && p > 0) {  /* the chunk's first p tokens are pending */
+				int q = sh->np - p;
+				stream_pend(mm, sh, a, hr->row, NULL, uw->be[0], sh->np, 0, c1);
+				unit_write(mm, uw, &w->u[u], nx, st[u], sh->K + (size_t)q * dh,
+				    sh->V + (size_t)q * dh, sh->ETA + q, sh->ALP + q, uw->be, C);
+				continue;
+			}
 			const nlk_real *f = hr->fz && mm->meta == NL_META_FIRST
 			    ? hr->fz + off + (size_t)j * us : st[u];
 			unit_write(mm, uw, &w->u[u], nx, f, a->K + r, a->V + r, a->ETA + rg,
 			    a->ALP + rg, uw->be, cn);
 		}
 	}
+	if (sh)
+		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+			size_t us = unit_state(mm, w->u[u].dout);
+			memcpy(sh->state[u], hr->traj + unit_offset(mm, w, u) + (size_t)nch * us,
+			    us * sizeof *sh->state[u]);
+		}
 }
 
 /* Reverse of other_loop; dK, dV, dETA, dALP must already hold everything M_mem's writes
@@ -695,35 +829,55 @@ scratch_of(const struct nl_mem *mm, struct mm_scratch *sc)
 	sc->D = p;
 }
 
-/* All memories of (sequence i, head h) forward: trajectories into traj, reads with reads. */
+/* All memories of (sequence i, head h) forward: trajectories into traj, reads with reads;
+ * from and into a stream's state with sh. */
 static void
 head_forward(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
-    const struct mm_acts *a, struct unit_work *uw, nlk_real *traj, int i, int h, int reads)
+    const struct mm_acts *a, struct unit_work *uw, nlk_real *traj, int i, int h, int reads,
+    struct stream_head *sh)
 {
 	struct head_ref hr = head_ref(mm, w, traj, i, h);
-	if (mm->titans) {
-		mem_loop(mm, w, params, a, uw, &hr, a->gh[1], reads);
-		return;
+	const nlk_real *be = mm->titans ? a->gh[1] : NULL;
+	if (!mm->titans) {
+		fill_beta(mm, w, params, uw, h);
+		other_loop(mm, w, params, a, uw, &hr, reads, sh);
 	}
-	fill_beta(mm, w, params, uw, h);
-	other_loop(mm, w, params, a, uw, &hr, reads);
-	mem_loop(mm, w, params, a, uw, &hr, NULL, reads);
+	mem_loop(mm, w, params, a, uw, &hr, be, reads, sh);
+	if (sh == NULL)
+		return;
+	/* what follows M_mem's last boundary stays pending */
+	int np = sh->np, t = mm->t, left = (np + t) % mm->chunk;
+	nlk_real bc = mm->titans ? 0 : uw->be[0];
+	if (np + t < mm->chunk)
+		stream_pend(mm, sh, a, hr.row, be, bc, np, 0, t);
+	else
+		stream_pend(mm, sh, a, hr.row, be, bc, 0, t - left, t);
+}
+
+/* The dense products of a forward: a stream's rows must round alike however it is cut. */
+typedef void matmul_fn(nlk_real *, const nlk_real *, const nlk_real *, int, int, int);
+
+static matmul_fn *
+matmul_for(const struct nl_mem_stream *s)
+{
+	return s ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
 }
 
 /* y = W_o (RMSNorm_h(o) ⊙ SiLU(x̃ W_g)) from the memory's reads Oh. */
 static void
 out_forward(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
-    const struct mm_acts *a, nlk_real *y)
+    const struct mm_acts *a, nlk_real *y, const struct nl_mem_stream *s)
 {
+	matmul_fn *mul = matmul_for(s);
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, n = b * t;
 	const size_t nd = (size_t)n * d;
 	memset(a->o, 0, nd * sizeof *a->o);
 	from_heads_add(a->o, a->Oh, b, t, H, mm->dh);
 	NLK(nlk_rmsnorm_heads_fwd)(a->on, a->ostd, a->o, params + w->out_norm, n, H, mm->dh,
 	    (nlk_real)mm->eps);
-	NLK(nlk_matmul_fwd)(a->gp, a->xn, params + w->w_g, n, d, d);
+	mul(a->gp, a->xn, params + w->w_g, n, d, d);
 	NLK(nlk_swiglu_fwd)(a->pr, a->gp, a->on, nd);
-	NLK(nlk_matmul_fwd)(y, a->pr, params + w->w_o, n, d, d);
+	mul(y, a->pr, params + w->w_o, n, d, d);
 }
 
 /* Reverse of out_forward: sc->dxn gets the gate's share, sc->dO (head-major) the reads'. */
@@ -741,21 +895,34 @@ out_backward(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_re
 	to_heads(sc->dO, sc->do_, b, t, H, mm->dh);
 }
 
+/* conv4 over x [b, t, d] with a stream's context c of layer l (none: a sequence start),
+ * which then moves on by t tokens */
+static void
+conv_step(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int c, nlk_real *y,
+    const nlk_real *x, const nlk_real *taps)
+{
+	nlk_real *ctx = s ? stream_conv_ctx(mm, s, l, c) : NULL;
+	NLK(nlk_conv4_fwd)(y, x, taps, ctx, mm->b, mm->t, mm->d);
+	if (ctx)
+		NLK(nlk_conv4_tail)(ctx, x, ctx, mm->b, mm->t, mm->d);
+}
+
 static void
 titans_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
-    const struct mm_acts *a, const nlk_real *x)
+    const struct mm_acts *a, const nlk_real *x, struct nl_mem_stream *s, int l)
 {
+	matmul_fn *mul = matmul_for(s);
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, dh = mm->dh, n = b * t;
 	const size_t nd = (size_t)n * d, nh = (size_t)n * H;
 
 	/* q, k, v = SiLU(conv(x̃ W)); q, k ℓ2-normalised per head */
 	NLK(nlk_rmsnorm_fwd)(a->xn, a->rstd, x, params + w->norm, n, d, (nlk_real)mm->eps);
-	NLK(nlk_matmul_fwd)(a->pq, a->xn, params + w->w_q, n, d, d);
-	NLK(nlk_matmul_fwd)(a->pk, a->xn, params + w->w_k, n, d, d);
-	NLK(nlk_matmul_fwd)(a->pv, a->xn, params + w->w_v, n, d, d);
-	NLK(nlk_conv4_fwd)(a->cq, a->pq, params + w->conv_q, NULL, b, t, d);
-	NLK(nlk_conv4_fwd)(a->ck, a->pk, params + w->conv_k, NULL, b, t, d);
-	NLK(nlk_conv4_fwd)(a->cv, a->pv, params + w->conv_v, NULL, b, t, d);
+	mul(a->pq, a->xn, params + w->w_q, n, d, d);
+	mul(a->pk, a->xn, params + w->w_k, n, d, d);
+	mul(a->pv, a->xn, params + w->w_v, n, d, d);
+	conv_step(mm, s, l, 0, a->cq, a->pq, params + w->conv_q);
+	conv_step(mm, s, l, 1, a->ck, a->pk, params + w->conv_k);
+	conv_step(mm, s, l, 2, a->cv, a->pv, params + w->conv_v);
 	NLK(nlk_silu_fwd)(a->sq, a->cq, nd);
 	NLK(nlk_silu_fwd)(a->sk, a->ck, nd);
 	NLK(nlk_silu_fwd)(a->v, a->cv, nd);
@@ -769,7 +936,7 @@ titans_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_r
 	const size_t gw[3] = { w->w_eta, w->w_beta, w->w_a };
 	const size_t gb[3] = { w->b_eta, w->b_beta, w->b_a };
 	for (int i = 0; i < 3; i++) {
-		NLK(nlk_matmul_fwd)(a->z[i], a->xn, params + gw[i], n, d, H);
+		mul(a->z[i], a->xn, params + gw[i], n, d, H);
 		for (size_t j = 0; j < nh; j++)
 			a->z[i][j] += params[gb[i] + j % H];
 		NLK(nlk_sigmoid_fwd)(a->sg[i], a->z[i], nh);
@@ -780,23 +947,24 @@ titans_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_r
 
 static void
 selfmod_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *params,
-    const struct mm_acts *a, const nlk_real *x)
+    const struct mm_acts *a, const nlk_real *x, struct nl_mem_stream *s, int l)
 {
+	matmul_fn *mul = matmul_for(s);
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, dh = mm->dh, n = b * t;
 
 	/* x' = conv(x̃ W_x), q = l2norm(x' W_q) per head (static q, D2) */
 	NLK(nlk_rmsnorm_fwd)(a->xn, a->rstd, x, params + w->norm, n, d, (nlk_real)mm->eps);
-	NLK(nlk_matmul_fwd)(a->pre, a->xn, params + w->w_x, n, d, d);
-	NLK(nlk_conv4_fwd)(a->xc, a->pre, params + w->conv, NULL, b, t, d);
-	NLK(nlk_matmul_fwd)(a->qp, a->xc, params + w->w_q, n, d, d);
+	mul(a->pre, a->xn, params + w->w_x, n, d, d);
+	conv_step(mm, s, l, 0, a->xc, a->pre, params + w->conv);
+	mul(a->qp, a->xc, params + w->w_q, n, d, d);
 	NLK(nlk_l2norm_fwd)(a->q, a->invq, a->qp, n * H, dh);
 	to_heads(a->Qh, a->q, b, t, H, dh);
 	to_heads(a->Xh, a->xc, b, t, H, dh);
 }
 
-void
-NLK(nl_mem_forward)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
-    nlk_real *y, int b, int t)
+static void
+mixer_forward(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
+    nlk_real *y, int b, int t, struct nl_mem_stream *s)
 {
 	const struct nl_mem_layer *w = &mm->lay[l];
 	struct mm_acts a;
@@ -807,13 +975,47 @@ NLK(nl_mem_forward)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_
 	acts_of(mm, l, &a);
 	scratch_of(mm, &sc);
 	if (mm->titans)
-		titans_inputs(mm, w, params, &a, x);
+		titans_inputs(mm, w, params, &a, x, s, l);
 	else
-		selfmod_inputs(mm, w, params, &a, x);
+		selfmod_inputs(mm, w, params, &a, x, s, l);
 	for (int i = 0; i < b; i++)
-		for (int h = 0; h < mm->heads; h++)
-			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 1);
-	out_forward(mm, w, params, &a, y);
+		for (int h = 0; h < mm->heads; h++) {
+			struct stream_head sh;
+			if (s)
+				stream_head_of(mm, s, l, i, h, &sh);
+			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 1, s ? &sh : NULL);
+		}
+	out_forward(mm, w, params, &a, y, s);
+}
+
+void
+NLK(nl_mem_forward)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
+    nlk_real *y, int b, int t)
+{
+	mixer_forward(mm, l, params, x, y, b, t, NULL);
+}
+
+void
+NLK(nl_mem_forward_stream)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
+    nlk_real *y, int b, int t, struct nl_mem_stream *s)
+{
+	mixer_forward(mm, l, params, x, y, b, t, s);
+}
+
+void
+NLK(nl_mem_stream_reset)(const struct nl_mem *mm, struct nl_mem_stream *s,
+    const nlk_real *params)
+{
+	memset(s->data, 0, (size_t)mm->layers * s->layer_size * sizeof(nlk_real));
+	s->pos = 0;
+	for (int l = 0; l < mm->layers; l++)
+		for (int i = 0; i < s->b; i++)
+			for (int h = 0; h < mm->heads; h++) {
+				struct stream_head sh;
+				stream_head_of(mm, s, l, i, h, &sh);
+				for (int u = unit_first(mm); u < NL_MU_COUNT; u++)
+					state_init(mm, sh.state[u], params, &mm->lay[l].u[u], h);
+			}
 }
 
 int
@@ -834,7 +1036,7 @@ NLK(nl_mem_freeze)(struct nl_mem *mm, const nlk_real *params)
 		for (int i = 0; i < mm->b; i++)
 			for (int h = 0; h < mm->heads; h++)
 				head_forward(mm, w, params, &a, &sc.uw,
-				    rec + ((size_t)i * mm->heads + h) * ts, i, h, 0);
+				    rec + ((size_t)i * mm->heads + h) * ts, i, h, 0, NULL);
 		w->frozen = rec;
 	}
 	return 0;
@@ -854,7 +1056,7 @@ NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COU
 		acts_of(mm, l, &a);
 		for (int i = 0; i < mm->b; i++)
 			for (int h = 0; h < mm->heads; h++) {
-				head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0);
+				head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, NULL);
 				for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
 					size_t m1 = (size_t)w->u[u].dout * mm->dh, m2 = (size_t)mm->dh * mm->dh;
 					size_t us = unit_state(mm, w->u[u].dout);
@@ -897,7 +1099,7 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 	for (int i = 0; i < b; i++)
 		for (int h = 0; h < H; h++) {
 			struct head_ref hr = head_ref(mm, w, sc.traj, i, h);
-			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0);
+			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, NULL);
 			mem_loop_bwd(mm, w, grads, &a, &sc.uw, &hr, mm->titans ? a.gh[1] : NULL, sc.D,
 			    sc.dO, sc.dQ, sc.dK, sc.dV, sc.dETA, sc.dALP, sc.dBE);
 			if (mm->titans)

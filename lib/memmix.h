@@ -53,15 +53,39 @@ struct nl_mem {
 	int b, t;                       /* the batch of the last forward */
 };
 
+/* The fast state of b streams, carried from call to call in inference (D9; training
+ * starts every sequence afresh): per layer, sequence and head every memory's W1 W2 S1 S2
+ * and the keys, values and gates of the tokens since M_mem's last chunk boundary (its
+ * pending chunk), per layer the last 3 inputs of each conv, and the tokens seen. Elements
+ * are the mixer's (float, or double for the _f64 functions). */
+struct nl_mem_stream {
+	int b;
+	long long pos;
+	size_t head_size, layer_size;   /* elements */
+	void *data;
+};
+
 /* Whether cfg's family mixes tokens with memories. */
 int nl_mem_family(const struct nl_config *c);
 int nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout *lo,
     int max_batch, int max_seq, size_t elem, struct nl_err *err);
 void nl_mem_free(struct nl_mem *mm);
+/* Allocate a stream of b ≤ max_batch sequences; reset it before use. */
+int nl_mem_stream_init(const struct nl_mem *mm, struct nl_mem_stream *s, int b,
+    struct nl_err *err);
+void nl_mem_stream_free(struct nl_mem_stream *s);
 
 #define NL_MEM_DECLARE(R, SUFFIX) \
 	void nl_mem_forward##SUFFIX(struct nl_mem *mm, int l, const R *params, const R *x, R *y, \
 	    int b, int t); \
+	/* The same over the next t tokens of stream s (b = s->b), from and into its state; \
+	 * the caller advances s->pos by t after the last layer. Cut anywhere, a stream gives \
+	 * the outputs of one call over the whole. */ \
+	void nl_mem_forward_stream##SUFFIX(struct nl_mem *mm, int l, const R *params, \
+	    const R *x, R *y, int b, int t, struct nl_mem_stream *s); \
+	/* Every state of s to the meta-learned initial one, nothing pending, pos 0. */ \
+	void nl_mem_stream_reset##SUFFIX(const struct nl_mem *mm, struct nl_mem_stream *s, \
+	    const R *params); \
 	void nl_mem_backward##SUFFIX(struct nl_mem *mm, int l, const R *params, R *grads, \
 	    const R *x, const R *dy, R *dx); \
 	/* Record every layer's trajectories of the last forward (params as then); later \

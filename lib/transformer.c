@@ -177,14 +177,17 @@ global_acts(const struct nl_tf *m, struct tf_global *g)
 	g->scratch = p;
 }
 
-double
-NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
-    const int32_t *targets, int b, int t, nlk_real *logits)
+static double
+tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
+    const int32_t *targets, int b, int t, nlk_real *logits, struct nl_mem_stream *stream)
 {
 	const int d = m->d, f = m->hidden, h = m->heads, dh = d / h, n = b * t;
 	const nlk_real eps = (nlk_real)m->eps, base = (nlk_real)m->rope_base;
 	struct tf_layer_acts a;
 	struct tf_global g;
+	/* a stream's rows must round alike however it is cut (nlk_matmul_rows_fwd) */
+	void (*mul)(nlk_real *, const nlk_real *, const nlk_real *, int, int, int) =
+	    stream ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
 
 	m->b = b;
 	m->t = t;
@@ -198,18 +201,21 @@ NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		layer_acts(m, l, &a);
 
 		if (m->memfam) {
-			NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t);
+			if (stream)
+				NLK(nl_mem_forward_stream)(&m->mem, l, params, a.h, a.hm, b, t, stream);
+			else
+				NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t);
 			goto residual;
 		}
 		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
 		NLK(nlk_rmsnorm_fwd)(a.a, a.rstd1, a.h, params + w->attn_norm, n, d, eps);
-		NLK(nlk_matmul_fwd)(a.q, a.a, qkv, n, d, d);
-		NLK(nlk_matmul_fwd)(a.k, a.a, qkv + (size_t)d * d, n, d, d);
-		NLK(nlk_matmul_fwd)(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
+		mul(a.q, a.a, qkv, n, d, d);
+		mul(a.k, a.a, qkv + (size_t)d * d, n, d, d);
+		mul(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
 		NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
 		NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
 		NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
-		NLK(nlk_matmul_fwd)(a.hm, a.o, params + w->w_o, n, d, d);
+		mul(a.hm, a.o, params + w->w_o, n, d, d);
 residual:
 		for (size_t i = 0; i < (size_t)n * d; i++)
 			a.hm[i] += a.h[i];
@@ -225,23 +231,39 @@ residual:
 			out = g.h;
 		}
 		NLK(nlk_rmsnorm_fwd)(a.mm, a.rstd2, a.hm, params + w->mlp_norm, n, d, eps);
-		NLK(nlk_matmul_fwd)(a.g, a.mm, params + w->w_gate, n, d, f);
-		NLK(nlk_matmul_fwd)(a.u, a.mm, params + w->w_up, n, d, f);
+		mul(a.g, a.mm, params + w->w_gate, n, d, f);
+		mul(a.u, a.mm, params + w->w_up, n, d, f);
 		NLK(nlk_swiglu_fwd)(a.s, a.g, a.u, (size_t)n * f);
-		NLK(nlk_matmul_fwd)(out, a.s, params + w->w_down, n, f, d);
+		mul(out, a.s, params + w->w_down, n, f, d);
 		for (size_t i = 0; i < (size_t)n * d; i++)
 			out[i] += a.hm[i];
 	}
 	global_acts(m, &g);
 	NLK(nlk_rmsnorm_fwd)(g.z, g.rstd, g.h, params + m->norm, n, d, eps);
 	nlk_real *lg = logits ? logits : g.dlogits;   /* dlogits is free until backward */
-	NLK(nlk_matmul_fwd)(lg, g.z, params + m->embed, n, d, m->vocab);
+	mul(lg, g.z, params + m->embed, n, d, m->vocab);
 	m->scored = 0;
 	if (targets == NULL)
 		return 0;
 	for (int i = 0; i < n; i++)
 		m->scored += targets[i] >= 0;
 	return NLK(nlk_xent_fwd)(g.losses, g.probs, lg, targets, n, m->vocab);
+}
+
+double
+NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
+    const int32_t *targets, int b, int t, nlk_real *logits)
+{
+	return tf_forward(m, params, ids, targets, b, t, logits, NULL);
+}
+
+double
+NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_mem_stream *s,
+    const int32_t *ids, const int32_t *targets, int t, nlk_real *logits)
+{
+	double loss = tf_forward(m, params, ids, targets, s->b, t, logits, s);
+	s->pos += t;
+	return loss;
 }
 
 void

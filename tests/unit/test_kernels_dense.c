@@ -333,6 +333,37 @@ T_TEST(matmul_fast_vs_ref)
 	printf("# worst nmse matmul: y %.3g, dx %.3g, dw %.3g\n", ey, edx, edw);
 }
 
+/* The row-invariant product: the reference's result up to summation order, and each row
+ * bit for bit the same whether computed alone, in a group, or at any place of a batch. */
+T_TEST(matmul_rows)
+{
+	double ey = 0;
+	for (size_t s = 0; s < NSHAPES; s++) {
+		int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+		size_t ny = (size_t)n * out;
+		float *x = t_fvec((size_t)n * in, 1), *w = t_fvec((size_t)out * in, 1);
+		float *y0 = t_fvec(ny, 1), *y1 = t_fvec(ny, 1), *yr = t_fvec((size_t)out, 1);
+		nlk_matmul_fwd_ref(y0, x, w, n, in, out);
+		nlk_matmul_rows_fwd(y1, x, w, n, in, out);
+		T_NMSE(y1, y0, ny, NMSE_TOL);
+		worst(&ey, fnmse(y1, y0, ny));
+		int same = 1;
+		for (int i = 0; i < n; i++) {
+			nlk_matmul_rows_fwd(yr, x + (size_t)i * in, w, 1, in, out);
+			same &= memcmp(yr, y1 + (size_t)i * out, (size_t)out * sizeof *yr) == 0;
+			if (i + 3 <= n) {       /* rows i.. as the first of a group of three */
+				float *y3 = t_fvec((size_t)3 * out, 1);
+				nlk_matmul_rows_fwd(y3, x + (size_t)i * in, w, 3, in, out);
+				same &= memcmp(y3, y1 + (size_t)i * out, (size_t)3 * out * sizeof *y3) == 0;
+				free(y3);
+			}
+		}
+		T_CHECK_MSG(same, "shape %d %d %d: a row's result depends on its batch", n, in, out);
+		free(x), free(w), free(y0), free(y1), free(yr);
+	}
+	printf("# worst nmse matmul_rows: %.3g\n", ey);
+}
+
 T_TEST(rmsnorm_fast_vs_ref)
 {
 	double ey = 0, er = 0, edx = 0, edw = 0;
@@ -507,6 +538,7 @@ main(void)
 	T_RUN(act_fd);
 	T_RUN(xent_fd);
 	T_RUN(matmul_fast_vs_ref);
+	T_RUN(matmul_rows);
 	T_RUN(rmsnorm_fast_vs_ref);
 	T_RUN(adamw_fast_vs_ref);
 	T_RUN(rmsnorm_known);

@@ -13,6 +13,7 @@
 #include "rng.h"
 #include "t_num.h"
 #include "transformer.h"
+#include "t_fixture.h"
 
 static const char *const families[] = { "titans", "selfmod" };
 
@@ -82,6 +83,39 @@ gradcheck(const char *family, const char *mode, const char *rule)
 	free(rows);
 	nl_config_free(&c);
 }
+
+/* Every case of tests/ref/memory/<family>/cases ("expected-….npz key=value …", written by
+ * gen_memory.py): loss, logits and each gradient against the PyTorch reference, which
+ * differentiates through the inner loop with autograd. */
+static void
+reference_family(const char *family, int use_float, double tol)
+{
+	char dir[128], path[160], line[512];
+	snprintf(dir, sizeof dir, "tests/ref/memory/%s/", family);
+	snprintf(path, sizeof path, "%scases", dir);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	T_CHECK_MSG(f != NULL, "%s missing", path);
+	while (f && fgets(line, sizeof line, f)) {
+		const char *ov[8] = { 0 };
+		int k = 0;
+		char *file = strtok(line, " \n");
+		for (char *w; k < 7 && (w = strtok(NULL, " \n")) != NULL;)
+			ov[k++] = w;
+		if (file == NULL)
+			continue;
+		t_reference_check(dir, file, ov, use_float, tol);
+		n++;
+	}
+	if (f)
+		fclose(f);
+	T_CHECK_MSG(n >= 12, "%s: %d cases", path, n);
+}
+
+T_TEST(reference_titans_double) { reference_family("titans", 0, 1e-9); }
+T_TEST(reference_titans_float) { reference_family("titans", 1, 1e-4); }
+T_TEST(reference_selfmod_double) { reference_family("selfmod", 0, 1e-9); }
+T_TEST(reference_selfmod_float) { reference_family("selfmod", 1, 1e-4); }
 
 T_TEST(gradcheck_modes)
 {
@@ -196,6 +230,108 @@ T_TEST(causal_and_chunk_start)
 		T_CHECK_MSG(causal, "%s: an earlier logit changed", families[f]);
 		T_CHECK_MSG(chunk_start, "%s: a read inside the chunk saw a write", families[f]);
 		T_CHECK_MSG(moves, "%s: the next chunk did not see the write", families[f]);
+		small_free(&s);
+	}
+}
+
+/* A stream cut anywhere — token by token, or at points inside both chunk sizes — gives
+ * bit for bit the logits and loss of one call over the whole (conv context, every memory's
+ * state and the pending chunk carried), in double and in float; and, up to rounding (the
+ * training forward's gemm blocks by the row count), the training forward's. */
+enum { SB = 2, ST = 40, SV = 13 };
+
+static void
+stream_split(struct small *s, struct nl_tf *tf32, const float *p32, const int *cuts,
+    const int32_t *ids, const int32_t *tg, double *got, float *got32, double *sum,
+    double *sum32)
+{
+	enum { B = SB, T = ST, V = SV };
+	struct nl_mem_stream st, st32;
+	struct nl_err err = { 0 };
+	double piece[B * T * V];
+	float piece32[B * T * V];
+	int32_t pid[B * T], ptg[B * T];
+
+	if (nl_mem_stream_init(&s->tf.mem, &st, B, &err) ||
+	    nl_mem_stream_init(&tf32->mem, &st32, B, &err)) {
+		T_CHECK_MSG(0, "%s", err.msg);
+		return;
+	}
+	nl_mem_stream_reset_f64(&s->tf.mem, &st, s->p);
+	nl_mem_stream_reset(&tf32->mem, &st32, p32);
+	for (int at = 0, k = 0; at < T; at += cuts[k], k++) {
+		int n = cuts[k];
+		for (int i = 0; i < B; i++)
+			for (int j = 0; j < n; j++) {
+				pid[i * n + j] = ids[i * T + at + j];
+				ptg[i * n + j] = tg[i * T + at + j];
+			}
+		*sum += nl_tf_forward_stream_f64(&s->tf, s->p, &st, pid, ptg, n, piece);
+		*sum32 += nl_tf_forward_stream(tf32, p32, &st32, pid, ptg, n, piece32);
+		for (int i = 0; i < B; i++) {
+			memcpy(got + ((size_t)i * T + at) * V, piece + (size_t)i * n * V,
+			    (size_t)n * V * sizeof *got);
+			memcpy(got32 + ((size_t)i * T + at) * V, piece32 + (size_t)i * n * V,
+			    (size_t)n * V * sizeof *got32);
+		}
+	}
+	T_CHECK_MSG(st.pos == T, "pos %lld", st.pos);
+	nl_mem_stream_free(&st);
+	nl_mem_stream_free(&st32);
+}
+
+T_TEST(streaming)
+{
+	enum { B = SB, T = ST, V = SV };
+	static const int splits[][T + 1] = {
+		{ 40, 0 },
+		{ 3, 1, 7, 13, 16, 0 },
+		{ 5, 35, 0 },
+		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 },
+	};
+	for (int f = 0; f < 2; f++) {
+		struct small s;
+		struct nl_tf tf32;
+		struct nl_err err = { 0 };
+		if (small_make(&s, families[f], 2, T, 8) ||
+		    nl_tf_init(&tf32, &s.c, &s.lo, B, T, sizeof(float), &err)) {
+			T_CHECK(0);
+			continue;
+		}
+		float *p32 = malloc(s.lo.total * sizeof *p32);
+		for (size_t i = 0; i < s.lo.total; i++)
+			p32[i] = (float)s.p[i];
+		int32_t ids[B * T], tg[B * T];
+		for (int i = 0; i < B * T; i++) {
+			ids[i] = (i * 7 + i / 5) % V;
+			tg[i] = i % 9 == 4 ? -1 : (i * 5 + 1) % V;
+		}
+		static double train[B * T * V], one[B * T * V], got[B * T * V];
+		static float train32[B * T * V], one32[B * T * V], got32[B * T * V];
+		double loss = nl_tf_forward_f64(&s.tf, s.p, ids, tg, B, T, train);
+		double loss32 = nl_tf_forward(&tf32, p32, ids, tg, B, T, train32);
+		double l1 = 0, l1f = 0;
+		stream_split(&s, &tf32, p32, splits[0], ids, tg, one, one32, &l1, &l1f);
+		for (size_t k = 1; k < sizeof splits / sizeof splits[0]; k++) {
+			double sum = 0, sum32 = 0;
+			stream_split(&s, &tf32, p32, splits[k], ids, tg, got, got32, &sum, &sum32);
+			T_CHECK_MSG(memcmp(got, one, sizeof got) == 0 && memcmp(got32, one32,
+			    sizeof got32) == 0, "%s split %zu: logits differ from one call",
+			    families[f], k);
+			/* the calls' summed losses add up in another order */
+			T_CHECK(fabs(sum - l1) <= 1e-13 * l1 && fabs(sum32 - l1f) <= 1e-6 * l1f);
+		}
+		double e = max_diff(one, train, (size_t)B * T * V), e32 = 0;
+		for (int i = 0; i < B * T * V; i++)
+			e32 = fmax(e32, fabs((double)one32[i] - train32[i]));
+		printf("# %s: stream vs training forward: loss %.3g (double), %.3g (float); "
+		    "logits max abs %.3g, %.3g\n", families[f], fabs(l1 - loss), fabs(l1f - loss32),
+		    e, e32);
+		T_CHECK(fabs(l1 - loss) <= 1e-12 * loss && e <= 1e-12);
+		T_CHECK(fabs(l1f - loss32) <= 1e-5 * loss32 && e32 <= 1e-4);
+		free(p32);
+		nl_tf_free(&tf32);
 		small_free(&s);
 	}
 }
@@ -344,9 +480,14 @@ T_TEST(stream_stability)
 int
 main(void)
 {
+	t_run(reference_titans_double, "titans = the PyTorch reference (double, 1e-9)");
+	t_run(reference_titans_float, "titans = the PyTorch reference (float, 1e-4)");
+	t_run(reference_selfmod_double, "selfmod = the PyTorch reference (double, 1e-9)");
+	t_run(reference_selfmod_float, "selfmod = the PyTorch reference (float, 1e-4)");
 	t_run(gradcheck_modes, "finite differences: every mode; none's zero set");
 	t_run(gradcheck_rules, "finite differences: every step rule");
 	t_run(causal_and_chunk_start, "causality; reads at the chunk-start state");
+	t_run(streaming, "a stream cut anywhere = one call, bit for bit");
 	t_run(deterministic_and_independent, "determinism; sequences independent");
 	t_run(parameter_counts, "parameter counts of MODEL §2.6");
 	t_run(stream_stability, "a 4,096-token stream stays bounded (MODEL §8.15)");
