@@ -36,6 +36,8 @@ struct cfg_key {
 
 /* Sorted bytewise: nl_config_format writes this order (preset aside, see there). */
 static const struct cfg_key cfg_keys[] = {
+	KI("adaptive_q", adaptive_q, 0, 0, 1,
+	    "selfmod: q from a self-modifying memory M_q instead of W_q (D2)"),
 	KI("chunk_memory", chunk_memory, 64, 1, 65536,
 	    "tokens between writes of M_mem (titans: of its memory)"),
 	KI("chunk_other", chunk_other, 8, 1, 65536,
@@ -673,6 +675,9 @@ nl_config_check(const struct nl_config *c, struct nl_err *err)
 	if (c->train_seq_len > c->context)
 		return nl_err_set(err, NL_ERANGE, "train.seq_len %lld exceeds context %lld",
 		    (long long)c->train_seq_len, (long long)c->context);
+	if (c->adaptive_q && strcmp(c->model, "selfmod") != 0)
+		return nl_err_set(err, NL_ERANGE, "adaptive_q = 1 needs model selfmod, not %s",
+		    c->model);
 	if (strcmp(c->model, "selfmod") == 0 && c->chunk_memory % c->chunk_other != 0)
 		return nl_err_set(err, NL_ERANGE,
 		    "chunk_memory %lld is not a multiple of chunk_other %lld",

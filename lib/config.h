@@ -30,6 +30,7 @@ struct nl_config {
 	char meta_grad[NL_CONFIG_WORD];  /* full | first | none */
 	double mem_w1_scale;             /* mem.w1_scale */
 	int64_t projector;
+	int64_t adaptive_q;
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: adamw */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */

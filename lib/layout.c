@@ -166,9 +166,11 @@ build_selfmod(struct nl_layout *lo, const struct nl_config *c, struct nl_err *er
 		if (add(lo, err, NL_INIT_ONES, 0, 1, VEC(d), "layers.%lld.mix.norm.weight", li) ||
 		    add(lo, err, NL_INIT_NORMAL, 1, 2, MAT(d, d), "layers.%lld.mix.w_x", li) ||
 		    add(lo, err, NL_INIT_CONV, 0, 2, MAT(4, d), "layers.%lld.mix.conv", li) ||
-		    add(lo, err, NL_INIT_NORMAL, 1, 2, MAT(d, d), "layers.%lld.mix.w_q", li) ||
+		    (!c->adaptive_q &&
+		    add(lo, err, NL_INIT_NORMAL, 1, 2, MAT(d, d), "layers.%lld.mix.w_q", li)) ||
 		    add_memory(lo, c, i, "k", dh, err) || add_memory(lo, c, i, "v", dh, err) ||
 		    add_memory(lo, c, i, "eta", 1, err) || add_memory(lo, c, i, "alpha", 1, err) ||
+		    (c->adaptive_q && add_memory(lo, c, i, "q", dh, err)) ||
 		    add_memory(lo, c, i, "mem", dh, err) ||
 		    add(lo, err, NL_INIT_CONST, 0, 1, VEC(h), "layers.%lld.mix.b_alpha", li))
 			return -1;

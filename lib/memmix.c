@@ -28,11 +28,12 @@ n_chunks(int t, int c)
 	return (t + c - 1) / c;
 }
 
-/* The units of a family in trajectory order and each one's chunk size. */
+/* Whether a family has unit u (in trajectory order: the enum's), and each one's chunk
+ * size. */
 static int
-unit_first(const struct nl_mem *mm)
+unit_on(const struct nl_mem *mm, int u)
 {
-	return mm->titans ? NL_MU_MEM : NL_MU_K;
+	return mm->titans ? u == NL_MU_MEM : u != NL_MU_Q || mm->adaptive_q;
 }
 
 static int
@@ -47,8 +48,10 @@ static size_t
 unit_offset(const struct nl_mem *mm, const struct nl_mem_layer *w, int u)
 {
 	size_t off = 0;
-	for (int v = unit_first(mm); v < u; v++) {
+	for (int v = 0; v < u; v++) {
 		int c = unit_chunk(mm, v);
+		if (!unit_on(mm, v))
+			continue;
 		off += (size_t)(n_chunks(mm->max_seq + c - 1, c) + 1) * unit_state(mm, w->u[v].dout);
 	}
 	return off;
@@ -77,8 +80,8 @@ mm_sizes(const struct nl_mem *mm)
 	s.n = round_up((size_t)mm->max_batch * mm->max_seq);
 	s.nd = round_up(s.n * mm->d);
 	s.nh = round_up(s.n * mm->heads);
-	/* titans: 22 nd, rstd, 12 nh; selfmod: 26 nd, rstd, 8 nh (acts_of) */
-	s.per_layer = (mm->titans ? 22 : 26) * s.nd + s.n + (mm->titans ? 12 : 8) * s.nh;
+	/* titans: 22 nd, rstd, 12 nh; selfmod: 29 nd, rstd, 8 nh (acts_of) */
+	s.per_layer = (mm->titans ? 22 : 29) * s.nd + s.n + (mm->titans ? 12 : 8) * s.nh;
 	/* one head's chunk work (unit_work_of) */
 	s.unit = round_up(12 * c * dh + 6 * c + 6 * dh +
 	    NLK(nlk_mem_write_scratch)((int)c, (int)dh, (int)dh, (int)dh));
@@ -128,6 +131,7 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 	/* titans always has momentum and never the projector (MODEL §1.2) */
 	mm->momentum = mm->titans || c->inner_momentum;
 	mm->projector = !mm->titans && c->projector;
+	mm->adaptive_q = !mm->titans && c->adaptive_q;
 	mm->meta = strcmp(c->meta_grad, "first") == 0 ? NL_META_FIRST
 	    : strcmp(c->meta_grad, "none") == 0 ? NL_META_NONE : NL_META_FULL;
 	mm->max_batch = max_batch;
@@ -142,11 +146,12 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 	mm->lay = calloc((size_t)mm->layers, sizeof *mm->lay);
 	if (mm->lay == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
-	static const char *const unit_names[NL_MU_COUNT] = { "k", "v", "eta", "alpha", "mem" };
+	static const char *const unit_names[NL_MU_COUNT] = { "k", "v", "eta", "alpha", "q", "mem" };
 	for (int l = 0; l < mm->layers; l++) {
 		struct nl_mem_layer *y = &mm->lay[l];
 		OFFSET(y->norm, "layers.%d.mix.norm.weight", l);
-		OFFSET(y->w_q, "layers.%d.mix.w_q", l);
+		if (!mm->adaptive_q)
+			OFFSET(y->w_q, "layers.%d.mix.w_q", l);
 		OFFSET(y->w_g, "layers.%d.mix.w_g", l);
 		OFFSET(y->w_o, "layers.%d.mix.w_o", l);
 		OFFSET(y->out_norm, "layers.%d.mix.out_norm.weight", l);
@@ -169,7 +174,7 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 			if (mm->momentum)
 				OFFSET(y->b_beta, "layers.%d.mix.b_beta", l);
 		}
-		for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
+		for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
 			OFFSET(y->u[u].w1, "layers.%d.mix.m_%s.w1", l, unit_names[u]);
 			OFFSET(y->u[u].w2, "layers.%d.mix.m_%s.w2", l, unit_names[u]);
 			y->u[u].dout = u == NL_MU_ETA || u == NL_MU_ALPHA ? 1 : mm->dh;
@@ -197,7 +202,7 @@ static size_t
 stream_head_size(const struct nl_mem *mm)
 {
 	size_t n = 0;
-	for (int u = unit_first(mm); u < NL_MU_COUNT; u++)
+	for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u))
 		n += unit_state(mm, mm->lay[0].u[u].dout);
 	return n + (size_t)mm->chunk * (2 * (size_t)mm->dh + 3);
 }
@@ -251,9 +256,9 @@ struct mm_acts {
 	/* titans */
 	nlk_real *pq, *pk, *pv, *cq, *ck, *cv, *sq, *sk, *v, *k, *Kh, *Vh, *invk;
 	nlk_real *z[3], *sg[3], *gh[3];
-	/* selfmod: x' and the reads of M_k, M_v, M_η, M_α (head-major) */
+	/* selfmod: x' and the reads of M_k, M_v, M_η, M_α, M_q (head-major) */
 	nlk_real *pre, *xc, *qp, *Xh, *RK, *K, *hpk, *ack, *RV, *V, *hpv, *acv, *hpe, *ace, *hpa;
-	nlk_real *aca, *invK, *invV, *ZE, *ETA, *ZA, *ALP;
+	nlk_real *aca, *invK, *invV, *ZE, *ETA, *ZA, *ALP, *RQ, *hpqm, *acqm;
 };
 
 static void
@@ -279,7 +284,8 @@ acts_of(const struct nl_mem *mm, int l, struct mm_acts *a)
 	}
 	nlk_real **nd[] = { &a->xn, &a->pre, &a->xc, &a->qp, &a->q, &a->o, &a->on, &a->gp, &a->pr,
 	    &a->Xh, &a->Qh, &a->hpq, &a->acq, &a->Oh, &a->RK, &a->K, &a->hpk, &a->ack, &a->RV,
-	    &a->V, &a->hpv, &a->acv, &a->hpe, &a->ace, &a->hpa, &a->aca };
+	    &a->V, &a->hpv, &a->acv, &a->hpe, &a->ace, &a->hpa, &a->aca, &a->RQ, &a->hpqm,
+	    &a->acqm };
 	for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++, p += s.nd)
 		*nd[i] = p;
 	a->rstd = p, p += s.n;
@@ -499,7 +505,7 @@ stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, i
 	    + ((size_t)i * mm->heads + h) * s->head_size;
 	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
 	memset(sh, 0, sizeof *sh);
-	for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
+	for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
 		sh->state[u] = p;
 		p += unit_state(mm, mm->lay[l].u[u].dout);
 	}
@@ -637,7 +643,7 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 	const int nch = n_chunks(t + p, C);
 	const nlk_real b_alpha = params[w->b_alpha + hr->h], emax = (nlk_real)mm->eta_max;
 
-	for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 		nlk_real *st0 = hr->traj + unit_offset(mm, w, u);
 		if (sh)
 			memcpy(st0, sh->state[u], unit_state(mm, w->u[u].dout) * sizeof *st0);
@@ -647,8 +653,8 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 	for (int j = 0; j < nch; j++) {
 		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
-		nlk_real *st[NL_MU_ALPHA + 1];
-		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+		nlk_real *st[NL_MU_Q + 1];
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			st[u] = hr->traj + off + (size_t)j * us;
 			if (hr->fz && mm->meta == NL_META_NONE)
@@ -667,12 +673,17 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 			    st[NL_MU_ETA], st[NL_MU_ETA] + m1, cn, dh, dh, 1, 0);
 			NLK(nlk_mem_read_fwd)(a->ZA + rg, a->hpa + r, a->aca + r, a->Xh + r,
 			    st[NL_MU_ALPHA], st[NL_MU_ALPHA] + m1, cn, dh, dh, 1, 0);
+			if (mm->adaptive_q) {   /* q = l2norm(M_q(x')) */
+				NLK(nlk_mem_read_fwd)(a->RQ + r, a->hpqm + r, a->acqm + r, a->Xh + r,
+				    st[NL_MU_Q], st[NL_MU_Q] + m, cn, dh, dh, dh, 1);
+				NLK(nlk_l2norm_fwd)(a->Qh + r, a->invq + rg, a->RQ + r, cn, dh);
+			}
 			for (int i = 0; i < cn; i++) {
 				a->ETA[rg + i] = emax * sigm(a->ZE[rg + i]);
 				a->ALP[rg + i] = sigm(a->ZA[rg + i] + b_alpha);
 			}
 		}
-		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			nlk_real *nx = st[u] + us;
 			memcpy(nx, st[u], us * sizeof *nx);
@@ -692,7 +703,7 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 		}
 	}
 	if (sh)
-		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 			size_t us = unit_state(mm, w->u[u].dout);
 			memcpy(sh->state[u], hr->traj + unit_offset(mm, w, u) + (size_t)nch * us,
 			    us * sizeof *sh->state[u]);
@@ -704,15 +715,16 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 static void
 other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *grads,
     const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr, nlk_real *D,
-    nlk_real *dX, nlk_real *dK, nlk_real *dV, nlk_real *dETA, nlk_real *dALP, nlk_real *dBE)
+    nlk_real *dX, nlk_real *dQ, nlk_real *dK, nlk_real *dV, nlk_real *dETA, nlk_real *dALP,
+    nlk_real *dBE)
 {
 	const int t = mm->t, dh = mm->dh, C = mm->chunk_other, nch = n_chunks(t, C);
 	const int none = mm->meta == NL_META_NONE;
 	const nlk_real emax = (nlk_real)mm->eta_max;
-	nlk_real *Du[NL_MU_ALPHA + 1];
+	nlk_real *Du[NL_MU_Q + 1];
 	size_t ds = 0;
 
-	for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 		Du[u] = D + ds;
 		ds += unit_state(mm, w->u[u].dout);
 	}
@@ -720,8 +732,8 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 	for (int j = nch - 1; j >= 0; j--) {
 		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
-		const nlk_real *st[NL_MU_ALPHA + 1];
-		for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+		const nlk_real *st[NL_MU_Q + 1];
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			st[u] = hr->traj + off + (size_t)j * us;
 			if (cn < C || none)
@@ -733,17 +745,18 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 			    dBE + rg);
 		}
 		/* the reads of chunk j: k = l2norm(M_k(x')), v = l2norm(M_v(x')),
-		 * η = eta_max σ(M_η(x')), α = σ(M_α(x') + b_α) */
+		 * (q = l2norm(M_q(x'))), η = eta_max σ(M_η(x')), α = σ(M_α(x') + b_α) */
 		const size_t m = (size_t)dh * dh, m1 = (size_t)dh;
 		nlk_real *dr = uw->dvh, *dz = uw->dcv;
 		const struct {
 			int u;
 			const nlk_real *dn, *nrm, *inv, *hp, *ac;
-		} kv[2] = {
+		} kv[3] = {
 			{ NL_MU_K, dK, a->K, a->invK, a->hpk, a->ack },
 			{ NL_MU_V, dV, a->V, a->invV, a->hpv, a->acv },
+			{ NL_MU_Q, dQ, a->Qh, a->invq, a->hpqm, a->acqm },
 		};
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < (mm->adaptive_q ? 3 : 2); i++) {
 			int u = kv[i].u;
 			memset(dr, 0, (size_t)cn * dh * sizeof *dr);
 			NLK(nlk_l2norm_bwd)(dr, kv[i].dn + r, kv[i].nrm + r, kv[i].inv + rg, cn, dh);
@@ -769,7 +782,7 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 	}
 	if (none)
 		return;
-	for (int u = NL_MU_K; u <= NL_MU_ALPHA; u++) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
 		size_t m1 = (size_t)w->u[u].dout * dh, m2 = (size_t)dh * dh;
 		for (size_t e = 0; e < m1; e++)
 			grads[w->u[u].w1 + hr->h * m1 + e] += Du[u][e];
@@ -952,14 +965,17 @@ selfmod_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_
 	matmul_fn *mul = matmul_for(s);
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, dh = mm->dh, n = b * t;
 
-	/* x' = conv(x̃ W_x), q = l2norm(x' W_q) per head (static q, D2) */
+	/* x' = conv(x̃ W_x), q = l2norm(x' W_q) per head (static q, D2; adaptive_q reads q
+	 * from M_q in other_loop) */
 	NLK(nlk_rmsnorm_fwd)(a->xn, a->rstd, x, params + w->norm, n, d, (nlk_real)mm->eps);
 	mul(a->pre, a->xn, params + w->w_x, n, d, d);
 	conv_step(mm, s, l, 0, a->xc, a->pre, params + w->conv);
+	to_heads(a->Xh, a->xc, b, t, H, dh);
+	if (mm->adaptive_q)
+		return;
 	mul(a->qp, a->xc, params + w->w_q, n, d, d);
 	NLK(nlk_l2norm_fwd)(a->q, a->invq, a->qp, n * H, dh);
 	to_heads(a->Qh, a->q, b, t, H, dh);
-	to_heads(a->Xh, a->xc, b, t, H, dh);
 }
 
 static void
@@ -1013,7 +1029,7 @@ NLK(nl_mem_stream_reset)(const struct nl_mem *mm, struct nl_mem_stream *s,
 			for (int h = 0; h < mm->heads; h++) {
 				struct stream_head sh;
 				stream_head_of(mm, s, l, i, h, &sh);
-				for (int u = unit_first(mm); u < NL_MU_COUNT; u++)
+				for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u))
 					state_init(mm, sh.state[u], params, &mm->lay[l].u[u], h);
 			}
 }
@@ -1057,7 +1073,7 @@ NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COU
 		for (int i = 0; i < mm->b; i++)
 			for (int h = 0; h < mm->heads; h++) {
 				head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, NULL);
-				for (int u = unit_first(mm); u < NL_MU_COUNT; u++) {
+				for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
 					size_t m1 = (size_t)w->u[u].dout * mm->dh, m2 = (size_t)mm->dh * mm->dh;
 					size_t us = unit_state(mm, w->u[u].dout);
 					int nb = n_chunks(mm->t, unit_chunk(mm, u)) + 1;
@@ -1104,7 +1120,7 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			    sc.dO, sc.dQ, sc.dK, sc.dV, sc.dETA, sc.dALP, sc.dBE);
 			if (mm->titans)
 				continue;
-			other_loop_bwd(mm, w, grads, &a, &sc.uw, &hr, sc.D, sc.t1, sc.dK, sc.dV,
+			other_loop_bwd(mm, w, grads, &a, &sc.uw, &hr, sc.D, sc.t1, sc.dQ, sc.dK, sc.dV,
 			    sc.dETA, sc.dALP, sc.dBE);
 			if (mm->momentum) {             /* β = σ(b_β), shared by the head's tokens */
 				nlk_real bsum = 0, be = sc.uw.be[0];
@@ -1158,11 +1174,14 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 		}
 	} else {
 		/* q = l2norm(x' W_q); x' = conv(x̃ W_x) also fed every memory read (sc.t1) */
-		memset(sc.t2, 0, nd * sizeof *sc.t2);
-		from_heads_add(sc.t2, sc.dQ, b, t, H, dh);
-		NLK(nlk_l2norm_bwd)(sc.t3, sc.t2, a.q, a.invq, n * H, dh);
 		from_heads_add(sc.t4, sc.t1, b, t, H, dh);
-		NLK(nlk_matmul_bwd)(sc.t4, grads + w->w_q, sc.t3, a.xc, params + w->w_q, n, d, d);
+		if (!mm->adaptive_q) {
+			memset(sc.t2, 0, nd * sizeof *sc.t2);
+			from_heads_add(sc.t2, sc.dQ, b, t, H, dh);
+			NLK(nlk_l2norm_bwd)(sc.t3, sc.t2, a.q, a.invq, n * H, dh);
+			NLK(nlk_matmul_bwd)(sc.t4, grads + w->w_q, sc.t3, a.xc, params + w->w_q, n, d,
+			    d);
+		}
 		NLK(nlk_conv4_bwd)(sc.t5, grads + w->conv, NULL, sc.t4, a.pre, params + w->conv,
 		    NULL, b, t, d);
 		NLK(nlk_matmul_bwd)(sc.dxn, grads + w->w_x, sc.t5, a.xn, params + w->w_x, n, d, d);

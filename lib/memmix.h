@@ -27,8 +27,9 @@ struct nl_mem_unit {
 	int dout, resid;
 };
 
-/* The selfmod memories in layout order; titans has only MEM. */
-enum { NL_MU_K, NL_MU_V, NL_MU_ETA, NL_MU_ALPHA, NL_MU_MEM, NL_MU_COUNT };
+/* The memories of a layer: selfmod's generators (M_q only with adaptive_q), then M_mem,
+ * titans' only one. */
+enum { NL_MU_K, NL_MU_V, NL_MU_ETA, NL_MU_ALPHA, NL_MU_Q, NL_MU_MEM, NL_MU_COUNT };
 
 struct nl_mem_layer {
 	size_t norm, w_q, w_g, w_o, out_norm;          /* both */
@@ -44,7 +45,7 @@ struct nl_mem {
 	int d, heads, dh, layers;
 	int chunk, chunk_other;         /* chunk_memory (M_mem), chunk_other (the others) */
 	double eta_max, eps;
-	int rule, ema, momentum, projector;
+	int rule, ema, momentum, projector, adaptive_q;
 	enum nl_meta_grad meta;
 	int max_batch, max_seq;
 	size_t elem;

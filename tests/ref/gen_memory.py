@@ -54,9 +54,14 @@ for _mode in ("full", "first", "none"):
         CASES.append(("%s-%s" % (_mode, _rule), _mode, _rule, {}))
 for _rule in ("prox", "prox-chunk", "mean", "ema", "prox+ema", "mean+ema"):
     CASES.append(("full-%s" % _rule, "full", _rule, {}))
+# chunk size 1: every write's gradient at the previous token's state, the token recurrence
+CASES.append(("full-literal-c1", "full", "literal", {"chunk_memory": "1", "chunk_other": "1"}))
 SELFMOD_EXTRA = [
     ("full-prox-chunk+ema-nomomentum", "full", "prox-chunk+ema", {"inner_momentum": "0"}),
     ("first-literal-noprojector", "first", "literal", {"projector": "0"}),
+    ("full-prox-chunk+ema-adaptiveq", "full", "prox-chunk+ema", {"adaptive_q": "1"}),
+    ("first-literal-adaptiveq", "first", "literal", {"adaptive_q": "1"}),
+    ("none-prox-chunk+ema-adaptiveq", "none", "prox-chunk+ema", {"adaptive_q": "1"}),
 ]
 
 
@@ -106,6 +111,10 @@ def param_specs(family):
         s += [(m + "norm.weight", (D,), "norm"), (m + "w_gate", (F, D), "matrix"),
               (m + "w_up", (F, D), "matrix"), (m + "w_down", (D, F), "matrix")]
     s.append(("norm.weight", (D,), "norm"))
+    if family == "selfmod":     # M_q (adaptive_q = 1) last, so the draws above stay put
+        for i in range(L):
+            p = "layers.%d.mix." % i
+            s += [(p + "m_q.w1", (H, DH, DH), "w1"), (p + "m_q.w2", (H, DH, DH), "w2")]
     return s
 
 
@@ -300,10 +309,11 @@ def titans_mixer(P, p, x, opt):
     mem = Memory(P[p + "m_mem.w1"], P[p + "m_mem.w2"], True)
     outs = []
     titans_opt = dict(opt, projector=0)
-    for c0 in range(0, T, C_MEM):
-        sl = slice(c0, min(c0 + C_MEM, T))
+    cm = opt["chunk_memory"]
+    for c0 in range(0, T, cm):
+        sl = slice(c0, min(c0 + cm, T))
         outs.append(mem.read(q[:, :, sl]))
-        if sl.stop - c0 == C_MEM:
+        if sl.stop - c0 == cm:
             write(mem, k[:, :, sl], v[:, :, sl], eta[:, :, sl], alpha[:, :, sl],
                   beta[:, :, sl], titans_opt, False)
     return out_proj(P, p, xn, torch.cat(outs, dim=2))
@@ -316,35 +326,39 @@ def l2norm_heads(x):
 def selfmod_mixer(P, p, x, opt):
     xn = rmsnorm(x, P[p + "norm.weight"])
     xc = conv4(xn @ P[p + "w_x"].t(), P[p + "conv"])
-    q = heads(l2norm_heads(xc @ P[p + "w_q"].t()))
     X = heads(xc)
-    mems = {u: Memory(P[p + "m_%s.w1" % u], P[p + "m_%s.w2" % u], u in ("k", "v", "mem"))
-            for u in ("k", "v", "eta", "alpha", "mem")}
+    units = ("k", "v", "eta", "alpha") + (("q",) if opt["adaptive_q"] else ())
+    mems = {u: Memory(P[p + "m_%s.w1" % u], P[p + "m_%s.w2" % u], u in ("k", "v", "q", "mem"))
+            for u in units + ("mem",)}
+    co, cm = opt["chunk_other"], opt["chunk_memory"]
     b_alpha = P[p + "b_alpha"].reshape(1, H, 1)
     beta_h = torch.sigmoid(P[p + "b_beta"]).reshape(1, H, 1) if opt["inner_momentum"] \
         else torch.zeros(1, H, 1)
     # step 1-2 and the writes of M_k, M_v, M_eta, M_alpha every C_OTHER tokens
-    K, Vv, ETA, ALP = [], [], [], []
-    for c0 in range(0, T, C_OTHER):
-        sl = slice(c0, min(c0 + C_OTHER, T))
+    K, Vv, ETA, ALP, Q = [], [], [], [], []
+    for c0 in range(0, T, co):
+        sl = slice(c0, min(c0 + co, T))
         n = sl.stop - c0
         k = l2norm(mems["k"].read(X[:, :, sl]))
         v = l2norm(mems["v"].read(X[:, :, sl]))
         eta = ETA_MAX * torch.sigmoid(mems["eta"].read(X[:, :, sl])[..., 0])
         alpha = torch.sigmoid(mems["alpha"].read(X[:, :, sl])[..., 0] + b_alpha)
         K.append(k), Vv.append(v), ETA.append(eta), ALP.append(alpha)
-        if n == C_OTHER:
+        if opt["adaptive_q"]:       # q = l2norm(M_q(x')), MODEL §1.2 switches
+            Q.append(l2norm(mems["q"].read(X[:, :, sl])))
+        if n == co:
             beta = beta_h.expand(B, H, n)
-            for u in ("k", "v", "eta", "alpha"):
+            for u in units:
                 write(mems[u], k, v, eta, alpha, beta, opt, True)
     K, Vv, ETA, ALP = (torch.cat(z, dim=2) for z in (K, Vv, ETA, ALP))
+    q = torch.cat(Q, dim=2) if opt["adaptive_q"] else heads(l2norm_heads(xc @ P[p + "w_q"].t()))
     # M_mem: reads of q at its chunk-start state, writes every C_MEM tokens
     outs = []
-    for c0 in range(0, T, C_MEM):
-        sl = slice(c0, min(c0 + C_MEM, T))
+    for c0 in range(0, T, cm):
+        sl = slice(c0, min(c0 + cm, T))
         n = sl.stop - c0
         outs.append(mems["mem"].read(q[:, :, sl]))
-        if n == C_MEM:
+        if n == cm:
             write(mems["mem"], K[:, :, sl], Vv[:, :, sl], ETA[:, :, sl], ALP[:, :, sl],
                   beta_h.expand(B, H, n), opt, True)
     return out_proj(P, p, xn, torch.cat(outs, dim=2))
@@ -372,7 +386,8 @@ def loss_fn(family, P, tokens, mask, opt):
 
 
 def options(mode, rule, extra):
-    opt = {"meta_grad": mode, "inner_step": rule, "inner_momentum": 1, "projector": 1}
+    opt = {"meta_grad": mode, "inner_step": rule, "inner_momentum": 1, "projector": 1,
+           "adaptive_q": 0, "chunk_memory": C_MEM, "chunk_other": C_OTHER}
     for k, v in extra.items():
         opt[k] = int(v)
     return opt
@@ -466,12 +481,16 @@ def self_check(family, specs, params, tokens, mask, tag, opt, loss, grads, rs):
     rel_dir = abs(fdd - dd) / max(abs(dd), 1e-12)
     for name, _, _ in specs:
         zero = not np.any(grads[name])
-        if opt["meta_grad"] == "none" and write_only(family, name) != zero:
-            nz.append(name)
-        if not opt["inner_momentum"] and name.endswith("b_beta"):
-            if not zero:                   # unused, and not in nl's layout
-                nz.append(name)
-        elif opt["meta_grad"] == "full" and zero:
+        unused = (not opt["inner_momentum"] and name.endswith("b_beta")) or \
+            (opt["adaptive_q"] and name.endswith("w_q")) or \
+            (not opt["adaptive_q"] and ".m_q." in name)
+        if unused:                         # not in nl's layout for this case
+            wrong = not zero
+        elif opt["meta_grad"] == "none":
+            wrong = write_only(family, name) != zero
+        else:
+            wrong = opt["meta_grad"] == "full" and zero
+        if wrong:
             nz.append(name)
     ok = ok and worst < 1e-5 and rel_dir < 1e-7 and not nz
     print("  %-32s loss %.15f  fd worst rel %.2e  directional rel %.2e%s"

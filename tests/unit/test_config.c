@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 36);
+	T_CHECK(n == 37);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -472,6 +472,7 @@ T_TEST(test_format)
 	T_CHECK(nl_config_format(&c, &text, &len, &err) == 0);
 	static const char want[] =
 	    "preset = tiny\n"
+	    "adaptive_q = 0\n"
 	    "chunk_memory = 64\n"
 	    "chunk_other = 8\n"
 	    "context = 128\n"

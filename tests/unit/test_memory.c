@@ -47,7 +47,7 @@ is_write_only(const char *family, const char *name)
 }
 
 static void
-gradcheck(const char *family, const char *mode, const char *rule)
+gradcheck_with(const char *family, const char *mode, const char *rule, const char *extra)
 {
 	struct nl_config c;
 	struct nl_err err = { 0 };
@@ -60,7 +60,8 @@ gradcheck(const char *family, const char *mode, const char *rule)
 	snprintf(a2, sizeof a2, "meta_grad=%s", mode);
 	snprintf(a3, sizeof a3, "inner_step=%s", rule);
 	T_CHECK(nl_config_set_arg(&c, a1, &err) == 0 && nl_config_set_arg(&c, a2, &err) == 0 &&
-	    nl_config_set_arg(&c, a3, &err) == 0);
+	    nl_config_set_arg(&c, a3, &err) == 0 &&
+	    (extra == NULL || nl_config_set_arg(&c, extra, &err) == 0));
 	T_CHECK_MSG(nl_model_gradcheck(&c, 7, &rows, &n, &err) == 0, "%s", err.msg);
 	double worst = 0;
 	int zero_ok = 1, nonzero_ok = 1;
@@ -78,10 +79,16 @@ gradcheck(const char *family, const char *mode, const char *rule)
 	}
 	T_CHECK_MSG(zero_ok, "%s none: a write-only tensor has a gradient", family);
 	T_CHECK_MSG(nonzero_ok, "%s full: a write-only tensor has no gradient", family);
-	printf("# gradcheck %-7s %-5s %-14s %zu tensors, worst relative error %.3g\n", family,
-	    mode, rule, n, worst);
+	printf("# gradcheck %-7s %-5s %-14s %s%s%zu tensors, worst relative error %.3g\n",
+	    family, mode, rule, extra ? extra : "", extra ? " " : "", n, worst);
 	free(rows);
 	nl_config_free(&c);
+}
+
+static void
+gradcheck(const char *family, const char *mode, const char *rule)
+{
+	gradcheck_with(family, mode, rule, NULL);
 }
 
 /* Every case of tests/ref/memory/<family>/cases ("expected-….npz key=value …", written by
@@ -125,6 +132,9 @@ T_TEST(gradcheck_modes)
 		gradcheck(families[f], "first", "prox-chunk+ema");
 		gradcheck(families[f], "none", "prox-chunk+ema");
 	}
+	/* q from the self-modifying M_q: its initial state learns in every mode (q feeds reads) */
+	gradcheck_with("selfmod", "full", "prox-chunk+ema", "adaptive_q=1");
+	gradcheck_with("selfmod", "none", "prox-chunk+ema", "adaptive_q=1");
 }
 
 T_TEST(gradcheck_rules)
