@@ -174,7 +174,9 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 			if (mm->momentum)
 				OFFSET(y->b_beta, "layers.%d.mix.b_beta", l);
 		}
-		for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
+		for (int u = 0; u < NL_MU_COUNT; u++) {
+			if (!unit_on(mm, u))
+				continue;
 			OFFSET(y->u[u].w1, "layers.%d.mix.m_%s.w1", l, unit_names[u]);
 			OFFSET(y->u[u].w2, "layers.%d.mix.m_%s.w2", l, unit_names[u]);
 			y->u[u].dout = u == NL_MU_ETA || u == NL_MU_ALPHA ? 1 : mm->dh;
@@ -202,8 +204,9 @@ static size_t
 stream_head_size(const struct nl_mem *mm)
 {
 	size_t n = 0;
-	for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u))
-		n += unit_state(mm, mm->lay[0].u[u].dout);
+	for (int u = 0; u < NL_MU_COUNT; u++)
+		if (unit_on(mm, u))
+			n += unit_state(mm, mm->lay[0].u[u].dout);
 	return n + (size_t)mm->chunk * (2 * (size_t)mm->dh + 3);
 }
 
@@ -505,7 +508,9 @@ stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, i
 	    + ((size_t)i * mm->heads + h) * s->head_size;
 	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
 	memset(sh, 0, sizeof *sh);
-	for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
+	for (int u = 0; u < NL_MU_COUNT; u++) {
+		if (!unit_on(mm, u))
+			continue;
 		sh->state[u] = p;
 		p += unit_state(mm, mm->lay[l].u[u].dout);
 	}
@@ -643,7 +648,9 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 	const int nch = n_chunks(t + p, C);
 	const nlk_real b_alpha = params[w->b_alpha + hr->h], emax = (nlk_real)mm->eta_max;
 
-	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+		if (!unit_on(mm, u))
+			continue;
 		nlk_real *st0 = hr->traj + unit_offset(mm, w, u);
 		if (sh)
 			memcpy(st0, sh->state[u], unit_state(mm, w->u[u].dout) * sizeof *st0);
@@ -654,7 +661,9 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		nlk_real *st[NL_MU_Q + 1];
-		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+			if (!unit_on(mm, u))
+				continue;
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			st[u] = hr->traj + off + (size_t)j * us;
 			if (hr->fz && mm->meta == NL_META_NONE)
@@ -683,7 +692,9 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 				a->ALP[rg + i] = sigm(a->ZA[rg + i] + b_alpha);
 			}
 		}
-		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+			if (!unit_on(mm, u))
+				continue;
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			nlk_real *nx = st[u] + us;
 			memcpy(nx, st[u], us * sizeof *nx);
@@ -703,7 +714,9 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 		}
 	}
 	if (sh)
-		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+			if (!unit_on(mm, u))
+				continue;
 			size_t us = unit_state(mm, w->u[u].dout);
 			memcpy(sh->state[u], hr->traj + unit_offset(mm, w, u) + (size_t)nch * us,
 			    us * sizeof *sh->state[u]);
@@ -724,7 +737,9 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 	nlk_real *Du[NL_MU_Q + 1];
 	size_t ds = 0;
 
-	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+		if (!unit_on(mm, u))
+			continue;
 		Du[u] = D + ds;
 		ds += unit_state(mm, w->u[u].dout);
 	}
@@ -733,7 +748,9 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		const nlk_real *st[NL_MU_Q + 1];
-		for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+			if (!unit_on(mm, u))
+				continue;
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			st[u] = hr->traj + off + (size_t)j * us;
 			if (cn < C || none)
@@ -782,7 +799,9 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 	}
 	if (none)
 		return;
-	for (int u = NL_MU_K; u <= NL_MU_Q; u++) if (unit_on(mm, u)) {
+	for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
+		if (!unit_on(mm, u))
+			continue;
 		size_t m1 = (size_t)w->u[u].dout * dh, m2 = (size_t)dh * dh;
 		for (size_t e = 0; e < m1; e++)
 			grads[w->u[u].w1 + hr->h * m1 + e] += Du[u][e];
@@ -1029,8 +1048,9 @@ NLK(nl_mem_stream_reset)(const struct nl_mem *mm, struct nl_mem_stream *s,
 			for (int h = 0; h < mm->heads; h++) {
 				struct stream_head sh;
 				stream_head_of(mm, s, l, i, h, &sh);
-				for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u))
-					state_init(mm, sh.state[u], params, &mm->lay[l].u[u], h);
+				for (int u = 0; u < NL_MU_COUNT; u++)
+					if (unit_on(mm, u))
+						state_init(mm, sh.state[u], params, &mm->lay[l].u[u], h);
 			}
 }
 
@@ -1073,7 +1093,9 @@ NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COU
 		for (int i = 0; i < mm->b; i++)
 			for (int h = 0; h < mm->heads; h++) {
 				head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, NULL);
-				for (int u = 0; u < NL_MU_COUNT; u++) if (unit_on(mm, u)) {
+				for (int u = 0; u < NL_MU_COUNT; u++) {
+					if (!unit_on(mm, u))
+						continue;
 					size_t m1 = (size_t)w->u[u].dout * mm->dh, m2 = (size_t)mm->dh * mm->dh;
 					size_t us = unit_state(mm, w->u[u].dout);
 					int nb = n_chunks(mm->t, unit_chunk(mm, u)) + 1;

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_transformer import savez_deterministic  # noqa: E402
+from gen_transformer import random_batch, savez_deterministic  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
@@ -143,12 +143,7 @@ def make_params(family):
 
 
 def make_batch():
-    rs = np.random.RandomState(SEED_TOKENS)
-    tokens = rs.randint(0, V, size=(B, T + 1)).astype(np.int32)
-    mask = np.ones((B, T), dtype=np.uint8)
-    for r, c in MASK_ZEROS:
-        mask[r, c] = 0
-    return tokens, mask
+    return random_batch(SEED_TOKENS, V, B, T, MASK_ZEROS)
 
 
 # ------------------------------------------------------------ building blocks

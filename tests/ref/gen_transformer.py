@@ -100,13 +100,19 @@ def make_params():
     return params
 
 
-def make_batch():
-    rs = np.random.RandomState(SEED_TOKENS)
-    tokens = rs.randint(0, V, size=(B, T + 1)).astype(np.int32)
-    mask = np.ones((B, T), dtype=np.uint8)
-    for r, c in MASK_ZEROS:
+def random_batch(seed, vocab, batch, length, mask_zeros):
+    """tokens int32 (batch, length + 1) uniform over the vocabulary; mask uint8
+    (batch, length), 1 but at the (row, position) pairs of mask_zeros."""
+    rs = np.random.RandomState(seed)
+    tokens = rs.randint(0, vocab, size=(batch, length + 1)).astype(np.int32)
+    mask = np.ones((batch, length), dtype=np.uint8)
+    for r, c in mask_zeros:
         mask[r, c] = 0
     return tokens, mask
+
+
+def make_batch():
+    return random_batch(SEED_TOKENS, V, B, T, MASK_ZEROS)
 
 
 # ------------------------------------------------------------ torch model
