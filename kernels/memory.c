@@ -26,11 +26,18 @@ silu3(nlk_real x, nlk_real *f, nlk_real *f1, nlk_real *f2)
 	*f2 = s * (1 - s) * (2 + x * (1 - 2 * s));
 }
 
+/* Eight running partial sums, added pairwise: the compiler may not reorder one running sum
+ * (no -ffast-math), but eight independent ones vectorise, and the order stays fixed. */
 static inline nlk_real
 dot(const nlk_real *a, const nlk_real *b, int n)
 {
-	nlk_real s = 0;
-	for (int i = 0; i < n; i++)
+	nlk_real p[8] = { 0 }, s;
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			p[j] += a[i + j] * b[i + j];
+	s = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+	for (; i < n; i++)
 		s += a[i] * b[i];
 	return s;
 }
@@ -44,7 +51,7 @@ axpy(nlk_real *y, nlk_real a, const nlk_real *x, int n)
 }
 
 /* y [n, dout] = [z +] σ(z W2ᵀ) W1ᵀ, keeping hp = z W2ᵀ and ac = σ(hp) [n, hid]. */
-void
+NLK_WIDE void
 NLK(nlk_mem_read_fwd)(nlk_real *y, nlk_real *hp, nlk_real *ac, const nlk_real *z,
     const nlk_real *w1, const nlk_real *w2, int n, int din, int hid, int dout, int resid)
 {
@@ -63,7 +70,7 @@ NLK(nlk_mem_read_fwd)(nlk_real *y, nlk_real *hp, nlk_real *ac, const nlk_real *z
 
 /* Backward of nlk_mem_read_fwd: dz [n, din], dw1, dw2 accumulate (each may be NULL);
  * scratch holds hid elements. */
-void
+NLK_WIDE void
 NLK(nlk_mem_read_bwd)(nlk_real *dz, nlk_real *dw1, nlk_real *dw2, const nlk_real *dy,
     const nlk_real *z, const nlk_real *hp, const nlk_real *ac, const nlk_real *w1,
     const nlk_real *w2, int n, int din, int hid, int dout, int resid, nlk_real *scratch)
@@ -103,7 +110,7 @@ NLK(nlk_mem_read_bwd)(nlk_real *dz, nlk_real *dw1, nlk_real *dw2, const nlk_real
  * token's Jacobian of f(k) with respect to (W1, W2), a bound on the curvature of the
  * linearised inner loss that the step rules normalise by.
  */
-void
+NLK_WIDE void
 NLK(nlk_mem_igrad_fwd)(nlk_real *e, nlk_real *dl, nlk_real *cv, const nlk_real *y,
     const nlk_real *vhat, const nlk_real *k, const nlk_real *hp, const nlk_real *ac,
     const nlk_real *w1, int n, int din, int hid, int dout)
@@ -137,7 +144,7 @@ NLK(nlk_mem_igrad_fwd)(nlk_real *e, nlk_real *dl, nlk_real *cv, const nlk_real *
  * accumulate dk, dvhat and — unless NULL (meta_grad = first) — dw1, dw2.
  * scratch holds 5·hid + dout elements.
  */
-void
+NLK_WIDE void
 NLK(nlk_mem_igrad_bwd)(nlk_real *dk, nlk_real *dvhat, nlk_real *dw1, nlk_real *dw2,
     const nlk_real *de, const nlk_real *dac, const nlk_real *ddl, const nlk_real *dcv,
     const nlk_real *k, const nlk_real *e, const nlk_real *hp, const nlk_real *ac,
@@ -212,7 +219,7 @@ NLK(nlk_mem_igrad_bwd)(nlk_real *dk, nlk_real *dvhat, nlk_real *dw1, nlk_real *d
  * With ema the momentum is an average, S ← β S − (1 − β) γ G: g = (1 − β) γ; else g = γ.
  * The n tokens are one write's chunk.
  */
-void
+NLK_WIDE void
 NLK(nlk_mem_step_fwd)(nlk_real *g, const nlk_real *eta, const nlk_real *cv,
     const nlk_real *beta, int n, int rule, int ema)
 {
@@ -230,7 +237,7 @@ NLK(nlk_mem_step_fwd)(nlk_real *g, const nlk_real *eta, const nlk_real *cv,
 
 /* Backward of nlk_mem_step_fwd: deta, dcv, dbeta accumulate (dcv, dbeta may be NULL when
  * the rule does not use them). */
-void
+NLK_WIDE void
 NLK(nlk_mem_step_bwd)(nlk_real *deta, nlk_real *dcv, nlk_real *dbeta, const nlk_real *dg,
     const nlk_real *eta, const nlk_real *cv, const nlk_real *beta, int n, int rule, int ema)
 {
@@ -296,7 +303,7 @@ write_token(nlk_real *w1, nlk_real *w2, nlk_real *s1, nlk_real *s2, nlk_real *u,
  * above with k [n, din], e [n, dout], ac [n, hid], dl [n, hid] from nlk_mem_igrad_fwd at the
  * chunk-start state, and per-token g (nlk_mem_step_fwd), p (NULL: no projector), α, β.
  * States w1, w2, s1, s2 are updated in place. scratch: hid elements. */
-void
+NLK_WIDE void
 NLK(nlk_mem_write_fwd)(nlk_real *w1, nlk_real *w2, nlk_real *s1, nlk_real *s2,
     const nlk_real *k, const nlk_real *e, const nlk_real *ac, const nlk_real *dl,
     const nlk_real *g, const nlk_real *p, const nlk_real *al, const nlk_real *be, int n,
@@ -312,7 +319,7 @@ NLK(nlk_mem_write_fwd)(nlk_real *w1, nlk_real *w2, nlk_real *s1, nlk_real *s2,
 size_t
 NLK(nlk_mem_write_scratch)(int n, int din, int hid, int dout)
 {
-	return (size_t)n * 2 * ((size_t)dout * hid + (size_t)hid * din) + 2 * (size_t)hid;
+	return (size_t)n * 2 * ((size_t)dout * hid + (size_t)hid * din) + (size_t)hid;
 }
 
 /*
@@ -323,7 +330,7 @@ NLK(nlk_mem_write_scratch)(int n, int din, int hid, int dout)
  * chunk-start states (through the recurrence only) on return. Per-token adjoints dk, de,
  * dac, ddl, dg, dal, dbe and dp (when p is not NULL) accumulate.
  */
-void
+NLK_WIDE void
 NLK(nlk_mem_write_bwd)(nlk_real *dw1, nlk_real *dw2, nlk_real *ds1, nlk_real *ds2,
     nlk_real *dk, nlk_real *de, nlk_real *dac, nlk_real *ddl, nlk_real *dg, nlk_real *dp,
     nlk_real *dal, nlk_real *dbe, const nlk_real *w1, const nlk_real *w2, const nlk_real *s1,
@@ -332,7 +339,7 @@ NLK(nlk_mem_write_bwd)(nlk_real *dw1, nlk_real *dw2, nlk_real *ds1, nlk_real *ds
     const nlk_real *be, int n, int din, int hid, int dout, nlk_real *scratch)
 {
 	const size_t m1 = (size_t)dout * hid, m2 = (size_t)hid * din, per = 2 * (m1 + m2);
-	nlk_real *u = scratch + (size_t)n * per, *d2k = u + hid;
+	nlk_real *u = scratch + (size_t)n * per;
 
 	/* states before each token: [W1 S1 W2 S2] per token */
 	memcpy(scratch, w1, m1 * sizeof *w1);
@@ -355,53 +362,56 @@ NLK(nlk_mem_write_bwd)(nlk_real *dw1, nlk_real *dw2, nlk_real *ds1, nlk_real *ds
 		nlk_real *dat = dac + (size_t)t * hid, *ddt = ddl + (size_t)t * hid;
 		nlk_real gt = g[t], pt = p ? p[t] : 0, dgt = 0;
 
-		for (size_t i = 0; i < m1; i++)
-			ds1[i] += dw1[i];
-		for (size_t i = 0; i < m2; i++)
-			ds2[i] += dw2[i];
-		dal[t] += dot(dw1, pw1, (int)m1) + dot(dw2, pw2, (int)m2);
-		dbe[t] += dot(ds1, ps1, (int)m1) + dot(ds2, ps2, (int)m2);
-		/* G1 = e aᵀ */
+		nlk_real dalt = 0, dbet = 0, dpt = 0;
+		/* one pass per row of each matrix (it stays in L1): the momentum takes the
+		 * weight's adjoint, α and β take theirs, G1 = e aᵀ, then the decays */
 		for (int i = 0; i < dout; i++) {
-			const nlk_real *e1 = ds1 + (size_t)i * hid;
-			nlk_real e1a = dot(e1, at, hid);
+			nlk_real *a1 = dw1 + (size_t)i * hid, *b1 = ds1 + (size_t)i * hid;
+			const nlk_real *w = pw1 + (size_t)i * hid, *sm = ps1 + (size_t)i * hid;
+			for (int j = 0; j < hid; j++)
+				b1[j] += a1[j];
+			dalt += dot(a1, w, hid);
+			dbet += dot(b1, sm, hid);
+			nlk_real e1a = dot(b1, at, hid);
 			dgt -= et[i] * e1a;
 			det[i] -= gt * e1a;
-			axpy(dat, -gt * et[i], e1, hid);
+			axpy(dat, -gt * et[i], b1, hid);
+			for (int j = 0; j < hid; j++) {
+				a1[j] *= al[t];
+				b1[j] *= be[t];
+			}
 		}
-		/* G2 = δ kᵀ; the projector −p (W2 k) kᵀ */
+		/* G2 = δ kᵀ and the projector −p (W2 k) kᵀ: ū_j = −p (D2 k)_j; W2_{t−1} gets ū kᵀ,
+		 * k gets W2_{t−1}ᵀ ū − p D2ᵀ u with u = W2_{t−1} k */
 		for (int j = 0; j < hid; j++) {
-			const nlk_real *e2 = ds2 + (size_t)j * din, *d2 = dw2 + (size_t)j * din;
-			nlk_real e2k = dot(e2, kt, din);
+			nlk_real *a2 = dw2 + (size_t)j * din, *b2 = ds2 + (size_t)j * din;
+			const nlk_real *w = pw2 + (size_t)j * din, *sm = ps2 + (size_t)j * din;
+			for (int i = 0; i < din; i++)
+				b2[i] += a2[i];
+			dalt += dot(a2, w, din);
+			dbet += dot(b2, sm, din);
+			nlk_real e2k = dot(b2, kt, din);
 			dgt -= dt[j] * e2k;
 			ddt[j] -= gt * e2k;
-			axpy(dkt, -gt * dt[j], e2, din);
-			d2k[j] = dot(d2, kt, din);
-			u[j] = dot(pw2 + (size_t)j * din, kt, din);
-		}
-		dg[t] += dgt;
-		if (p != NULL) {
-			dp[t] -= dot(d2k, u, hid);
-			for (int j = 0; j < hid; j++) {
-				/* ū = −p D2 k: W2_{t−1} gets ū kᵀ, k gets W2_{t−1}ᵀ ū − p D2ᵀ u */
-				nlk_real ubar = -pt * d2k[j];
-				axpy(dkt, ubar, pw2 + (size_t)j * din, din);
-				axpy(dkt, -pt * u[j], dw2 + (size_t)j * din, din);
-			}
-			for (int j = 0; j < hid; j++) {
-				nlk_real *d2 = dw2 + (size_t)j * din, ubar = -pt * d2k[j];
+			axpy(dkt, -gt * dt[j], b2, din);
+			if (p != NULL) {
+				nlk_real d2k = dot(a2, kt, din), uj = dot(w, kt, din), ubar = -pt * d2k;
+				dpt -= d2k * uj;
+				axpy(dkt, ubar, w, din);
+				axpy(dkt, -pt * uj, a2, din);
 				for (int i = 0; i < din; i++)
-					d2[i] = al[t] * d2[i] + ubar * kt[i];
+					a2[i] = al[t] * a2[i] + ubar * kt[i];
+			} else {
+				for (int i = 0; i < din; i++)
+					a2[i] *= al[t];
 			}
-		} else {
-			for (size_t i = 0; i < m2; i++)
-				dw2[i] *= al[t];
+			for (int i = 0; i < din; i++)
+				b2[i] *= be[t];
 		}
-		for (size_t i = 0; i < m1; i++) {
-			dw1[i] *= al[t];
-			ds1[i] *= be[t];
-		}
-		for (size_t i = 0; i < m2; i++)
-			ds2[i] *= be[t];
+		dal[t] += dalt;
+		dbe[t] += dbet;
+		dg[t] += dgt;
+		if (p != NULL)
+			dp[t] += dpt;
 	}
 }

@@ -34,6 +34,19 @@
 #include <string.h>
 
 /*
+ * NLK_WIDE: a kernel built twice, for plain x86-64 and for AVX2 (x86-64-v3), the loader
+ * picking the one the CPU runs (GCC's function multiversioning; elsewhere one build).
+ * For the per-head loops of the memories, whose vectors no BLAS call covers. Both builds
+ * give the same bits: ISO C mode never contracts a*b+c into an FMA, and every sum in them
+ * has a fixed order (the wider vectors only hold more of its independent lanes).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NLK_WIDE __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NLK_WIDE
+#endif
+
+/*
  * NLK_EXPV: the exponential the fast kernels use inside loops. In double it is exp (the
  * gradient checks run libm). In float it is an inline exp that the compiler can vectorise
  * (libm's expf is a call per element and dominated SwiGLU, softmax and cross-entropy):
