@@ -362,7 +362,7 @@ def selfmod_mixer(P, p, x, opt):
 def forward(family, P, inputs, opt):
     # a one-hot product rather than indexing: the embedding's backward then sums in a
     # fixed order and the fixtures are byte-identical on rerun
-    h = torch.nn.functional.one_hot(inputs, V).to(torch.float64) @ P["embed.weight"]
+    h = torch.nn.functional.one_hot(inputs, V).to(torch.get_default_dtype()) @ P["embed.weight"]
     mixer = titans_mixer if family == "titans" else selfmod_mixer
     for i in range(L):
         h = h + mixer(P, "layers.%d.mix." % i, h, opt)
@@ -376,7 +376,7 @@ def loss_fn(family, P, tokens, mask, opt):
     logits = forward(family, P, tokens[:, :T], opt)
     ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tokens[:, 1:].reshape(-1),
                                            reduction="none")
-    m = mask.reshape(-1).to(torch.float64)
+    m = mask.reshape(-1).to(torch.get_default_dtype())
     return (ce * m).sum() / m.sum(), logits
 
 
