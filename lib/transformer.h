@@ -50,9 +50,9 @@ void nl_tf_free(struct nl_tf *m);
 	double nl_tf_forward##SUFFIX(struct nl_tf *m, const R *params, const int32_t *ids, \
 	    const int32_t *targets, int b, int t, R *logits); \
 	void nl_tf_backward##SUFFIX(struct nl_tf *m, const R *params, R *grads, double scale); \
-	/* Inference over the next t tokens of the s->b streams of s (memory families; \
-	 * ids, targets, logits as above): a stream cut anywhere gives the losses and logits \
-	 * of one call over the whole. The activations serve no backward. */ \
+	/* Inference over the next t ≤ max_seq tokens of the s->b streams of s (memory \
+	 * families; ids, targets, logits as above): a stream cut anywhere gives the losses \
+	 * and logits of one call over the whole. The activations serve no backward. */ \
 	double nl_tf_forward_stream##SUFFIX(struct nl_tf *m, const R *params, \
 	    struct nl_mem_stream *s, const int32_t *ids, const int32_t *targets, int t, \
 	    R *logits);
