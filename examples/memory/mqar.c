@@ -123,8 +123,17 @@ main(int argc, char **argv)
 		if (nl_data_put(w, ids, flags, (size_t)len, &err) < 0)
 			break;
 	}
-	int rc = err.msg[0] == '\0' && nl_data_writer_close(w, &err) == 0 &&
-	    nl_io_close(&out, &err) == 0 ? 0 : 1;
+	int rc = 0;
+	if (err.msg[0] != '\0') {              /* a failed put: drop the half-written output */
+		nl_data_writer_free(w);
+		nl_io_abort(&out);
+		rc = 1;
+	} else if (nl_data_writer_close(w, &err) < 0) {
+		nl_io_abort(&out);
+		rc = 1;
+	} else if (nl_io_close(&out, &err) < 0) {  /* which removes the temporary itself */
+		rc = 1;
+	}
 	if (rc)
 		fprintf(stderr, "mqar: %s: %s\n", argv[optind], err.msg);
 	free(ids), free(flags), free(cdf);
