@@ -70,8 +70,9 @@ main(int argc, char **argv)
 	nl_mem_norms(&tf.mem, m.params, w1, w2);
 	printf("%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.4f", argv[2], argv[3], argv[4], argv[5], argv[6], t,
 	    first, loss);
-	for (int u = 0; u < NL_MU_COUNT; u++)
-		printf("\t%.4g\t%.4g", w1[u], w2[u]);
+	for (int u = 0; u < NL_MU_COUNT; u++)   /* M_q (adaptive_q) is not in the grid */
+		if (u != NL_MU_Q)
+			printf("\t%.4g\t%.4g", w1[u], w2[u]);
 	printf("\n");
 	free(ids);
 	free(tg);

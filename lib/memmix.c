@@ -584,7 +584,7 @@ mem_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *
 		if (!full)
 			continue;               /* a last partial chunk only reads */
 		if (j == 0 && p > 0) {          /* a stream's chunk begun in earlier calls */
-			stream_pend(mm, sh, a, hr->row, be, uw->be[0], p, 0, c1);
+			stream_pend(mm, sh, a, hr->row, be, be ? 0 : uw->be[0], p, 0, c1);
 			unit_write(mm, uw, un, nx, st, sh->K, sh->V, sh->ETA, sh->ALP, sh->BE, C);
 			continue;
 		}

@@ -79,9 +79,13 @@ main(int argc, char **argv)
 	if (nl_meta_set(&meta, "task.name", "mqar", &err) < 0 ||
 	    nl_meta_set(&meta, "task.pairs", buf, &err) < 0 ||
 	    nl_tok_new_bytes(&tok, &err) < 0 ||
-	    nl_io_open_write(&out, argv[optind], 0, &err) < 0 ||
-	    nl_data_writer_open(&w, &out, tok, NL_DATA_RANK2, &meta, 6, &err) < 0) {
+	    nl_io_open_write(&out, argv[optind], 0, &err) < 0) {
 		fprintf(stderr, "mqar: %s: %s\n", argv[optind], err.msg);
+		return 1;
+	}
+	if (nl_data_writer_open(&w, &out, tok, NL_DATA_RANK2, &meta, 6, &err) < 0) {
+		fprintf(stderr, "mqar: %s: %s\n", argv[optind], err.msg);
+		nl_io_abort(&out);
 		return 1;
 	}
 
@@ -91,6 +95,11 @@ main(int argc, char **argv)
 	uint8_t *flags = malloc((size_t)len);
 	int space = (int)(len - 2 * pairs) / 2;
 	double *cdf = malloc((size_t)space * sizeof *cdf), tot = 0;
+	int *used = malloc((size_t)space * sizeof *used);
+	if (ids == NULL || flags == NULL || cdf == NULL || used == NULL) {
+		fprintf(stderr, "mqar: out of memory\n");
+		return 1;
+	}
 	for (int g = 0; g < space; g++)
 		cdf[g] = tot += 0.01 * pow(g + 1, 0.01 - 1);
 	for (long e = 0; e < count; e++) {
@@ -104,7 +113,7 @@ main(int argc, char **argv)
 			ids[2 * i + 1] = vals[i];
 		}
 		/* distinct gaps, each key at offset 2g of the query region, its value after it */
-		int *used = calloc((size_t)space, sizeof *used);
+		memset(used, 0, (size_t)space * sizeof *used);
 		for (int i = 0; i < pairs; i++) {
 			int g;
 			do {
@@ -118,7 +127,6 @@ main(int argc, char **argv)
 			ids[at + 1] = vals[i];
 			flags[at + 1] = NL_DATA_SCORE;
 		}
-		free(used);
 		flags[0] |= NL_DATA_DOC;
 		if (nl_data_put(w, ids, flags, (size_t)len, &err) < 0)
 			break;
@@ -136,7 +144,7 @@ main(int argc, char **argv)
 	}
 	if (rc)
 		fprintf(stderr, "mqar: %s: %s\n", argv[optind], err.msg);
-	free(ids), free(flags), free(cdf);
+	free(ids), free(flags), free(cdf), free(used);
 	nl_meta_free(&meta);
 	nl_tok_free(tok);
 	return rc;

@@ -155,8 +155,10 @@ struct small {
 	double *p;
 };
 
+/* family, then optional "key=value" settings */
 static int
-small_make(struct small *s, const char *family, int layers, int t, int chunk)
+small_make_with(struct small *s, const char *family, int layers, int t, int chunk,
+    const char *extra)
 {
 	struct nl_err err = { 0 };
 	struct nl_rng rng;
@@ -164,6 +166,10 @@ small_make(struct small *s, const char *family, int layers, int t, int chunk)
 	nl_config_init(&s->c);
 	snprintf(a, sizeof a, "model=%s", family);
 	nl_config_set_arg(&s->c, a, &err);
+	if (extra != NULL && nl_config_set_arg(&s->c, extra, &err)) {
+		printf("# %s: %s\n", extra, err.msg);
+		return -1;
+	}
 	s->c.vocab_size = 13;
 	s->c.d_model = 16;
 	s->c.heads = 2;
@@ -184,6 +190,12 @@ small_make(struct small *s, const char *family, int layers, int t, int chunk)
 			s->p[s->lo.p[i].offset + j] = (s->lo.p[i].init == NL_INIT_ONES ? 1.0 : 0.0) +
 			    0.4 * nl_rng_normal(&rng);
 	return 0;
+}
+
+static int
+small_make(struct small *s, const char *family, int layers, int t, int chunk)
+{
+	return small_make_with(s, family, layers, t, chunk, NULL);
 }
 
 static void
@@ -300,11 +312,16 @@ T_TEST(streaming)
 		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 		  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 },
 	};
-	for (int f = 0; f < 2; f++) {
+	static const struct {
+		const char *family, *extra;
+	} kinds[] = { { "titans", NULL }, { "selfmod", NULL }, { "selfmod", "adaptive_q=1" },
+		{ "selfmod", "inner_step=literal" } };
+	for (size_t f = 0; f < sizeof kinds / sizeof kinds[0]; f++) {
 		struct small s;
 		struct nl_tf tf32;
 		struct nl_err err = { 0 };
-		if (small_make(&s, families[f], 2, T, 8) ||
+		const char *fam = kinds[f].family;
+		if (small_make_with(&s, fam, 2, T, 8, kinds[f].extra) ||
 		    nl_tf_init(&tf32, &s.c, &s.lo, B, T, sizeof(float), &err)) {
 			T_CHECK(0);
 			continue;
@@ -328,16 +345,16 @@ T_TEST(streaming)
 			stream_split(&s, &tf32, p32, splits[k], ids, tg, got, got32, &sum, &sum32);
 			T_CHECK_MSG(memcmp(got, one, sizeof got) == 0 && memcmp(got32, one32,
 			    sizeof got32) == 0, "%s split %zu: logits differ from one call",
-			    families[f], k);
+			    fam, k);
 			/* the calls' summed losses add up in another order */
 			T_CHECK(fabs(sum - l1) <= 1e-13 * l1 && fabs(sum32 - l1f) <= 1e-6 * l1f);
 		}
 		double e = max_diff(one, train, (size_t)B * T * V), e32 = 0;
 		for (int i = 0; i < B * T * V; i++)
 			e32 = fmax(e32, fabs((double)one32[i] - train32[i]));
-		printf("# %s: stream vs training forward: loss %.3g (double), %.3g (float); "
-		    "logits max abs %.3g, %.3g\n", families[f], fabs(l1 - loss), fabs(l1f - loss32),
-		    e, e32);
+		printf("# %s %s: stream vs training forward: loss %.3g (double), %.3g (float); "
+		    "logits max abs %.3g, %.3g\n", fam, kinds[f].extra ? kinds[f].extra : "",
+		    fabs(l1 - loss), fabs(l1f - loss32), e, e32);
 		T_CHECK(fabs(l1 - loss) <= 1e-12 * loss && e <= 1e-12);
 		T_CHECK(fabs(l1f - loss32) <= 1e-5 * loss32 && e32 <= 1e-4);
 		free(p32);
