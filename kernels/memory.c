@@ -315,6 +315,18 @@ NLK(nlk_mem_write_fwd)(nlk_real *w1, nlk_real *w2, nlk_real *s1, nlk_real *s2,
 		    din, hid, dout);
 }
 
+/* One row of a matrix's step W ← α W + S, S ← β S − …, reversed: the momentum's adjoint b
+ * takes the weight's a, and α, β collect a·W and b·S over the states before the token. */
+static inline void
+row_adjoints(const nlk_real *a, nlk_real *b, const nlk_real *w, const nlk_real *sm, int n,
+    nlk_real *dalpha, nlk_real *dbeta)
+{
+	for (int i = 0; i < n; i++)
+		b[i] += a[i];
+	*dalpha += dot(a, w, n);
+	*dbeta += dot(b, sm, n);
+}
+
 /* Elements of scratch nlk_mem_write_bwd needs. */
 size_t
 NLK(nlk_mem_write_scratch)(int n, int din, int hid, int dout)
@@ -367,11 +379,8 @@ NLK(nlk_mem_write_bwd)(nlk_real *dw1, nlk_real *dw2, nlk_real *ds1, nlk_real *ds
 		 * weight's adjoint, α and β take theirs, G1 = e aᵀ, then the decays */
 		for (int i = 0; i < dout; i++) {
 			nlk_real *a1 = dw1 + (size_t)i * hid, *b1 = ds1 + (size_t)i * hid;
-			const nlk_real *w = pw1 + (size_t)i * hid, *sm = ps1 + (size_t)i * hid;
-			for (int j = 0; j < hid; j++)
-				b1[j] += a1[j];
-			dalt += dot(a1, w, hid);
-			dbet += dot(b1, sm, hid);
+			row_adjoints(a1, b1, pw1 + (size_t)i * hid, ps1 + (size_t)i * hid, hid, &dalt,
+			    &dbet);
 			nlk_real e1a = dot(b1, at, hid);
 			dgt -= et[i] * e1a;
 			det[i] -= gt * e1a;
@@ -385,11 +394,8 @@ NLK(nlk_mem_write_bwd)(nlk_real *dw1, nlk_real *dw2, nlk_real *ds1, nlk_real *ds
 		 * k gets W2_{t−1}ᵀ ū − p D2ᵀ u with u = W2_{t−1} k */
 		for (int j = 0; j < hid; j++) {
 			nlk_real *a2 = dw2 + (size_t)j * din, *b2 = ds2 + (size_t)j * din;
-			const nlk_real *w = pw2 + (size_t)j * din, *sm = ps2 + (size_t)j * din;
-			for (int i = 0; i < din; i++)
-				b2[i] += a2[i];
-			dalt += dot(a2, w, din);
-			dbet += dot(b2, sm, din);
+			const nlk_real *w = pw2 + (size_t)j * din;
+			row_adjoints(a2, b2, w, ps2 + (size_t)j * din, din, &dalt, &dbet);
 			nlk_real e2k = dot(b2, kt, din);
 			dgt -= dt[j] * e2k;
 			ddt[j] -= gt * e2k;
