@@ -57,7 +57,6 @@ unit_offset(const struct nl_mem *mm, const struct nl_mem_layer *w, int u)
 	return off;
 }
 
-
 static size_t
 traj_size(const struct nl_mem *mm, const struct nl_mem_layer *w)
 {
@@ -692,6 +691,11 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 				a->ALP[rg + i] = sigm(a->ZA[rg + i] + b_alpha);
 			}
 		}
+		/* a stream's chunk begun in earlier calls: its first p tokens are pending, the
+		 * rest join them */
+		const int pend = full && j == 0 && p > 0, q = pend ? sh->np - p : 0;
+		if (pend)
+			stream_pend(mm, sh, a, hr->row, NULL, uw->be[0], sh->np, 0, c1);
 		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
 			if (!unit_on(mm, u))
 				continue;
@@ -700,9 +704,7 @@ other_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real
 			memcpy(nx, st[u], us * sizeof *nx);
 			if (!full)
 				continue;
-			if (j == 0 && p > 0) {  /* the chunk's first p tokens are pending */
-				int q = sh->np - p;
-				stream_pend(mm, sh, a, hr->row, NULL, uw->be[0], sh->np, 0, c1);
+			if (pend) {
 				unit_write(mm, uw, &w->u[u], nx, st[u], sh->K + (size_t)q * dh,
 				    sh->V + (size_t)q * dh, sh->ETA + q, sh->ALP + q, uw->be, C);
 				continue;
@@ -997,8 +999,8 @@ selfmod_inputs(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_
 	to_heads(a->Qh, a->q, b, t, H, dh);
 }
 
-static void
-mixer_forward(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
+void
+NLK(nl_mem_forward)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
     nlk_real *y, int b, int t, struct nl_mem_stream *s)
 {
 	const struct nl_mem_layer *w = &mm->lay[l];
@@ -1021,20 +1023,6 @@ mixer_forward(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *
 			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 1, s ? &sh : NULL);
 		}
 	out_forward(mm, w, params, &a, y, s);
-}
-
-void
-NLK(nl_mem_forward)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
-    nlk_real *y, int b, int t)
-{
-	mixer_forward(mm, l, params, x, y, b, t, NULL);
-}
-
-void
-NLK(nl_mem_forward_stream)(struct nl_mem *mm, int l, const nlk_real *params, const nlk_real *x,
-    nlk_real *y, int b, int t, struct nl_mem_stream *s)
-{
-	mixer_forward(mm, l, params, x, y, b, t, s);
 }
 
 void

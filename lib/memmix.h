@@ -77,13 +77,11 @@ int nl_mem_stream_init(const struct nl_mem *mm, struct nl_mem_stream *s, int b,
 void nl_mem_stream_free(struct nl_mem_stream *s);
 
 #define NL_MEM_DECLARE(R, SUFFIX) \
+	/* s NULL: b fresh sequences (training). Else the next t tokens of stream s \
+	 * (b = s->b), from and into its state; the caller advances s->pos by t after the last \
+	 * layer. Cut anywhere, a stream gives the outputs of one call over the whole. */ \
 	void nl_mem_forward##SUFFIX(struct nl_mem *mm, int l, const R *params, const R *x, R *y, \
-	    int b, int t); \
-	/* The same over the next t tokens of stream s (b = s->b), from and into its state; \
-	 * the caller advances s->pos by t after the last layer. Cut anywhere, a stream gives \
-	 * the outputs of one call over the whole. */ \
-	void nl_mem_forward_stream##SUFFIX(struct nl_mem *mm, int l, const R *params, \
-	    const R *x, R *y, int b, int t, struct nl_mem_stream *s); \
+	    int b, int t, struct nl_mem_stream *s); \
 	/* Every state of s to the meta-learned initial one, nothing pending, pos 0. */ \
 	void nl_mem_stream_reset##SUFFIX(const struct nl_mem *mm, struct nl_mem_stream *s, \
 	    const R *params); \

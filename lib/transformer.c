@@ -201,10 +201,7 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		layer_acts(m, l, &a);
 
 		if (m->memfam) {
-			if (stream)
-				NLK(nl_mem_forward_stream)(&m->mem, l, params, a.h, a.hm, b, t, stream);
-			else
-				NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t);
+			NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t, stream);
 			goto residual;
 		}
 		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
