@@ -53,7 +53,7 @@ NLK(nlk_matmul_fwd)(nlk_real *y, const nlk_real *x, const nlk_real *w, int n, in
  * for every row: LANES running partial sums over k, added pairwise, then the tail. Rows go
  * four at a time so each row of w is read once per four rows; a short last group repeats
  * its first row, so every row takes the same arithmetic path. */
-enum { LANES = 8, ROWS = 4 };
+enum { LANES = 8, ROWS = 4 };      /* LANES: nlk_sum8's */
 
 void
 NLK(nlk_matmul_rows_fwd)(nlk_real *y, const nlk_real *x, const nlk_real *w, int n, int in,
@@ -73,8 +73,7 @@ NLK(nlk_matmul_rows_fwd)(nlk_real *y, const nlk_real *x, const nlk_real *w, int 
 					for (int j = 0; j < LANES; j++)
 						acc[r][j] += xr[r][k + j] * wo[k + j];
 			for (int r = 0; r < nr; r++) {
-				nlk_real *a = acc[r];
-				nlk_real s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+				nlk_real s = nlk_sum8(acc[r]);
 				for (int kk = k; kk < in; kk++)
 					s += xr[r][kk] * wo[kk];
 				y[(size_t)(i + r) * out + o] = s;

@@ -26,8 +26,7 @@ silu3(nlk_real x, nlk_real *f, nlk_real *f1, nlk_real *f2)
 	*f2 = s * (1 - s) * (2 + x * (1 - 2 * s));
 }
 
-/* Eight running partial sums, added pairwise: the compiler may not reorder one running sum
- * (no -ffast-math), but eight independent ones vectorise, and the order stays fixed. */
+/* In eight lanes (nlk_sum8): it vectorises, and the order stays fixed. */
 static inline nlk_real
 dot(const nlk_real *a, const nlk_real *b, int n)
 {
@@ -36,7 +35,7 @@ dot(const nlk_real *a, const nlk_real *b, int n)
 	for (; i + 8 <= n; i += 8)
 		for (int j = 0; j < 8; j++)
 			p[j] += a[i + j] * b[i + j];
-	s = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+	s = nlk_sum8(p);
 	for (; i < n; i++)
 		s += a[i] * b[i];
 	return s;

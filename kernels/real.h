@@ -40,6 +40,15 @@
  * give the same bits: ISO C mode never contracts a*b+c into an FMA, and every sum in them
  * has a fixed order (the wider vectors only hold more of its independent lanes).
  */
+/* The eight running partial sums of a vectorisable dot product (a single running sum may
+ * not be reordered without -ffast-math, eight independent ones vectorise), added in one
+ * fixed pairwise order. */
+static inline nlk_real
+nlk_sum8(const nlk_real p[8])
+{
+	return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define NLK_WIDE __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
