@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "model.h"
 #include "transformer.h"
@@ -17,6 +18,7 @@
 int
 main(int argc, char **argv)
 {
+	nl_cli_blas_core(argv);
 	enum { N = 4096 };
 	if (argc != 8) {
 		fprintf(stderr, "usage: stability text family preset s eta_max rule T\n");

@@ -15,6 +15,7 @@
 int
 main(int argc, char **argv)
 {
+	nl_cli_blas_core(argv);
 	int threads = argc > 1 ? atoi(argv[1]) : 1;
 	int d = 128, layers = 4, hidden = 344, t = 64, b = 12, steps = 30;
 	struct nl_config c;

@@ -81,6 +81,7 @@ main(int argc, char **argv)
 	struct nl_tset ts;
 
 	nl_cli_init(argv[0]);
+	nl_cli_blas_core(argv);
 	while ((c = getopt_long(argc, argv, "F:fhlqVvz:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'F':

@@ -90,6 +90,7 @@ main(int argc, char **argv)
 	struct nl_tf tf;
 
 	nl_cli_init(argv[0]);
+	nl_cli_blas_core(argv);
 	while ((c = getopt_long(argc, argv, "b:D:hj:m:qT:Vv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': batch = (int)nl_cli_int("-b", "batch size", optarg, 1, 65536); break;

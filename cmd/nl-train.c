@@ -123,6 +123,7 @@ main(int argc, char **argv)
 	struct nl_ckpt ck;
 
 	nl_cli_init(argv[0]);
+	nl_cli_blas_core(argv);
 	nl_config_init(&cfg);
 	nl_ckpt_init(&ck);
 	/* options naming train.* keys apply after the -D definitions, in command-line order */

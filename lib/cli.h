@@ -1,4 +1,4 @@
-/* nl — see LICENSE. Shared command-line plumbing for cmd/ only: messages in the
+/* nl — see LICENSE. Shared command-line plumbing for cmd/ (and the bench/ programs): messages in the
  * "prog: object: reason" form, strict numbers, version lines, checked stdout. */
 #ifndef NL_CLI_H
 #define NL_CLI_H
@@ -23,6 +23,12 @@ void nl_cli_report(const char *object, const struct nl_err *err);
 long long nl_cli_int(const char *opt, const char *what, const char *s, long long lo, long long hi);
 /* "prog 0.1.0"; verbose adds the zlib, libarchive and OpenBLAS versions. */
 void nl_cli_version(int verbose);
+/* OpenBLAS picks its kernels in a constructor that runs before main. When it fell back
+ * to its SSE3 "Prescott" kernels on a CPU with AVX2 or AVX-512 (a CPU newer than the
+ * OpenBLAS build knows), restart the program with OPENBLAS_CORETYPE naming the core its
+ * features support; a no-op when the variable is already set (the user's choice, or after
+ * the restart) or when the restart fails. Call first in main, before any input is read. */
+void nl_cli_blas_core(char **argv);
 /* Monotonic seconds, for rates and ETAs. */
 double nl_cli_seconds(void);
 /* Flush and check stdout (and stderr); returns status, or 1 if stdout failed. */

@@ -6,6 +6,9 @@
 top=$(pwd)
 export NL_TOP="$top" NL_BIN="$top/bin" NL_EXEC="${NL_EXEC:-}"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# Under a wrapper (valgrind) the programs must not restart themselves to pick OpenBLAS's core
+# (nl_cli_blas_core): the restarted program would run outside the wrapper.
+[ -n "$NL_EXEC" ] && export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE-Prescott}"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 

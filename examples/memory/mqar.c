@@ -1,13 +1,13 @@
 /* nl — see LICENSE. A multi-query associative recall stream (MQAR, the Zoology recipe of
  * EVAL.md §4.1) for the memory examples until nl-synth(1) exists: n examples of L byte
- * tokens, each D key–value pairs (keys from [1, 128), values from [128, 256), drawn without
- * replacement) followed by a query region where every key appears once, at a gap drawn with
+ * tokens over the first V byte values, each D key–value pairs (keys from [1, V/2), values from
+ * [V/2, V), drawn without replacement) followed by a query region where every key appears once, at a gap drawn with
  * p(g) ∝ (g + 1)^(a − 1), a = 0.01, and is followed by its value, flagged SCORE; the other
- * query-region tokens are uniform bytes. The first token of each example is flagged DOC.
+ * query-region tokens are uniform in [0, V). The first token of each example is flagged DOC.
  * Written as a rank-2 byte-tokenizer stream (nl-tensor(5)), so nl-train scores the answers
  * only.
  *
- * usage: mqar [-L length] [-D pairs] [-n examples] [-s seed] output.nlt */
+ * usage: mqar [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] output.nlt */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mqar [-L length] [-D pairs] [-n examples] [-s seed] output.nlt\n");
+	fprintf(stderr, "usage: mqar [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] output.nlt\n");
 	exit(2);
 }
 
@@ -43,9 +43,9 @@ again:
 int
 main(int argc, char **argv)
 {
-	long len = 64, pairs = 4, count = 1000, seed = 1;
+	long len = 64, pairs = 4, vocab = 256, count = 1000, seed = 1;
 	int ch;
-	while ((ch = getopt(argc, argv, "D:L:n:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:L:V:n:s:")) != -1) {
 		char *end;
 		long v = strtol(optarg, &end, 10);
 		if (*end != '\0' || v < 1)
@@ -54,6 +54,8 @@ main(int argc, char **argv)
 			pairs = v;
 		else if (ch == 'L')
 			len = v;
+		else if (ch == 'V')
+			vocab = v;
 		else if (ch == 'n')
 			count = v;
 		else if (ch == 's')
@@ -63,8 +65,9 @@ main(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		usage();
-	if (len % 2 || 4 * pairs > len || pairs > 127) {
-		fprintf(stderr, "mqar: need an even length, 4 pairs <= length and pairs <= 127\n");
+	if (len % 2 || 4 * pairs > len || vocab % 2 || vocab > 256 || pairs >= vocab / 2) {
+		fprintf(stderr, "mqar: need an even length, 4 pairs <= length, an even vocab <= 256 "
+		    "and pairs < vocab/2\n");
 		return 2;
 	}
 
@@ -75,9 +78,12 @@ main(int argc, char **argv)
 	struct nl_meta meta;
 	char buf[32];
 	nl_meta_init(&meta);
+	char vbuf[32];
 	snprintf(buf, sizeof buf, "%ld", pairs);
+	snprintf(vbuf, sizeof vbuf, "%ld", vocab);
 	if (nl_meta_set(&meta, "task.name", "mqar", &err) < 0 ||
 	    nl_meta_set(&meta, "task.pairs", buf, &err) < 0 ||
+	    nl_meta_set(&meta, "task.vocab", vbuf, &err) < 0 ||
 	    nl_tok_new_bytes(&tok, &err) < 0 ||
 	    nl_io_open_write(&out, argv[optind], 0, &err) < 0) {
 		fprintf(stderr, "mqar: %s: %s\n", argv[optind], err.msg);
@@ -103,11 +109,11 @@ main(int argc, char **argv)
 	for (int g = 0; g < space; g++)
 		cdf[g] = tot += 0.01 * pow(g + 1, 0.01 - 1);
 	for (long e = 0; e < count; e++) {
-		distinct(&rng, keys, (int)pairs, 1, 128);
-		distinct(&rng, vals, (int)pairs, 128, 256);
+		distinct(&rng, keys, (int)pairs, 1, (uint32_t)vocab / 2);
+		distinct(&rng, vals, (int)pairs, (uint32_t)vocab / 2, (uint32_t)vocab);
 		memset(flags, 0, (size_t)len);
 		for (long i = 0; i < len; i++)
-			ids[i] = (uint32_t)nl_rng_below(&rng, 256);
+			ids[i] = (uint32_t)nl_rng_below(&rng, (uint64_t)vocab);
 		for (int i = 0; i < pairs; i++) {
 			ids[2 * i] = keys[i];
 			ids[2 * i + 1] = vals[i];
