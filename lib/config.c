@@ -12,7 +12,7 @@
 #define CONFIG_MAX_FILE (1 << 20)
 #define CHECKPOINT_MAJOR 1
 
-enum cfg_type { CFG_INT, CFG_FLOAT, CFG_WORD, CFG_STRING };
+enum cfg_type { CFG_INT, CFG_FLOAT, CFG_WORD, CFG_STRING, CFG_PERIODS };
 
 /* Float bounds are inclusive unless flagged open here; integer bounds are always inclusive. */
 enum { OPEN_MIN = 1, OPEN_MAX = 2 };
@@ -33,6 +33,8 @@ struct cfg_key {
 #define KI(k, f, def, lo, hi, d) { k, CFG_INT, OFF(f), def, lo, hi, 0, 0, 0, 0, NULL, NULL, d }
 #define KF(k, f, def, lo, hi, op, d) { k, CFG_FLOAT, OFF(f), 0, 0, 0, def, lo, hi, op, NULL, NULL, d }
 #define KW(k, f, def, w, d) { k, CFG_WORD, OFF(f), 0, 0, 0, 0, 0, 0, 0, def, w, d }
+#define KP(k, f, def, d) { k, CFG_PERIODS, OFF(f), 0, 0, 0, 0, 0, 0, 0, def, NULL, d }
+#define PERIOD_MAX 1048576
 
 /* Sorted bytewise: nl_config_format writes this order (preset aside, see there). */
 static const struct cfg_key cfg_keys[] = {
@@ -42,6 +44,14 @@ static const struct cfg_key cfg_keys[] = {
 	    "tokens between writes of M_mem (titans: of its memory)"),
 	KI("chunk_other", chunk_other, 8, 1, 65536,
 	    "tokens between writes of M_k, M_v, M_eta, M_alpha (selfmod)"),
+	KI("cms.hidden", cms_hidden, 256, 1, 1048576, "SwiGLU width of every CMS level"),
+	KF("cms.lr", cms_lr, 1e-3, 0, 10, 0,
+	    "step size of the CMS levels' in-context updates (0 freezes them)"),
+	KW("cms.optim", cms_optim, "sgd", "sgd", "optimizer of the CMS levels' in-context updates"),
+	KP("cms.periods", cms_periods, "8,64",
+	    "tokens between updates of each CMS level, fast to slow; 0 = outer-only"),
+	KI("cms.teach", cms_teach, 0, 0, PERIOD_MAX,
+	    "teach window in tokens, 0 = the smallest finite period (D8)"),
 	KI("context", context, 128, 1, 1048576, "longest sequence the model accepts"),
 	KI("d_model", d_model, 128, 2, 65536, "model width d"),
 	KF("eta_max", eta_max, 0.2, 0, 1, OPEN_MIN,
@@ -58,7 +68,8 @@ static const struct cfg_key cfg_keys[] = {
 	KW("meta_grad", meta_grad, "full", "full|first|none",
 	    "outer gradient through the memories' writes (D6)"),
 	KI("mlp.hidden", mlp_hidden, 608, 1, 1048576, "SwiGLU hidden width f"),
-	KW("model", model, "transformer", "transformer|titans|selfmod", "model family"),
+	KW("model", model, "transformer", "transformer|titans|selfmod|hope|hope-attention",
+	    "model family"),
 	KF("norm_eps", norm_eps, 1e-6, 0, 1, OPEN_MIN | OPEN_MAX, "RMSNorm epsilon"),
 	KW("optim", optim, "adamw", "adamw", "outer optimizer"),
 	KF("optim.beta1", optim_beta1, 0.9, 0, 1, OPEN_MAX, "AdamW first-moment decay"),
@@ -87,18 +98,22 @@ static const struct cfg_key cfg_keys[] = {
 };
 #define NKEYS (sizeof cfg_keys / sizeof *cfg_keys)
 
-/* MODEL §2.6; vocab_size is left alone: it follows the tokenizer. The MLP width depends on
- * the family (equal sizes across families), in the order of preset_families. */
-static const char *const preset_families[] = { "transformer", "titans", "selfmod" };
+/* MODEL §2.6; vocab_size is left alone: it follows the tokenizer. The MLP (or CMS level)
+ * width depends on the family (equal sizes across families), in the order of
+ * preset_families: mlp.hidden for the first three, cms.hidden for the last two. */
+static const char *const preset_families[] = { "transformer", "titans", "selfmod", "hope",
+	"hope-attention" };
 #define NFAMILIES (sizeof preset_families / sizeof *preset_families)
+#define FIRST_CMS_FAMILY 3
 static const struct {
 	const char *name;
 	int64_t d_model, layers, heads, context;
-	int64_t mlp_hidden[NFAMILIES];
+	int64_t hidden[NFAMILIES];
+	const char *periods;
 } cfg_presets[] = {
-	{ "tiny", 128, 2, 4, 128, { 608, 512, 512 } },
-	{ "small", 256, 6, 4, 512, { 1504, 1376, 1376 } },
-	{ "base", 256, 8, 4, 512, { 2560, 2432, 2432 } },
+	{ "tiny", 128, 2, 4, 128, { 608, 512, 512, 256, 288 }, "8,64" },
+	{ "small", 256, 6, 4, 512, { 1504, 1376, 1376, 448, 512 }, "16,128,1024" },
+	{ "base", 256, 8, 4, 512, { 2560, 2432, 2432, 800, 864 }, "16,128,1024" },
 };
 #define NPRESETS (sizeof cfg_presets / sizeof *cfg_presets)
 
@@ -149,6 +164,7 @@ config_defaults(struct nl_config *c)
 			break;
 		case CFG_WORD:
 		case CFG_STRING:
+		case CFG_PERIODS:
 			snprintf(field_word(c, k), NL_CONFIG_WORD, "%s", k->wdef);
 			break;
 		}
@@ -221,6 +237,7 @@ fmt_value(const struct nl_config *c, const struct cfg_key *k, char *buf, size_t 
 		break;
 	case CFG_WORD:
 	case CFG_STRING:
+	case CFG_PERIODS:
 		snprintf(buf, size, "%s", (const char *)f);
 		break;
 	}
@@ -286,6 +303,10 @@ fmt_domain(const struct cfg_key *k, char *buf, size_t size)
 	case CFG_STRING:
 		snprintf(buf, size, "text of at most %d bytes", NL_CONFIG_WORD - 1);
 		break;
+	case CFG_PERIODS:
+		snprintf(buf, size, "1 to %d comma-separated integers in 0..%d, 0 or inf = outer-only",
+		    NL_CMS_MAX_LEVELS, PERIOD_MAX);
+		break;
 	}
 }
 
@@ -332,6 +353,72 @@ parse_double(const char *s, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* "16,128,1024": 1..NL_CMS_MAX_LEVELS periods, each an integer in 0..PERIOD_MAX or "inf"
+ * (stored 0). Returns their number, -1 malformed, -2 out of range. */
+static int
+parse_periods(const char *s, int64_t out[NL_CMS_MAX_LEVELS])
+{
+	int n = 0;
+	for (const char *p = s;; p++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[24];
+		int64_t v;
+		if (n == NL_CMS_MAX_LEVELS)
+			return -2;
+		if (len == 0 || len >= sizeof item)
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (strcmp(item, "inf") == 0)
+			v = 0;
+		else if (item[0] == '-' || parse_int(item, &v) < 0)
+			return -1;
+		if (v > PERIOD_MAX)
+			return -2;
+		out[n++] = v;
+		if (comma == NULL)
+			return n;
+		p = comma;
+	}
+}
+
+/* At most 8 numbers of at most 7 digits and their commas fit NL_CONFIG_WORD. */
+static void
+format_periods(char *buf, const int64_t *per, int n)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, NL_CONFIG_WORD - len, "%s%lld", i ? "," : "",
+		    (long long)per[i]);
+}
+
+int
+nl_config_cms_periods(const struct nl_config *c, int64_t periods[NL_CMS_MAX_LEVELS])
+{
+	int n = parse_periods(c->cms_periods, periods);
+	return n < 0 ? 0 : n;
+}
+
+int64_t
+nl_config_cms_teach(const struct nl_config *c)
+{
+	int64_t per[NL_CMS_MAX_LEVELS], teach = 0;
+	int n = nl_config_cms_periods(c, per);
+	if (c->cms_teach > 0)
+		return c->cms_teach;
+	for (int i = 0; i < n; i++)
+		if (per[i] > 0 && (teach == 0 || per[i] < teach))
+			teach = per[i];
+	return teach;
+}
+
+int
+nl_config_has_cms(const struct nl_config *c)
+{
+	return strcmp(c->model, "hope") == 0 || strcmp(c->model, "hope-attention") == 0;
 }
 
 static int
@@ -442,27 +529,46 @@ family_index(const char *model)
 	return 0;
 }
 
+/* A preset's widths for a family: its own column for mlp.hidden or cms.hidden, the
+ * transformer's and hope's for the key the family does not use. */
+static void
+set_hidden(struct nl_config *c, size_t p, const char *model)
+{
+	size_t f = family_index(model);
+	c->mlp_hidden = cfg_presets[p].hidden[f < FIRST_CMS_FAMILY ? f : 0];
+	c->cms_hidden = cfg_presets[p].hidden[f >= FIRST_CMS_FAMILY ? f : FIRST_CMS_FAMILY];
+}
+
 static void
 apply_preset(struct nl_config *c, size_t p)
 {
 	c->d_model = cfg_presets[p].d_model;
 	c->layers = cfg_presets[p].layers;
 	c->heads = cfg_presets[p].heads;
-	c->mlp_hidden = cfg_presets[p].mlp_hidden[family_index(c->model)];
+	set_hidden(c, p, c->model);
+	snprintf(c->cms_periods, sizeof c->cms_periods, "%s", cfg_presets[p].periods);
 	c->context = cfg_presets[p].context;
 	snprintf(c->preset, sizeof c->preset, "%s", cfg_presets[p].name);
 }
 
 static ptrdiff_t preset_find(const char *name);
 
-/* Changing the family keeps a preset's sizes equal across families: mlp.hidden follows
- * while it still holds the preset's width for the old family. */
+/* Changing the family keeps a preset's sizes equal across families: mlp.hidden and
+ * cms.hidden follow while they still hold the preset's width for the old family. */
 static void
 set_model(struct nl_config *c, const char *model)
 {
 	ptrdiff_t p = preset_find(c->preset);
-	if (p >= 0 && c->mlp_hidden == cfg_presets[p].mlp_hidden[family_index(c->model)])
-		c->mlp_hidden = cfg_presets[p].mlp_hidden[family_index(model)];
+	if (p >= 0) {
+		struct nl_config old = *c;
+		set_hidden(&old, (size_t)p, c->model);
+		int64_t mlp = c->mlp_hidden, cms = c->cms_hidden;
+		set_hidden(c, (size_t)p, model);
+		if (mlp != old.mlp_hidden)
+			c->mlp_hidden = mlp;
+		if (cms != old.cms_hidden)
+			c->cms_hidden = cms;
+	}
 	snprintf(c->model, sizeof c->model, "%s", model);
 }
 
@@ -522,6 +628,14 @@ nl_config_set(struct nl_config *c, const char *key, const char *value, struct nl
 			return invalid_value(k, value, NL_EFORMAT, err);
 		snprintf(field_word(c, k), NL_CONFIG_WORD, "%s", value);
 		break;
+	case CFG_PERIODS: {
+		int64_t per[NL_CMS_MAX_LEVELS];
+		int n = parse_periods(value, per);
+		if (n < 0)
+			return invalid_value(k, value, n == -2 ? NL_ERANGE : NL_EFORMAT, err);
+		format_periods(field_word(c, k), per, n);   /* canonical: "inf" is written 0 */
+		break;
+	}
 	}
 	return 0;
 }
@@ -675,10 +789,20 @@ nl_config_check(const struct nl_config *c, struct nl_err *err)
 	if (c->train_seq_len > c->context)
 		return nl_err_set(err, NL_ERANGE, "train.seq_len %lld exceeds context %lld",
 		    (long long)c->train_seq_len, (long long)c->context);
-	if (c->adaptive_q && strcmp(c->model, "selfmod") != 0)
-		return nl_err_set(err, NL_ERANGE, "adaptive_q = 1 needs model selfmod, not %s",
-		    c->model);
-	if (strcmp(c->model, "selfmod") == 0 && c->chunk_memory % c->chunk_other != 0)
+	int selfmod = strcmp(c->model, "selfmod") == 0 || strcmp(c->model, "hope") == 0;
+	if (c->adaptive_q && !selfmod)
+		return nl_err_set(err, NL_ERANGE,
+		    "adaptive_q = 1 needs model selfmod or hope, not %s", c->model);
+	if (nl_config_has_cms(c)) {
+		int64_t per[NL_CMS_MAX_LEVELS], teach = nl_config_cms_teach(c);
+		int n = nl_config_cms_periods(c, per);
+		for (int i = 0; i < n; i++)
+			if (per[i] > 0 && per[i] % teach != 0)
+				return nl_err_set(err, NL_ERANGE,
+				    "cms.periods: period %lld is not a multiple of the teach window "
+				    "cms.teach %lld", (long long)per[i], (long long)teach);
+	}
+	if (selfmod && c->chunk_memory % c->chunk_other != 0)
 		return nl_err_set(err, NL_ERANGE,
 		    "chunk_memory %lld is not a multiple of chunk_other %lld",
 		    (long long)c->chunk_memory, (long long)c->chunk_other);

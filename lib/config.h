@@ -8,16 +8,17 @@
 #include "meta.h"
 
 #define NL_CONFIG_WORD 32
+#define NL_CMS_MAX_LEVELS 8
 
 /* One field per key; the key is the field name with the first '_' after a group prefix
  * written as '.' (optim_lr is "optim.lr"). Defaults are the tiny preset's. */
 struct nl_config {
 	/* model */
-	char model[NL_CONFIG_WORD];      /* model: transformer | titans | selfmod */
+	char model[NL_CONFIG_WORD];      /* model: transformer | titans | selfmod | hope | hope-attention */
 	char preset[NL_CONFIG_WORD];     /* preset: tiny | small | base (last applied, informative) */
 	int64_t vocab_size;              /* 0: take it from the tokenizer of the training stream */
 	int64_t d_model, layers, heads;
-	int64_t mlp_hidden;              /* mlp.hidden: SwiGLU width f */
+	int64_t mlp_hidden;              /* mlp.hidden: SwiGLU width f (families without CMS) */
 	int64_t context;                 /* longest sequence the model accepts (-T must not exceed it) */
 	double norm_eps;
 	double rope_base;                /* rope.base */
@@ -31,6 +32,12 @@ struct nl_config {
 	double mem_w1_scale;             /* mem.w1_scale */
 	int64_t projector;
 	int64_t adaptive_q;
+	/* continuum memory system (hope, hope-attention; MODEL D8, §2.3) */
+	char cms_periods[NL_CONFIG_WORD]; /* cms.periods: "16,128,1024", fast → slow, 0 outer-only */
+	int64_t cms_hidden;              /* cms.hidden: SwiGLU width of every level */
+	double cms_lr;                   /* cms.lr: the levels' in-context step size */
+	int64_t cms_teach;               /* cms.teach: teach window, 0 = the smallest finite period */
+	char cms_optim[NL_CONFIG_WORD];  /* cms.optim: sgd */
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: adamw */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */
@@ -84,6 +91,13 @@ int nl_config_to_meta(const struct nl_config *c, struct nl_meta *m, const char *
     struct nl_err *err);
 int nl_config_from_meta(struct nl_config *c, const struct nl_meta *m, const char *prefix,
     struct nl_err *err);
+/* The CMS levels' periods (cms.periods; 0 = outer-only) into periods; returns their number. */
+int nl_config_cms_periods(const struct nl_config *c, int64_t periods[NL_CMS_MAX_LEVELS]);
+/* The teach window in tokens: cms.teach, or the smallest finite period when it is 0; 0 when
+ * no level has a finite period (nothing learns in context). */
+int64_t nl_config_cms_teach(const struct nl_config *c);
+/* Whether c's family ends each block with CMS levels (hope, hope-attention). */
+int nl_config_has_cms(const struct nl_config *c);
 /* The i-th key of the schema (sorted), NULL past the end: for help texts and tests. */
 const char *nl_config_key_at(size_t i);
 #endif

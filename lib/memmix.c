@@ -95,7 +95,8 @@ mm_sizes(const struct nl_mem *mm)
 int
 nl_mem_family(const struct nl_config *c)
 {
-	return strcmp(c->model, "titans") == 0 || strcmp(c->model, "selfmod") == 0;
+	return strcmp(c->model, "titans") == 0 || strcmp(c->model, "selfmod") == 0 ||
+	    strcmp(c->model, "hope") == 0;
 }
 
 static int

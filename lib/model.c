@@ -339,6 +339,7 @@ nl_model_gradcheck(const struct nl_config *cfg, uint64_t seed, struct nl_gradche
 	c.heads = 2;
 	c.layers = c.layers < 2 ? c.layers : 2;
 	c.mlp_hidden = 24;
+	c.cms_hidden = 24;
 	/* memories: three chunks, so a write carries momentum into the next write; selfmod
 	 * writes its other memories twice per M_mem chunk */
 	int T = nl_mem_family(&c) ? 12 : 8;

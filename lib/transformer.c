@@ -30,8 +30,8 @@ tf_sizes(const struct nl_tf *m)
 	s.nf = round_up(s.n * m->hidden);
 	s.nv = round_up(s.n * m->vocab);
 	s.att = m->memfam ? 0 : round_up((size_t)m->max_batch * m->heads * m->max_seq * m->max_seq);
-	/* per layer: h a q k v o hm mm, rstd1 rstd2, att, g u s */
-	s.per_layer = 8 * s.nd + 2 * s.n + s.att + 3 * s.nf;
+	/* per layer: h a q k v o, rstd1, att, and per level in z, rstd, g u s */
+	s.per_layer = 6 * s.nd + s.n + s.att + (size_t)m->levels * (2 * s.nd + s.n + 3 * s.nf);
 	/* after the layers: h_out z, rstd, probs losses dlogits, backward scratch
 	 * (dh dz dm dout dq dk dv dqp dkp da, ds dg du, attention scratch) */
 	s.global = 2 * s.nd + s.n + 2 * s.nv + s.n + 10 * s.nd + 3 * s.nf + s.att;
@@ -48,7 +48,21 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	m->d = (int)c->d_model;
 	m->layers = (int)c->layers;
 	m->heads = (int)c->heads;
-	m->hidden = (int)c->mlp_hidden;
+	m->hidden = (int)(nl_config_has_cms(c) ? c->cms_hidden : c->mlp_hidden);
+	m->levels = 1;
+	if (nl_config_has_cms(c)) {
+		int64_t per[NL_CMS_MAX_LEVELS];
+		m->levels = nl_config_cms_periods(c, per);
+		for (int v = 0; v < m->levels; v++) {
+			m->period[v] = (int)per[v];
+			if (per[v] > 0 && c->cms_lr > 0) {
+				nl_tf_free(m);
+				return nl_err_set(err, NL_EUNSUPPORTED, "CMS levels that learn in "
+				    "context are not built yet: set cms.periods to 0 (outer-only "
+				    "levels) or cms.lr to 0");
+			}
+		}
+	}
 	m->eps = c->norm_eps;
 	m->rope_base = c->rope_base;
 	m->max_batch = max_batch;
@@ -71,11 +85,20 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 			OFFSET(y->w_qkv, "layers.%d.attn.w_qkv", l);
 			OFFSET(y->w_o, "layers.%d.attn.w_o", l);
 		}
-		OFFSET(y->mlp_norm, "layers.%d.mlp.norm.weight", l);
-		OFFSET(y->w_gate, "layers.%d.mlp.w_gate", l);
-		OFFSET(y->w_up, "layers.%d.mlp.w_up", l);
-		OFFSET(y->w_down, "layers.%d.mlp.w_down", l);
+		for (int v = 0; v < m->levels; v++) {
+			char sub[16];
+			struct nl_tf_level *lv = &y->lev[v];
+			if (nl_config_has_cms(c))
+				snprintf(sub, sizeof sub, "cms.%d", v);
+			else
+				snprintf(sub, sizeof sub, "mlp");
+			OFFSET(lv->norm, "layers.%d.%s.norm.weight", l, sub);
+			OFFSET(lv->w_gate, "layers.%d.%s.w_gate", l, sub);
+			OFFSET(lv->w_up, "layers.%d.%s.w_up", l, sub);
+			OFFSET(lv->w_down, "layers.%d.%s.w_down", l, sub);
+		}
 	}
+	m->fast_len = m->lay[0].lev[0].w_down + (size_t)m->d * m->hidden - m->lay[0].lev[0].w_gate;
 #undef OFFSET
 	if (m->memfam) {
 		int rc = nl_mem_init(&m->mem, c, lo, max_batch, max_seq, elem, err);
@@ -131,9 +154,14 @@ nl_tf_train_flops(const struct nl_tf *m, int b, int t)
 }
 #endif
 
-/* Pointers into the arena for layer l (l == layers: the global block). */
+/* Pointers into the arena for layer l (l == layers: the global block). lev[v].in is the
+ * residual stream entering level v (lev[0].in: after the mixer). */
+struct tf_level_acts {
+	nlk_real *in, *z, *rstd, *g, *u, *s;
+};
 struct tf_layer_acts {
-	nlk_real *h, *a, *q, *k, *v, *o, *hm, *mm, *rstd1, *rstd2, *att, *g, *u, *s;
+	nlk_real *h, *a, *q, *k, *v, *o, *rstd1, *att;
+	struct tf_level_acts lev[NL_CMS_MAX_LEVELS];
 };
 struct tf_global {
 	nlk_real *h, *z, *rstd, *probs, *losses, *dlogits;
@@ -145,15 +173,65 @@ layer_acts(const struct nl_tf *m, int l, struct tf_layer_acts *a)
 {
 	struct tf_sizes s = tf_sizes(m);
 	nlk_real *p = (nlk_real *)m->arena + (size_t)l * s.per_layer;
-	nlk_real **nd[] = { &a->h, &a->a, &a->q, &a->k, &a->v, &a->o, &a->hm, &a->mm };
+	nlk_real **nd[] = { &a->h, &a->a, &a->q, &a->k, &a->v, &a->o };
 	for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++, p += s.nd)
 		*nd[i] = p;
 	a->rstd1 = p, p += s.n;
-	a->rstd2 = p, p += s.n;
 	a->att = p, p += s.att;
-	a->g = p, p += s.nf;
-	a->u = p, p += s.nf;
-	a->s = p;
+	for (int v = 0; v < m->levels; v++) {
+		struct tf_level_acts *e = &a->lev[v];
+		e->in = p, p += s.nd;
+		e->z = p, p += s.nd;
+		e->rstd = p, p += s.n;
+		e->g = p, p += s.nf;
+		e->u = p, p += s.nf;
+		e->s = p, p += s.nf;
+	}
+}
+
+/* The weights level v of layer l applies to sequence i's chunk c: the parameters, or that
+ * chunk's fast weights, as a base from which the level's offsets minus w_gate index. */
+static const nlk_real *
+level_base(const struct nl_tf *m, const nlk_real *params, int l, int v, int i, int c)
+{
+	const nlk_real *p = NULL;
+	if (m->fast && c > 0)
+		p = m->fast[(((size_t)l * m->levels + v) * m->b + i) * m->fast_chunks + c];
+	return p ? p : params + m->lay[l].lev[v].w_gate;
+}
+
+/* Whether level v runs in blocks of its period (rows of one sequence and chunk each). */
+static int
+level_blocked(const struct nl_tf *m, int v)
+{
+	return m->fast && m->period[v] > 0 && m->period[v] < m->t;
+}
+
+typedef void matmul_fn(nlk_real *, const nlk_real *, const nlk_real *, int, int, int);
+
+/* out = in + W_down (SiLU(W_gate z) ⊙ W_up z), z = RMSNorm(in): level v of layer l over the
+ * batch, block by block when it learns in context. */
+static void
+level_forward(const struct nl_tf *m, const nlk_real *params, int l, int v,
+    const struct tf_level_acts *e, nlk_real *out, matmul_fn *mul)
+{
+	const struct nl_tf_level *w = &m->lay[l].lev[v];
+	const int d = m->d, f = m->hidden, n = m->b * m->t;
+	const int blocked = level_blocked(m, v), P = blocked ? m->period[v] : m->t;
+	const size_t up = w->w_up - w->w_gate, down = w->w_down - w->w_gate;
+	NLK(nlk_rmsnorm_fwd)(e->z, e->rstd, e->in, params + w->norm, n, d, (nlk_real)m->eps);
+	for (int i = 0; i < (blocked ? m->b : 1); i++)
+		for (int c = 0; c * P < m->t; c++) {
+			const nlk_real *wb = level_base(m, params, l, v, i, c);
+			size_t r = (size_t)i * m->t + (size_t)c * P;
+			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
+			mul(e->g + r * f, e->z + r * d, wb, rn, d, f);
+			mul(e->u + r * f, e->z + r * d, wb + up, rn, d, f);
+			NLK(nlk_swiglu_fwd)(e->s + r * f, e->g + r * f, e->u + r * f, (size_t)rn * f);
+			mul(out + r * d, e->s + r * f, wb + down, rn, f, d);
+		}
+	for (size_t i = 0; i < (size_t)n * d; i++)
+		out[i] += e->in[i];
 }
 
 static void
@@ -181,13 +259,12 @@ static double
 tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
     const int32_t *targets, int b, int t, nlk_real *logits, struct nl_mem_stream *stream)
 {
-	const int d = m->d, f = m->hidden, h = m->heads, dh = d / h, n = b * t;
+	const int d = m->d, h = m->heads, dh = d / h, n = b * t;
 	const nlk_real eps = (nlk_real)m->eps, base = (nlk_real)m->rope_base;
 	struct tf_layer_acts a;
 	struct tf_global g;
 	/* a stream's rows must round alike however it is cut (nlk_matmul_rows_fwd) */
-	void (*mul)(nlk_real *, const nlk_real *, const nlk_real *, int, int, int) =
-	    stream ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
+	matmul_fn *mul = stream ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
 
 	m->b = b;
 	m->t = t;
@@ -200,8 +277,9 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		const nlk_real *qkv = params + w->w_qkv;
 		layer_acts(m, l, &a);
 
+		nlk_real *hm = a.lev[0].in;
 		if (m->memfam) {
-			NLK(nl_mem_forward)(&m->mem, l, params, a.h, a.hm, b, t, stream);
+			NLK(nl_mem_forward)(&m->mem, l, params, a.h, hm, b, t, stream);
 			goto residual;
 		}
 		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
@@ -212,12 +290,12 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
 		NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
 		NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
-		mul(a.hm, a.o, params + w->w_o, n, d, d);
+		mul(hm, a.o, params + w->w_o, n, d, d);
 residual:
 		for (size_t i = 0; i < (size_t)n * d; i++)
-			a.hm[i] += a.h[i];
+			hm[i] += a.h[i];
 
-		/* MLP sub-block: out = hm + W_down (SiLU(W_gate m) ⊙ W_up m), m = RMSNorm(hm) */
+		/* the MLP, or the CMS levels fast to slow, each into the next one's input */
 		struct tf_layer_acts next;
 		nlk_real *out;
 		if (l + 1 < m->layers) {
@@ -227,13 +305,9 @@ residual:
 			global_acts(m, &g);
 			out = g.h;
 		}
-		NLK(nlk_rmsnorm_fwd)(a.mm, a.rstd2, a.hm, params + w->mlp_norm, n, d, eps);
-		mul(a.g, a.mm, params + w->w_gate, n, d, f);
-		mul(a.u, a.mm, params + w->w_up, n, d, f);
-		NLK(nlk_swiglu_fwd)(a.s, a.g, a.u, (size_t)n * f);
-		mul(out, a.s, params + w->w_down, n, f, d);
-		for (size_t i = 0; i < (size_t)n * d; i++)
-			out[i] += a.hm[i];
+		for (int v = 0; v < m->levels; v++)
+			level_forward(m, params, l, v, &a.lev[v], v + 1 < m->levels ? a.lev[v + 1].in
+			    : out, mul);
 	}
 	global_acts(m, &g);
 	NLK(nlk_rmsnorm_fwd)(g.z, g.rstd, g.h, params + m->norm, n, d, eps);
@@ -263,12 +337,44 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_mem
 	return loss;
 }
 
+/* Reverse of level_forward: g->dh (∂loss/∂out) becomes ∂loss/∂in, reaching it directly and
+ * through the block; every chunk's weight gradient goes to the parameters' (first-order). */
+static void
+level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, int l, int v,
+    const struct tf_level_acts *e, const struct tf_global *g)
+{
+	const struct nl_tf_level *w = &m->lay[l].lev[v];
+	const int d = m->d, f = m->hidden, n = m->b * m->t;
+	const int blocked = level_blocked(m, v), P = blocked ? m->period[v] : m->t;
+	const size_t nd = (size_t)n * d, nf = (size_t)n * f;
+	const size_t up = w->w_up - w->w_gate, down = w->w_down - w->w_gate;
+	memset(g->ds, 0, nf * sizeof *g->ds);
+	memset(g->dg, 0, nf * sizeof *g->dg);
+	memset(g->du, 0, nf * sizeof *g->du);
+	memset(g->dm, 0, nd * sizeof *g->dm);
+	for (int i = 0; i < (blocked ? m->b : 1); i++)
+		for (int c = 0; c * P < m->t; c++) {
+			const nlk_real *wb = level_base(m, params, l, v, i, c);
+			size_t r = (size_t)i * m->t + (size_t)c * P;
+			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
+			NLK(nlk_matmul_bwd)(g->ds + r * f, grads + w->w_down, g->dh + r * d, e->s + r * f,
+			    wb + down, rn, f, d);
+			NLK(nlk_swiglu_bwd)(g->dg + r * f, g->du + r * f, g->ds + r * f, e->g + r * f,
+			    e->u + r * f, (size_t)rn * f);
+			NLK(nlk_matmul_bwd)(g->dm + r * d, grads + w->w_gate, g->dg + r * f, e->z + r * d,
+			    wb, rn, d, f);
+			NLK(nlk_matmul_bwd)(g->dm + r * d, grads + w->w_up, g->du + r * f, e->z + r * d,
+			    wb + up, rn, d, f);
+		}
+	NLK(nlk_rmsnorm_bwd)(g->dh, grads + w->norm, g->dm, e->in, params + w->norm, e->rstd, n, d);
+}
+
 void
 NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double scale)
 {
-	const int b = m->b, t = m->t, d = m->d, f = m->hidden, h = m->heads, dh = d / h;
+	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h;
 	const int n = b * t;
-	const size_t nd = (size_t)n * d, nf = (size_t)n * f;
+	const size_t nd = (size_t)n * d;
 	const nlk_real base = (nlk_real)m->rope_base;
 	struct tf_global g;
 	struct tf_layer_acts a;
@@ -290,17 +396,8 @@ NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, do
 		nlk_real *dqkv = grads + w->w_qkv;
 		layer_acts(m, l, &a);
 
-		/* MLP: dh reaches hm directly and through the block */
-		memset(g.ds, 0, nf * sizeof *g.ds);
-		NLK(nlk_matmul_bwd)(g.ds, grads + w->w_down, g.dh, a.s, params + w->w_down, n, f, d);
-		memset(g.dg, 0, nf * sizeof *g.dg);
-		memset(g.du, 0, nf * sizeof *g.du);
-		NLK(nlk_swiglu_bwd)(g.dg, g.du, g.ds, a.g, a.u, nf);
-		memset(g.dm, 0, nd * sizeof *g.dm);
-		NLK(nlk_matmul_bwd)(g.dm, grads + w->w_gate, g.dg, a.mm, params + w->w_gate, n, d, f);
-		NLK(nlk_matmul_bwd)(g.dm, grads + w->w_up, g.du, a.mm, params + w->w_up, n, d, f);
-		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->mlp_norm, g.dm, a.hm, params + w->mlp_norm,
-		    a.rstd2, n, d);
+		for (int v = m->levels - 1; v >= 0; v--)
+			level_backward(m, params, grads, l, v, &a.lev[v], &g);
 
 		if (m->memfam) {
 			/* g.dh is read whole by the mixer's first step before it accumulates dx */

@@ -12,18 +12,35 @@
 #include "layout.h"
 #include "memmix.h"
 
+/* A pre-norm SwiGLU sub-block: the MLP after the mixer, or one CMS level (parameter
+ * offsets; w_gate, w_up, w_down are adjacent: the level's fast parameters, MODEL §2.3). */
+struct nl_tf_level {
+	size_t norm, w_gate, w_up, w_down;
+};
+
 struct nl_tf_layer {
-	size_t attn_norm, w_qkv, w_o, mlp_norm, w_gate, w_up, w_down;   /* parameter offsets */
+	size_t attn_norm, w_qkv, w_o;      /* parameter offsets */
+	struct nl_tf_level lev[NL_CMS_MAX_LEVELS];
 };
 
 /* Shapes, parameter offsets and an activation arena for batches of up to max_batch sequences
  * of up to max_seq tokens. Families other than transformer replace the attention sub-block
- * by their memory mixer (mem; MODEL §2.5): every family shares the embedding, the SwiGLU
- * sub-blocks and the head. */
+ * by their memory mixer (mem; MODEL §2.5), and hope and hope-attention the MLP by CMS
+ * levels: every family shares the embedding, the SwiGLU sub-blocks and the head. */
 struct nl_tf {
 	int memfam;                        /* 1: the mixer is mem's */
 	struct nl_mem mem;
 	int vocab, d, layers, heads, hidden;
+	int levels;                        /* SwiGLU sub-blocks per layer: 1 (the MLP) or the CMS's */
+	int period[NL_CMS_MAX_LEVELS];     /* CMS level periods (0: outer-only); 0 for the MLP */
+	size_t fast_len;                   /* elements of a level's fast parameters (w_gate..w_down) */
+	/* In-context CMS weights for a training forward and its backward (NULL: every level
+	 * uses the parameters): fast[((l·levels + v)·b + i)·fast_chunks + c] holds level v of
+	 * layer l for sequence i in its chunk c (tokens [c·P, (c+1)·P)), laid out as the
+	 * parameters from the level's w_gate on, or NULL for the parameters. First-order
+	 * (D6): the backward adds every chunk's gradient to the parameters'. */
+	const void *const *fast;
+	int fast_chunks;
 	double eps, rope_base;
 	int max_batch, max_seq;
 	size_t embed, norm;                /* parameter offsets */

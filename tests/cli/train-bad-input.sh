@@ -10,7 +10,7 @@ nl-train "$@" -T 16 -D train.valid_percent=0 -o ck.tar short.nlt; echo "short $?
 nl-train "$@" -D optim.lrr=1 -o ck.tar data.nlt; echo "typo $?"
 nl-train "$@" -D optim.lr=-1 -o ck.tar data.nlt; echo "range $?"
 nl-train "$@" -T 129 -o ck.tar data.nlt; echo "seqlen $?"
-nl-train "$@" -D model=hope -o ck.tar data.nlt; echo "family $?"
+nl-train "$@" -D model=hopes -o ck.tar data.nlt; echo "family $?"
 nl-train "$@" data.nlt; echo "no output $?"
 nl-train "$@" -c nosuch.cfg -o ck.tar data.nlt; echo "config $?"
 nl-train "$@" -i data.nlt -o ck.tar data.nlt; echo "not a bundle $?"

@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 37);
+	T_CHECK(n == 42);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -202,6 +202,32 @@ T_TEST(test_presets)
 	T_CHECK(c.d_model == 256 && c.layers == 3 && c.mlp_hidden == 1504);
 	T_CHECK(strcmp(c.preset, "small") == 0);
 	check_round_trip(&c); /* preset is written first, so layers = 3 survives */
+
+	/* the CMS families: cms.hidden and cms.periods per preset (MODEL §2.6), widths that
+	 * follow the family while they hold the preset's, periods and the teach window */
+	int64_t per[NL_CMS_MAX_LEVELS];
+	check_set(&c, "model", "hope");
+	T_CHECK(c.cms_hidden == 448 && c.mlp_hidden == 1504);
+	T_CHECK(strcmp(c.cms_periods, "16,128,1024") == 0 && nl_config_cms_teach(&c) == 16);
+	check_set(&c, "model", "hope-attention");
+	T_CHECK(c.cms_hidden == 512);
+	check_set(&c, "cms.hidden", "100");
+	check_set(&c, "model", "hope");
+	T_CHECK(c.cms_hidden == 100);
+	check_set(&c, "preset", "tiny");
+	T_CHECK(c.cms_hidden == 256 && strcmp(c.cms_periods, "8,64") == 0);
+	check_set(&c, "cms.periods", "inf,32,0");
+	T_CHECK(strcmp(c.cms_periods, "0,32,0") == 0 && nl_config_cms_periods(&c, per) == 3);
+	T_CHECK(per[0] == 0 && per[1] == 32 && per[2] == 0 && nl_config_cms_teach(&c) == 32);
+	check_set(&c, "cms.periods", "0");
+	T_CHECK(nl_config_cms_teach(&c) == 0);
+	check_set(&c, "cms.periods", "8,64");
+	check_set(&c, "cms.teach", "16");
+	T_CHECK(nl_config_check(&c, &err) == -1 && strcmp(err.msg, "cms.periods: period 8 is not "
+	    "a multiple of the teach window cms.teach 16") == 0);
+	check_set(&c, "cms.teach", "4");
+	T_CHECK(nl_config_check(&c, &err) == 0 && nl_config_cms_teach(&c) == 4);
+	check_round_trip(&c);
 	nl_config_free(&c);
 }
 
@@ -289,8 +315,17 @@ T_TEST(test_set_errors)
 	    "invalid value for preset: 'huge' (must be one of tiny, small, base)");
 	set_fails("preset", "Tiny", NL_EFORMAT,
 	    "invalid value for preset: 'Tiny' (must be one of tiny, small, base)");
-	set_fails("model", "hope", NL_EFORMAT,
-	    "invalid value for model: 'hope' (must be one of transformer, titans, selfmod)");
+	set_fails("model", "hopes", NL_EFORMAT, "invalid value for model: 'hopes' (must be one of "
+	    "transformer, titans, selfmod, hope, hope-attention)");
+	set_fails("cms.periods", "8,,64", NL_EFORMAT, "invalid value for cms.periods: '8,,64' "
+	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
+	set_fails("cms.periods", "-8", NL_EFORMAT, "invalid value for cms.periods: '-8' "
+	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
+	set_fails("cms.periods", "1,2,3,4,5,6,7,8,9", NL_ERANGE, "invalid value for cms.periods: "
+	    "'1,2,3,4,5,6,7,8,9' (must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf "
+	    "= outer-only)");
+	set_fails("cms.periods", "2097152", NL_ERANGE, "invalid value for cms.periods: '2097152' "
+	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
 	set_fails("optim", "sgd", NL_EFORMAT, "invalid value for optim: 'sgd' (must be adamw)");
 
 	/* the format line */
@@ -475,6 +510,11 @@ T_TEST(test_format)
 	    "adaptive_q = 0\n"
 	    "chunk_memory = 64\n"
 	    "chunk_other = 8\n"
+	    "cms.hidden = 256\n"
+	    "cms.lr = 0.001\n"
+	    "cms.optim = sgd\n"
+	    "cms.periods = 8,64\n"
+	    "cms.teach = 0\n"
 	    "context = 128\n"
 	    "d_model = 128\n"
 	    "eta_max = 0.2\n"
