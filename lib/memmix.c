@@ -63,9 +63,22 @@ traj_size(const struct nl_mem *mm, const struct nl_mem_layer *w)
 	return round_up(unit_offset(mm, w, NL_MU_COUNT));
 }
 
+/* A stream's (sequence, head) block: the units' states, then the pending chunk's K, V
+ * [chunk, dh] and η, α, β [chunk]; a layer: b blocks per head, then each conv's context
+ * [b, 3, d]. */
+static size_t
+stream_head_size(const struct nl_mem *mm)
+{
+	size_t n = 0;
+	for (int u = 0; u < NL_MU_COUNT; u++)
+		if (unit_on(mm, u))
+			n += unit_state(mm, mm->lay[0].u[u].dout);
+	return n + (size_t)mm->chunk * (2 * (size_t)mm->dh + 3);
+}
+
 /* Slot sizes in elements for the largest batch. */
 struct mm_sizes {
-	size_t n, nd, nh, per_layer, unit, traj, dstate, scratch;
+	size_t n, nd, nh, per_layer, unit, traj, dstate, shead, pend, scratch;
 	int cmax;
 };
 
@@ -86,8 +99,13 @@ mm_sizes(const struct nl_mem *mm)
 	    NLK(nlk_mem_write_scratch)((int)c, (int)dh, (int)dh, (int)dh));
 	s.traj = traj_size(mm, &mm->lay[0]);
 	s.dstate = round_up(NL_MU_COUNT * unit_state(mm, mm->dh));
-	/* backward: 14 nd, 6 nh, then unit work, one trajectory, adjoints of the states */
-	s.scratch = 14 * s.nd + 6 * s.nh + s.unit + s.traj + s.dstate;
+	/* a segment's backward: a copy of a stream's (sequence, head) block, a pending chunk
+	 * with the segment's first tokens appended, and its adjoints */
+	s.shead = round_up(stream_head_size(mm));
+	s.pend = round_up((size_t)mm->chunk * (2 * dh + 3));
+	/* backward: 14 nd, 6 nh, then unit work, one trajectory, adjoints of the states, the
+	 * segment's slots */
+	s.scratch = 14 * s.nd + 6 * s.nh + s.unit + s.traj + s.dstate + s.shead + 2 * s.pend;
 	return s;
 }
 
@@ -195,19 +213,6 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 		return nl_err_set(err, NL_ENOMEM, "out of memory for memory activations");
 	}
 	return 0;
-}
-
-/* A stream's (sequence, head) block: the units' states, then the pending chunk's K, V
- * [chunk, dh] and η, α, β [chunk]; a layer: b blocks per head, then each conv's context
- * [b, 3, d]. */
-static size_t
-stream_head_size(const struct nl_mem *mm)
-{
-	size_t n = 0;
-	for (int u = 0; u < NL_MU_COUNT; u++)
-		if (unit_on(mm, u))
-			n += unit_state(mm, mm->lay[0].u[u].dout);
-	return n + (size_t)mm->chunk * (2 * (size_t)mm->dh + 3);
 }
 
 static int
@@ -500,12 +505,18 @@ stream_conv_ctx(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int c)
 	    + (size_t)s->b * mm->heads * s->head_size + (size_t)c * s->b * 3 * mm->d;
 }
 
-static void
-stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, int h,
-    struct stream_head *sh)
+/* The block of stream s for layer l, sequence i, head h. */
+static nlk_real *
+stream_block(const struct nl_mem *mm, const struct nl_mem_stream *s, int l, int i, int h)
 {
-	nlk_real *p = (nlk_real *)s->data + (size_t)l * s->layer_size
+	return (nlk_real *)s->data + (size_t)l * s->layer_size
 	    + ((size_t)i * mm->heads + h) * s->head_size;
+}
+
+/* sh over the (sequence, head) block p of layer l, with np tokens pending */
+static void
+stream_head_at(const struct nl_mem *mm, int l, nlk_real *p, int np, struct stream_head *sh)
+{
 	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
 	memset(sh, 0, sizeof *sh);
 	for (int u = 0; u < NL_MU_COUNT; u++) {
@@ -519,7 +530,14 @@ stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, i
 	sh->ETA = p, p += c;
 	sh->ALP = p, p += c;
 	sh->BE = p;
-	sh->np = (int)(s->pos % mm->chunk);
+	sh->np = np;
+}
+
+static void
+stream_head_of(const struct nl_mem *mm, struct nl_mem_stream *s, int l, int i, int h,
+    struct stream_head *sh)
+{
+	stream_head_at(mm, l, stream_block(mm, s, l, i, h), (int)(s->pos % mm->chunk), sh);
 }
 
 /* Append tokens [r0, r1) of the call (row hr->row + r, per-token β be or the constant) to
@@ -547,6 +565,59 @@ chunk_span(int j, int p, int c, int t, int *c0, int *c1)
 	*c0 = j == 0 ? 0 : j * c - p;
 	*c1 = (j + 1) * c - p < t ? (j + 1) * c - p : t;
 	return *c1 == (j + 1) * c - p;
+}
+
+/* A segment's backward (nl_mem_backward with a stream): the state at its start, whose
+ * pending chunk its first write completes, and slots for that chunk with the segment's
+ * first tokens appended (pe) and their adjoints (dpe). */
+struct segment {
+	const struct stream_head *sh0;
+	struct stream_head pe, dpe;
+};
+
+static void
+segment_view(const struct nl_mem *mm, nlk_real *buf, int np, struct stream_head *v)
+{
+	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
+	memset(v, 0, sizeof *v);
+	v->K = buf, v->V = buf + c * dh, v->ETA = buf + 2 * c * dh, v->ALP = v->ETA + c;
+	v->BE = v->ALP + c;
+	v->np = np;
+}
+
+/* The pending chunk of a (sequence, head) (row: its first row; β per token be or bconst):
+ * the carried tokens, then the segment's up to the chunk's end; adjoints zeroed. */
+static void
+segment_fill(const struct nl_mem *mm, struct segment *sg, const struct mm_acts *a,
+    size_t row, const nlk_real *be, nlk_real bconst)
+{
+	const struct stream_head *s0 = sg->sh0;
+	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh, np = (size_t)s0->np;
+	memcpy(sg->pe.K, s0->K, np * dh * sizeof *s0->K);
+	memcpy(sg->pe.V, s0->V, np * dh * sizeof *s0->V);
+	memcpy(sg->pe.ETA, s0->ETA, np * sizeof *s0->ETA);
+	memcpy(sg->pe.ALP, s0->ALP, np * sizeof *s0->ALP);
+	memcpy(sg->pe.BE, s0->BE, np * sizeof *s0->BE);
+	int r1 = (int)(c - np) < mm->t ? (int)(c - np) : mm->t;
+	stream_pend(mm, &sg->pe, a, row, be, bconst, (int)np, 0, r1);
+	memset(sg->dpe.K, 0, c * (2 * dh + 3) * sizeof *sg->dpe.K);
+}
+
+/* Add the adjoints of the segment's first n tokens from the pending slots to the rows. */
+static void
+segment_scatter(const struct nl_mem *mm, const struct segment *sg, size_t row, int n,
+    nlk_real *dK, nlk_real *dV, nlk_real *dETA, nlk_real *dALP, nlk_real *dBE)
+{
+	const size_t dh = (size_t)mm->dh, np = (size_t)sg->sh0->np;
+	for (size_t i = 0; i < (size_t)n; i++) {
+		for (size_t e = 0; e < dh; e++) {
+			dK[(row + i) * dh + e] += sg->dpe.K[(np + i) * dh + e];
+			dV[(row + i) * dh + e] += sg->dpe.V[(np + i) * dh + e];
+		}
+		dETA[row + i] += sg->dpe.ETA[np + i];
+		dALP[row + i] += sg->dpe.ALP[np + i];
+		dBE[row + i] += sg->dpe.BE[np + i];
+	}
 }
 
 /* ---- M_mem (titans' only memory): chunks of chunk_memory tokens ---- */
@@ -597,15 +668,16 @@ mem_loop(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_real *
 }
 
 /* Reverse of mem_loop over a recomputed trajectory: D (adjoint of M_mem's state) ends as
- * the gradient of its initial state. */
+ * the gradient of its initial state, which a segment (sg) holds constant. */
 static void
 mem_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *grads,
     const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr,
     const nlk_real *be, nlk_real *D, const nlk_real *dO, nlk_real *dQ, nlk_real *dK,
-    nlk_real *dV, nlk_real *dETA, nlk_real *dALP, nlk_real *dBE)
+    nlk_real *dV, nlk_real *dETA, nlk_real *dALP, nlk_real *dBE, struct segment *sg)
 {
 	const struct nl_mem_unit *un = &w->u[NL_MU_MEM];
-	const int t = mm->t, dh = mm->dh, C = mm->chunk, nch = n_chunks(t, C);
+	const int t = mm->t, dh = mm->dh, C = mm->chunk, p = sg ? sg->sh0->np : 0;
+	const int nch = n_chunks(t + p, C);
 	const size_t us = unit_state(mm, dh), off = unit_offset(mm, w, NL_MU_MEM);
 	const size_t m1 = (size_t)dh * dh;
 	const int none = mm->meta == NL_META_NONE;
@@ -614,10 +686,16 @@ mem_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *gr
 
 	memset(D, 0, us * sizeof *D);
 	for (int j = nch - 1; j >= 0; j--) {
-		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
+		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		const nlk_real *st = hr->traj + off + (size_t)j * us;
-		if (cn == C && !none) {
+		if (full && !none && j == 0 && p > 0) {        /* completes the carried chunk */
+			struct stream_head *pe = &sg->pe, *dp = &sg->dpe;
+			unit_write_bwd(mm, uw, un, D, st, st, pe->K, pe->V, pe->ETA, pe->ALP, pe->BE, C,
+			    dp->K, dp->V, dp->ETA, dp->ALP, dp->BE);
+			segment_scatter(mm, sg, hr->row, c1, dK, dV, dETA, dALP, dBE);
+			memset(dp->K, 0, (size_t)C * (2 * (size_t)dh + 3) * sizeof *dp->K);
+		} else if (full && !none) {
 			const nlk_real *f = fz && mm->meta == NL_META_FIRST ? fz + (size_t)j * us : st;
 			unit_write_bwd(mm, uw, un, D, st, f, a->K + r, a->V + r, a->ETA + rg,
 			    a->ALP + rg, be ? be + rg : uw->be, cn, dK + r, dV + r, dETA + rg,
@@ -628,7 +706,7 @@ mem_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *gr
 		NLK(nlk_mem_read_bwd)(dQ + r, none ? gw1 : D, none ? gw2 : D + m1, dO + r, a->Qh + r,
 		    a->hpq + r, a->acq + r, st, st + m1, cn, dh, dh, dh, 1, uw->iscr);
 	}
-	if (!none)
+	if (!none && !sg)
 		for (size_t e = 0; e < m1; e++) {
 			gw1[e] += D[e];
 			gw2[e] += D[m1 + e];
@@ -732,9 +810,10 @@ static void
 other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *grads,
     const struct mm_acts *a, struct unit_work *uw, const struct head_ref *hr, nlk_real *D,
     nlk_real *dX, nlk_real *dQ, nlk_real *dK, nlk_real *dV, nlk_real *dETA, nlk_real *dALP,
-    nlk_real *dBE)
+    nlk_real *dBE, struct segment *sg)
 {
-	const int t = mm->t, dh = mm->dh, C = mm->chunk_other, nch = n_chunks(t, C);
+	const int t = mm->t, dh = mm->dh, C = mm->chunk_other, np = sg ? sg->sh0->np : 0;
+	const int p = np % C, nch = n_chunks(t + p, C);
 	const int none = mm->meta == NL_META_NONE;
 	const nlk_real emax = (nlk_real)mm->eta_max;
 	nlk_real *Du[NL_MU_Q + 1];
@@ -748,7 +827,10 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 	}
 	memset(D, 0, ds * sizeof *D);
 	for (int j = nch - 1; j >= 0; j--) {
-		int c0 = j * C, cn = t - c0 < C ? t - c0 : C;
+		int c0, c1, full = chunk_span(j, p, C, t, &c0, &c1), cn = c1 - c0;
+		/* a segment's first chunk completes the carried one: its write reads the
+		 * pending slots from token np − p on */
+		const int carried = full && j == 0 && p > 0, q = np - p;
 		size_t r = (hr->row + c0) * dh, rg = hr->row + c0;
 		const nlk_real *st[NL_MU_Q + 1];
 		for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
@@ -756,13 +838,30 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 				continue;
 			size_t off = unit_offset(mm, w, u), us = unit_state(mm, w->u[u].dout);
 			st[u] = hr->traj + off + (size_t)j * us;
-			if (cn < C || none)
+			if (!full || none)
 				continue;
+			if (carried) {
+				struct stream_head *pe = &sg->pe, *dp = &sg->dpe;
+				size_t qd = (size_t)q * dh;
+				unit_write_bwd(mm, uw, &w->u[u], Du[u], st[u], st[u], pe->K + qd, pe->V + qd,
+				    pe->ETA + q, pe->ALP + q, uw->be, C, dp->K + qd, dp->V + qd,
+				    dp->ETA + q, dp->ALP + q, dp->BE + q);
+				continue;
+			}
 			const nlk_real *f = hr->fz && mm->meta == NL_META_FIRST
 			    ? hr->fz + off + (size_t)j * us : st[u];
 			unit_write_bwd(mm, uw, &w->u[u], Du[u], st[u], f, a->K + r, a->V + r,
 			    a->ETA + rg, a->ALP + rg, uw->be, cn, dK + r, dV + r, dETA + rg, dALP + rg,
 			    dBE + rg);
+		}
+		if (carried && !none) {
+			/* these writes take β = σ(b_β) for the carried tokens too (uw->be): their β
+			 * adjoints reach b_β, which sums the head's, so fold them into the first */
+			for (int k = q; k < np; k++)
+				dBE[hr->row] += sg->dpe.BE[k];
+			segment_scatter(mm, sg, hr->row, c1, dK, dV, dETA, dALP, dBE);
+			memset(sg->dpe.K, 0, (size_t)mm->chunk * (2 * (size_t)dh + 3) *
+			    sizeof *sg->dpe.K);
 		}
 		/* the reads of chunk j: k = l2norm(M_k(x')), v = l2norm(M_v(x')),
 		 * (q = l2norm(M_q(x'))), η = eta_max σ(M_η(x')), α = σ(M_α(x') + b_α) */
@@ -800,7 +899,7 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 		    : Du[NL_MU_ALPHA] + m1, dz, a->Xh + r, a->hpa + r, a->aca + r, st[NL_MU_ALPHA],
 		    st[NL_MU_ALPHA] + m1, cn, dh, dh, 1, 0, uw->iscr);
 	}
-	if (none)
+	if (none || sg)
 		return;
 	for (int u = NL_MU_K; u <= NL_MU_Q; u++) {
 		if (!unit_on(mm, u))
@@ -842,7 +941,7 @@ head_ref(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *traj, 
 struct mm_scratch {
 	nlk_real *dpr, *dgp, *don, *do_, *dO, *dQ, *dK, *dV, *dxn, *t1, *t2, *t3, *t4, *t5;
 	nlk_real *dETA, *dALP, *dBE, *z1, *z2, *z3;
-	nlk_real *traj, *D;
+	nlk_real *traj, *D, *shead, *pend, *dpend;
 	struct unit_work uw;
 };
 
@@ -861,7 +960,10 @@ scratch_of(const struct nl_mem *mm, struct mm_scratch *sc)
 	unit_work_of(mm, p, &sc->uw);
 	p += s.unit;
 	sc->traj = p, p += s.traj;
-	sc->D = p;
+	sc->D = p, p += s.dstate;
+	sc->shead = p, p += s.shead;
+	sc->pend = p, p += s.pend;
+	sc->dpend = p;
 }
 
 /* All memories of (sequence i, head h) forward: trajectories into traj, reads with reads;
@@ -1104,16 +1206,31 @@ NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COU
 	}
 }
 
+/* The context conv c of layer l had at the start of a segment (the stream's state then). */
+static const nlk_real *
+conv_ctx0(const struct nl_mem *mm, const struct nl_mem_stream *s0, int l, int c)
+{
+	return stream_conv_ctx(mm, (struct nl_mem_stream *)s0, l, c);
+}
+
 void
 NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real *grads,
-    const nlk_real *x, const nlk_real *dy, nlk_real *dx)
+    const nlk_real *x, const nlk_real *dy, nlk_real *dx, const struct nl_mem_stream *s0)
 {
-	const struct nl_mem_layer *w = &mm->lay[l];
+	struct nl_mem_layer *w = &mm->lay[l];
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, dh = mm->dh, n = b * t;
 	const size_t nd = (size_t)n * d, nh = (size_t)n * H;
 	struct mm_sizes s = mm_sizes(mm);
 	struct mm_acts a;
 	struct mm_scratch sc;
+	/* a segment's backward is exact through its own writes whatever meta_grad says, and
+	 * never frozen (D8: the teach signal) */
+	const enum nl_meta_grad meta = mm->meta;
+	void *frozen = w->frozen;
+	if (s0) {
+		mm->meta = NL_META_FULL;
+		w->frozen = NULL;
+	}
 
 	acts_of(mm, l, &a);
 	scratch_of(mm, &sc);
@@ -1126,13 +1243,31 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 	for (int i = 0; i < b; i++)
 		for (int h = 0; h < H; h++) {
 			struct head_ref hr = head_ref(mm, w, sc.traj, i, h);
-			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, NULL);
+			struct stream_head sh0, sh;
+			struct segment seg, *sg = NULL;
+			nlk_real bconst = 0;
+			if (s0) {       /* recompute from a copy of the carried state */
+				stream_head_of(mm, (struct nl_mem_stream *)s0, l, i, h, &sh0);
+				memcpy(sc.shead, stream_block(mm, s0, l, i, h), s0->head_size * mm->elem);
+				stream_head_at(mm, l, sc.shead, sh0.np, &sh);
+				seg.sh0 = &sh0;
+				segment_view(mm, sc.pend, sh0.np, &seg.pe);
+				segment_view(mm, sc.dpend, sh0.np, &seg.dpe);
+				sg = &seg;
+			}
+			head_forward(mm, w, params, &a, &sc.uw, sc.traj, i, h, 0, s0 ? &sh : NULL);
+			if (sg) {
+				if (!mm->titans)
+					fill_beta(mm, w, params, &sc.uw, h);
+				bconst = mm->titans ? 0 : sc.uw.be[0];
+				segment_fill(mm, sg, &a, hr.row, mm->titans ? a.gh[1] : NULL, bconst);
+			}
 			mem_loop_bwd(mm, w, grads, &a, &sc.uw, &hr, mm->titans ? a.gh[1] : NULL, sc.D,
-			    sc.dO, sc.dQ, sc.dK, sc.dV, sc.dETA, sc.dALP, sc.dBE);
+			    sc.dO, sc.dQ, sc.dK, sc.dV, sc.dETA, sc.dALP, sc.dBE, sg);
 			if (mm->titans)
 				continue;
 			other_loop_bwd(mm, w, grads, &a, &sc.uw, &hr, sc.D, sc.t1, sc.dQ, sc.dK, sc.dV,
-			    sc.dETA, sc.dALP, sc.dBE);
+			    sc.dETA, sc.dALP, sc.dBE, sg);
 			if (mm->momentum) {             /* β = σ(b_β), shared by the head's tokens */
 				nlk_real bsum = 0, be = sc.uw.be[0];
 				for (int p = 0; p < t; p++)
@@ -1164,7 +1299,7 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			NLK(nlk_silu_bwd)(sc.t3, ds, path[i].pre, nd);
 			memset(sc.t1, 0, nd * sizeof *sc.t1);
 			NLK(nlk_conv4_bwd)(sc.t1, grads + path[i].wconv, NULL, sc.t3, path[i].conv_in,
-			    params + path[i].wconv, NULL, b, t, d);
+			    params + path[i].wconv, s0 ? conv_ctx0(mm, s0, l, i) : NULL, b, t, d);
 			NLK(nlk_matmul_bwd)(sc.dxn, grads + path[i].wproj, sc.t1, a.xn,
 			    params + path[i].wproj, n, d, d);
 		}
@@ -1194,8 +1329,10 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			    d);
 		}
 		NLK(nlk_conv4_bwd)(sc.t5, grads + w->conv, NULL, sc.t4, a.pre, params + w->conv,
-		    NULL, b, t, d);
+		    s0 ? conv_ctx0(mm, s0, l, 0) : NULL, b, t, d);
 		NLK(nlk_matmul_bwd)(sc.dxn, grads + w->w_x, sc.t5, a.xn, params + w->w_x, n, d, d);
 	}
 	NLK(nlk_rmsnorm_bwd)(dx, grads + w->norm, sc.dxn, x, params + w->norm, a.rstd, n, d);
+	mm->meta = meta;
+	w->frozen = frozen;
 }

@@ -85,8 +85,13 @@ void nl_mem_stream_free(struct nl_mem_stream *s);
 	/* Every state of s to the meta-learned initial one, nothing pending, pos 0. */ \
 	void nl_mem_stream_reset##SUFFIX(const struct nl_mem *mm, struct nl_mem_stream *s, \
 	    const R *params); \
+	/* s0 NULL: the training backward of the last forward (fresh sequences). Else the \
+	 * last forward was the next tokens of a stream whose state before it s0 holds (a \
+	 * copy): the backward of that segment with the carried state held constant, exact \
+	 * through the segment's own writes whatever meta_grad says (MODEL D8's teach \
+	 * signal); the initial states get nothing. */ \
 	void nl_mem_backward##SUFFIX(struct nl_mem *mm, int l, const R *params, R *grads, \
-	    const R *x, const R *dy, R *dx); \
+	    const R *x, const R *dy, R *dx, const struct nl_mem_stream *s0); \
 	/* Record every layer's trajectories of the last forward (params as then); later \
 	 * forwards take the stop-gradient quantities of meta_grad = first | none from this \
 	 * record, so finite differences measure the truncated objective whose gradient the \

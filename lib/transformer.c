@@ -401,7 +401,7 @@ NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, do
 
 		if (m->memfam) {
 			/* g.dh is read whole by the mixer's first step before it accumulates dx */
-			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh);
+			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh, NULL);
 			continue;
 		}
 		/* attention */

@@ -3,11 +3,12 @@
  * tokens over the first V byte values, each D key–value pairs (keys from [1, V/2), values from
  * [V/2, V), drawn without replacement) followed by a query region where every key appears once, at a gap drawn with
  * p(g) ∝ (g + 1)^(a − 1), a = 0.01, and is followed by its value, flagged SCORE; the other
- * query-region tokens are uniform in [0, V). The first token of each example is flagged DOC.
+ * query-region tokens are uniform in [0, V), or with -z the placeholder 0 (Zoology's
+ * random_non_queries = False: with a small V, uniform fillers repeat keys and blur the task). The first token of each example is flagged DOC.
  * Written as a rank-2 byte-tokenizer stream (nl-tensor(5)), so nl-train scores the answers
  * only.
  *
- * usage: mqar [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] output.nlt */
+ * usage: mqar [-z] [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] output.nlt */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mqar [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] output.nlt\n");
+	fprintf(stderr, "usage: mqar [-z] [-L length] [-D pairs] [-V vocab] [-n examples] [-s seed] "
+	    "output.nlt\n");
 	exit(2);
 }
 
@@ -44,9 +46,13 @@ int
 main(int argc, char **argv)
 {
 	long len = 64, pairs = 4, vocab = 256, count = 1000, seed = 1;
-	int ch;
-	while ((ch = getopt(argc, argv, "D:L:V:n:s:")) != -1) {
+	int ch, zeros = 0;
+	while ((ch = getopt(argc, argv, "zD:L:V:n:s:")) != -1) {
 		char *end;
+		if (ch == 'z') {
+			zeros = 1;
+			continue;
+		}
 		long v = strtol(optarg, &end, 10);
 		if (*end != '\0' || v < 1)
 			usage();
@@ -113,7 +119,7 @@ main(int argc, char **argv)
 		distinct(&rng, vals, (int)pairs, (uint32_t)vocab / 2, (uint32_t)vocab);
 		memset(flags, 0, (size_t)len);
 		for (long i = 0; i < len; i++)
-			ids[i] = (uint32_t)nl_rng_below(&rng, (uint64_t)vocab);
+			ids[i] = zeros ? 0 : (uint32_t)nl_rng_below(&rng, (uint64_t)vocab);
 		for (int i = 0; i < pairs; i++) {
 			ids[2 * i] = keys[i];
 			ids[2 * i + 1] = vals[i];

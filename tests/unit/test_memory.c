@@ -302,6 +302,111 @@ stream_split(struct small *s, struct nl_tf *tf32, const float *p32, const int *c
 	nl_mem_stream_free(&st32);
 }
 
+/* MODEL D8's teach signal at the mixer: after a stream has carried some tokens, the
+ * backward of the next segment (nl_mem_backward with the state before it) equals central
+ * differences of that segment's output with the carried state held constant, for its
+ * inputs and for every parameter, whatever meta_grad says; the initial states get nothing.
+ * Segments start inside both chunk sizes, so their first writes complete carried chunks. */
+enum { GB = 2, GT = 16 };
+
+static double
+segment_value(struct small *s, struct nl_mem_stream *st, const struct nl_mem_stream *s0,
+    const double *x, const double *r, int t, double *y)
+{
+	struct nl_mem *mm = &s->tf.mem;
+	memcpy(st->data, s0->data, (size_t)mm->layers * s0->layer_size * sizeof(double));
+	st->pos = s0->pos;
+	nl_mem_forward_f64(mm, 0, s->p, x, y, GB, t, st);
+	double v = 0;
+	for (int i = 0; i < GB * t * mm->d; i++)
+		v += r[i] * y[i];
+	return v;
+}
+
+static void
+segment_case(const char *family, const char *extra, int t1, int t2)
+{
+	struct small s;
+	struct nl_mem_stream st, s0;
+	struct nl_err err = { 0 };
+	struct nl_rng rng;
+	if (small_make_with(&s, family, 1, GT, 4, extra)) {
+		T_CHECK(0);
+		return;
+	}
+	struct nl_mem *mm = &s.tf.mem;
+	const int d = mm->d;
+	T_CHECK(nl_mem_stream_init(mm, &st, GB, &err) == 0 &&
+	    nl_mem_stream_init(mm, &s0, GB, &err) == 0);
+	double *x1 = malloc(sizeof(double) * GB * GT * d), *x = malloc(sizeof(double) * GB * GT * d);
+	double *y = malloc(sizeof(double) * GB * GT * d), *r = malloc(sizeof(double) * GB * GT * d);
+	double *dx = calloc((size_t)GB * GT * d, sizeof *dx), *g = calloc(s.lo.total, sizeof *g);
+	nl_rng_seed(&rng, 3);
+	for (int i = 0; i < GB * GT * d; i++) {
+		x1[i] = nl_rng_normal(&rng);
+		x[i] = nl_rng_normal(&rng);
+		r[i] = nl_rng_normal(&rng);
+	}
+	/* the carried tokens, then the state before the segment */
+	nl_mem_stream_reset_f64(mm, &st, s.p);
+	nl_mem_forward_f64(mm, 0, s.p, x1, y, GB, t1, &st);
+	st.pos += t1;
+	memcpy(s0.data, st.data, (size_t)mm->layers * st.layer_size * sizeof(double));
+	s0.pos = st.pos;
+	segment_value(&s, &st, &s0, x, r, t2, y);
+	nl_mem_backward_f64(mm, 0, s.p, g, x, r, dx, &s0);
+
+	const double h = 1e-5;
+	double worst = 0;
+	for (int i = 0; i < GB * t2 * d; i += 3) {
+		double keep = x[i];
+		x[i] = keep + h;
+		double up = segment_value(&s, &st, &s0, x, r, t2, y);
+		x[i] = keep - h;
+		double down = segment_value(&s, &st, &s0, x, r, t2, y);
+		x[i] = keep;
+		worst = fmax(worst, fabs((up - down) / (2 * h) - dx[i]) / fmax(1, fabs(dx[i])));
+	}
+	for (size_t k = 0; k < s.lo.n; k++) {
+		const struct nl_param *pr = &s.lo.p[k];
+		if (strncmp(pr->name, "layers.0.mix.", 13) != 0)
+			continue;
+		int initial = strstr(pr->name, ".m_") != NULL;
+		for (size_t j = 0; j < pr->numel; j += 1 + pr->numel / 6) {
+			double *q = s.p + pr->offset + j, keep = *q;
+			*q = keep + h;
+			double up = segment_value(&s, &st, &s0, x, r, t2, y);
+			*q = keep - h;
+			double down = segment_value(&s, &st, &s0, x, r, t2, y);
+			*q = keep;
+			double fd = (up - down) / (2 * h), an = g[pr->offset + j];
+			if (initial)
+				T_CHECK_MSG(fd == 0 && an == 0, "%s: an initial state moved the segment",
+				    pr->name);
+			worst = fmax(worst, fabs(fd - an) / fmax(1, fabs(an)));
+		}
+	}
+	T_CHECK_MSG(worst < 1e-7, "%s %s %d+%d: worst %.3g", family, extra ? extra : "", t1, t2,
+	    worst);
+	printf("# segment %-7s %-22s carried %2d, segment %2d: worst %.2g\n", family,
+	    extra ? extra : "", t1, t2, worst);
+	free(x1), free(x), free(y), free(r), free(dx), free(g);
+	nl_mem_stream_free(&st);
+	nl_mem_stream_free(&s0);
+	small_free(&s);
+}
+
+T_TEST(segment_backward)
+{
+	segment_case("titans", NULL, 5, 7);
+	segment_case("titans", NULL, 8, 9);
+	segment_case("selfmod", NULL, 5, 7);
+	segment_case("selfmod", NULL, 3, 11);
+	segment_case("selfmod", "meta_grad=none", 6, 10);
+	segment_case("selfmod", "adaptive_q=1", 5, 9);
+	segment_case("selfmod", "inner_step=literal", 1, 15);
+}
+
 T_TEST(streaming)
 {
 	enum { B = SB, T = ST, V = SV };
@@ -515,6 +620,7 @@ main(void)
 	t_run(gradcheck_rules, "finite differences: every step rule");
 	t_run(causal_and_chunk_start, "causality; reads at the chunk-start state");
 	t_run(streaming, "a stream cut anywhere = one call, bit for bit");
+	t_run(segment_backward, "a stream segment's backward = its differences (D8)");
 	t_run(deterministic_and_independent, "determinism; sequences independent");
 	t_run(parameter_counts, "parameter counts of MODEL §2.6");
 	t_run(stream_stability, "a 4,096-token stream stays bounded (MODEL §8.15)");
