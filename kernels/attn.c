@@ -282,3 +282,89 @@ NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
 	NLK(nlk_attn_bwd_ref)(dq, dk, dv, scratch, dout, q, k, v, att, b, t, h, d);
 #endif
 }
+
+/*
+ * Attention of t new queries per sequence over a key/value cache (streams): query i sits at
+ * position p + i and attends to cache rows 0..p+i. Plain loops straight from the definition
+ * (one window of a stream at a time: t is a teach window, small next to the cache).
+ */
+void
+NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk_real *kc,
+    const nlk_real *vc, int b, int t, int p, int cap, int h, int d)
+{
+	const size_t c = (size_t)h * d;
+	const nlk_real scale = attn_scale(d);
+
+	for (int bi = 0; bi < b; bi++)
+		for (int hh = 0; hh < h; hh++) {
+			const nlk_real *qb = q + (size_t)bi * t * c + (size_t)hh * d;
+			const nlk_real *kb = kc + (size_t)bi * cap * c + (size_t)hh * d;
+			const nlk_real *vb = vc + (size_t)bi * cap * c + (size_t)hh * d;
+			nlk_real *ob = out + (size_t)bi * t * c + (size_t)hh * d;
+			for (int i = 0; i < t; i++) {
+				nlk_real *row = att + (((size_t)bi * h + hh) * t + i) * cap;
+				int n = p + i + 1;
+				for (int j = 0; j < n; j++) {
+					nlk_real s = 0;
+					for (int e = 0; e < d; e++)
+						s += qb[i * c + e] * kb[j * c + e];
+					row[j] = s * scale;
+				}
+				nlk_real sum = row_exp(row, n, row_max(row, n)), inv = 1 / sum;
+				for (int j = 0; j < n; j++)
+					row[j] *= inv;
+				for (int j = n; j < cap; j++)
+					row[j] = 0;
+				for (int e = 0; e < d; e++) {
+					nlk_real o = 0;
+					for (int j = 0; j < n; j++)
+						o += row[j] * vb[j * c + e];
+					ob[i * c + e] = o;
+				}
+			}
+		}
+}
+
+void
+NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, const nlk_real *dout,
+    const nlk_real *q, const nlk_real *kc, const nlk_real *vc, const nlk_real *att, int b,
+    int t, int p, int cap, int h, int d)
+{
+	const size_t c = (size_t)h * d;
+	const nlk_real scale = attn_scale(d);
+
+	for (int bi = 0; bi < b; bi++)
+		for (int hh = 0; hh < h; hh++) {
+			size_t qo = (size_t)bi * t * c + (size_t)hh * d;
+			size_t ko = (size_t)bi * cap * c + (size_t)hh * d;
+			for (int i = 0; i < t; i++) {
+				const nlk_real *row = att + (((size_t)bi * h + hh) * t + i) * cap;
+				const nlk_real *go = dout + qo + i * c;
+				int n = p + i + 1;
+				/* dP_j = dO·v_j, dS_j = P_j (dP_j − Σ P dP); the keys and values before p
+				 * are constants */
+				nlk_real pdp = 0;
+				for (int j = 0; j < n; j++) {
+					nlk_real dp = 0;
+					for (int e = 0; e < d; e++)
+						dp += go[e] * vc[ko + j * c + e];
+					pdp += row[j] * dp;
+				}
+				for (int j = 0; j < n; j++) {
+					nlk_real dp = 0;
+					for (int e = 0; e < d; e++)
+						dp += go[e] * vc[ko + j * c + e];
+					nlk_real ds = row[j] * (dp - pdp) * scale;
+					for (int e = 0; e < d; e++)
+						dq[qo + i * c + e] += ds * kc[ko + j * c + e];
+					if (j < p)
+						continue;
+					size_t wo = qo + (size_t)(j - p) * c;
+					for (int e = 0; e < d; e++) {
+						dv[wo + e] += row[j] * go[e];
+						dk[wo + e] += ds * q[qo + i * c + e];
+					}
+				}
+			}
+		}
+}

@@ -340,6 +340,11 @@ nl_model_gradcheck(const struct nl_config *cfg, uint64_t seed, struct nl_gradche
 	c.layers = c.layers < 2 ? c.layers : 2;
 	c.mlp_hidden = 24;
 	c.cms_hidden = 24;
+	/* CMS: two levels that step inside the sequence (teach window 2) and an outer-only one,
+	 * with a step large enough that the updates matter */
+	snprintf(c.cms_periods, sizeof c.cms_periods, "2,4,0");
+	c.cms_teach = 0;
+	c.cms_lr = 0.1;
 	/* memories: three chunks, so a write carries momentum into the next write; selfmod
 	 * writes its other memories twice per M_mem chunk */
 	int T = nl_mem_family(&c) ? 12 : 8;
@@ -377,8 +382,10 @@ nl_model_gradcheck(const struct nl_config *cfg, uint64_t seed, struct nl_gradche
 
 	gradcheck_loss(&tf, p, ids, tg, B, T);
 	nl_tf_backward_f64(&tf, p, g, 1.0 / (double)tf.scored);
-	/* first | none: differences of the truncated objective (memmix.h) */
-	if (tf.memfam && tf.mem.meta != NL_META_FULL && nl_mem_freeze_f64(&tf.mem, p)) {
+	/* first | none: differences of the truncated objective (memmix.h); CMS levels are
+	 * first-order in every mode (D6): their in-context updates held at the base run's */
+	if ((tf.memfam && tf.mem.meta != NL_META_FULL && nl_mem_freeze_f64(&tf.mem, p)) ||
+	    nl_tf_freeze_f64(&tf, p)) {
 		nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -59,7 +59,8 @@ void nl_model_set_threads(int n);
 
 /* The whole-model gradient check: cfg's family at a tiny size (vocab 11, d_model 16, 2 heads,
  * at most 2 layers, hidden 24, batch 2 of 8 tokens with two unscored targets; memory
- * families: 12 tokens, chunk_memory 4, chunk_other 2) in double
+ * families: 12 tokens, chunk_memory 4, chunk_other 2; CMS families: levels of periods 2, 4
+ * and 0 (outer-only), cms.lr 0.1, the in-context updates held at the base point's) in double
  * precision, random parameters; per tensor up to 48 coordinates (all when smaller) compared
  * with central differences (h = 1e-5). worst_rel = max |analytic − fd| / max(max |analytic|,
  * max |fd|, 1e-8) over the tensor's checked coordinates. */

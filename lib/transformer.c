@@ -38,7 +38,33 @@ tf_sizes(const struct nl_tf *m)
 	return s;
 }
 
+/* Elements of the snapshots of level v: (layer, sequence, chunk ≥ 1) of the training
+ * sequence, when the level steps inside it. */
+static size_t
+snap_elems(const struct nl_tf *m, int v)
+{
+	int P = m->period[v];
+	if (!m->learns || P <= 0 || P >= m->max_seq)
+		return 0;
+	size_t chunks = (size_t)(m->max_seq + P - 1) / P;
+	return (size_t)m->layers * m->max_batch * (chunks - 1) * m->fast_len;
+}
+
+/* Point each (layer, level, sequence) of s's b sequences at its θ and A. */
+static void
+stream_tables(const struct nl_tf *m, struct nl_tf_stream *s)
+{
+	size_t n = (size_t)m->layers * m->levels * s->b;
+	for (size_t k = 0; k < n; k++) {
+		s->tab[k] = (char *)s->cms + 2 * k * m->fast_len * m->elem;
+		s->gtab[k] = (char *)s->cms + (2 * k + 1) * m->fast_len * m->elem;
+	}
+}
+
 #ifndef NLK_F64
+static int teach_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
+    struct nl_err *err);
+
 int
 nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
     int max_batch, int max_seq, size_t elem, struct nl_err *err)
@@ -55,14 +81,12 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 		m->levels = nl_config_cms_periods(c, per);
 		for (int v = 0; v < m->levels; v++) {
 			m->period[v] = (int)per[v];
-			if (per[v] > 0 && c->cms_lr > 0) {
-				nl_tf_free(m);
-				return nl_err_set(err, NL_EUNSUPPORTED, "CMS levels that learn in "
-				    "context are not built yet: set cms.periods to 0 (outer-only "
-				    "levels) or cms.lr to 0");
-			}
+			m->learns |= per[v] > 0 && c->cms_lr > 0;
 		}
+		m->cms_lr = c->cms_lr;
+		m->teach_len = (int)nl_config_cms_teach(c);
 	}
+	m->param_elems = lo->total;
 	m->eps = c->norm_eps;
 	m->rope_base = c->rope_base;
 	m->max_batch = max_batch;
@@ -123,7 +147,94 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 		return nl_err_set(err, NL_ENOMEM, "out of memory for activations (%.0f MiB)",
 		    total / 1048576);
 	}
+	if (teach_init(m, c, lo, err)) {
+		nl_tf_free(m);
+		return -1;
+	}
 	return 0;
+}
+
+/* The teach pass of training (MODEL §3) when some level steps inside max_seq: a model of one
+ * teach window over the same layout, its stream, and the chunks' fast weights. */
+static int
+teach_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
+    struct nl_err *err)
+{
+	size_t total = 0;
+	m->snap_chunks = 1;
+	for (int v = 0; v < m->levels; v++) {
+		total += snap_elems(m, v);
+		if (snap_elems(m, v) > 0 && (m->max_seq + m->period[v] - 1) / m->period[v] >
+		    m->snap_chunks)
+			m->snap_chunks = (m->max_seq + m->period[v] - 1) / m->period[v];
+	}
+	if (total == 0)
+		return 0;
+	double bytes = (double)total * m->elem;
+	if ((m->teach = calloc(1, sizeof *m->teach)) == NULL ||
+	    (m->ts = calloc(1, sizeof *m->ts)) == NULL ||
+	    (m->snap = malloc(total * m->elem)) == NULL ||
+	    (m->snap_tab = calloc((size_t)m->layers * m->levels * m->max_batch * m->snap_chunks,
+	    sizeof *m->snap_tab)) == NULL ||
+	    (m->teach_ids = malloc(2 * (size_t)m->max_batch * m->teach_len *
+	    sizeof *m->teach_ids)) == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the CMS levels' chunk weights "
+		    "(%.0f MiB)", bytes / 1048576);
+	if (nl_tf_init(m->teach, c, lo, m->max_batch, m->teach_len, m->elem, err) ||
+	    nl_tf_stream_init(m->teach, m->ts, m->max_batch, m->max_seq, err))
+		return -1;
+	return 0;
+}
+
+int
+nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
+    struct nl_err *err)
+{
+	const size_t e = m->elem, d = (size_t)m->d;
+	memset(s, 0, sizeof *s);
+	if (b < 1 || b > m->max_batch)
+		return nl_err_set(err, NL_ERANGE, "%d streams: 1 to %d", b, m->max_batch);
+	s->b = b;
+	s->cap = cap;
+	if (m->memfam) {
+		if (nl_mem_stream_init(&m->mem, &s->mem, b, err) ||
+		    nl_mem_stream_init(&m->mem, &s->mem0, b, err)) {
+			nl_tf_stream_free(s);
+			return -1;
+		}
+	} else if ((s->kv = malloc((size_t)m->layers * 2 * b * cap * d * e)) == NULL ||
+	    (s->att = malloc((size_t)b * m->heads * m->max_seq * cap * e)) == NULL ||
+	    (s->dkv = malloc(2 * (size_t)b * m->max_seq * d * e)) == NULL) {
+		nl_tf_stream_free(s);
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the attention cache");
+	}
+	if (m->levels > 1 || m->period[0] > 0) {     /* CMS levels: per-sequence fast weights */
+		size_t n = (size_t)m->layers * m->levels * b;
+		if ((s->cms = malloc(2 * n * m->fast_len * e)) == NULL ||
+		    (s->grads = calloc(m->param_elems, e)) == NULL ||
+		    (s->tab = calloc(n, sizeof *s->tab)) == NULL ||
+		    (s->gtab = calloc(n, sizeof *s->gtab)) == NULL) {
+			nl_tf_stream_free(s);
+			return nl_err_set(err, NL_ENOMEM, "out of memory for the CMS state");
+		}
+		stream_tables(m, s);
+	}
+	return 0;
+}
+
+void
+nl_tf_stream_free(struct nl_tf_stream *s)
+{
+	nl_mem_stream_free(&s->mem);
+	nl_mem_stream_free(&s->mem0);
+	free(s->kv);
+	free(s->att);
+	free(s->dkv);
+	free(s->cms);
+	free(s->grads);
+	free(s->tab);
+	free(s->gtab);
+	memset(s, 0, sizeof *s);
 }
 
 void
@@ -131,6 +242,16 @@ nl_tf_free(struct nl_tf *m)
 {
 	if (m->memfam)
 		nl_mem_free(&m->mem);
+	if (m->ts)
+		nl_tf_stream_free(m->ts);
+	if (m->teach)
+		nl_tf_free(m->teach);
+	free(m->ts);
+	free(m->teach);
+	free(m->snap);
+	free(m->snap_tab);
+	free(m->teach_ids);
+	free(m->delta);
 	free(m->lay);
 	free(m->arena);
 	memset(m, 0, sizeof *m);
@@ -190,13 +311,19 @@ layer_acts(const struct nl_tf *m, int l, struct tf_layer_acts *a)
 }
 
 /* The weights level v of layer l applies to sequence i's chunk c: the parameters, or that
- * chunk's fast weights, as a base from which the level's offsets minus w_gate index. */
+ * chunk's fast weights (a stream's: the sequence's, whatever the chunk), as a base from
+ * which the level's offsets minus w_gate index. */
+static size_t
+fast_index(const struct nl_tf *m, int l, int v, int i, int c)
+{
+	size_t k = ((size_t)l * m->levels + v) * m->b + i;
+	return m->fast_chunks ? k * m->fast_chunks + c : k;
+}
+
 static const nlk_real *
 level_base(const struct nl_tf *m, const nlk_real *params, int l, int v, int i, int c)
 {
-	const nlk_real *p = NULL;
-	if (m->fast && c > 0)
-		p = m->fast[(((size_t)l * m->levels + v) * m->b + i) * m->fast_chunks + c];
+	const nlk_real *p = m->fast && m->period[v] > 0 ? m->fast[fast_index(m, l, v, i, c)] : NULL;
 	return p ? p : params + m->lay[l].lev[v].w_gate;
 }
 
@@ -204,7 +331,7 @@ level_base(const struct nl_tf *m, const nlk_real *params, int l, int v, int i, i
 static int
 level_blocked(const struct nl_tf *m, int v)
 {
-	return m->fast && m->period[v] > 0 && m->period[v] < m->t;
+	return m->fast && m->period[v] > 0;
 }
 
 typedef void matmul_fn(nlk_real *, const nlk_real *, const nlk_real *, int, int, int);
@@ -255,9 +382,16 @@ global_acts(const struct nl_tf *m, struct tf_global *g)
 	g->scratch = p;
 }
 
+/* Layer l's cached keys (kv 0) or values (kv 1) of a stream: [b, cap, d]. */
+static nlk_real *
+stream_kv(const struct nl_tf *m, const struct nl_tf_stream *s, int l, int kv)
+{
+	return (nlk_real *)s->kv + ((size_t)l * 2 + kv) * s->b * s->cap * m->d;
+}
+
 static double
 tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
-    const int32_t *targets, int b, int t, nlk_real *logits, struct nl_mem_stream *stream)
+    const int32_t *targets, int b, int t, nlk_real *logits, struct nl_tf_stream *stream)
 {
 	const int d = m->d, h = m->heads, dh = d / h, n = b * t;
 	const nlk_real eps = (nlk_real)m->eps, base = (nlk_real)m->rope_base;
@@ -279,7 +413,8 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 
 		nlk_real *hm = a.lev[0].in;
 		if (m->memfam) {
-			NLK(nl_mem_forward)(&m->mem, l, params, a.h, hm, b, t, stream);
+			NLK(nl_mem_forward)(&m->mem, l, params, a.h, hm, b, t,
+			    stream ? &stream->mem : NULL);
 			goto residual;
 		}
 		/* attention sub-block: hm = h + W_o Attn(RoPE q, RoPE k, v) of RMSNorm(h) */
@@ -287,9 +422,23 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		mul(a.q, a.a, qkv, n, d, d);
 		mul(a.k, a.a, qkv + (size_t)d * d, n, d, d);
 		mul(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
-		NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
-		NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
-		NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
+		if (stream) {      /* a window after pos cached tokens */
+			int p0 = (int)stream->pos;
+			NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, p0, base);
+			NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, p0, base);
+			nlk_real *kc = stream_kv(m, stream, l, 0), *vc = stream_kv(m, stream, l, 1);
+			for (int i = 0; i < b; i++) {
+				size_t at = ((size_t)i * stream->cap + p0) * d, from = (size_t)i * t * d;
+				memcpy(kc + at, a.k + from, (size_t)t * d * sizeof *kc);
+				memcpy(vc + at, a.v + from, (size_t)t * d * sizeof *vc);
+			}
+			NLK(nlk_attn_cache_fwd)(a.o, stream->att, a.q, kc, vc, b, t, p0, stream->cap, h,
+			    dh);
+		} else {
+			NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
+			NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
+			NLK(nlk_attn_fwd)(a.o, a.att, a.q, a.k, a.v, b, t, h, dh);
+		}
 		mul(hm, a.o, params + w->w_o, n, d, d);
 residual:
 		for (size_t i = 0; i < (size_t)n * d; i++)
@@ -321,20 +470,248 @@ residual:
 	return NLK(nlk_xent_fwd)(g.losses, g.probs, lg, targets, n, m->vocab);
 }
 
+static void teach_pass(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
+    const int32_t *targets, int b, int t);
+static void level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads,
+    int l, int v, const struct tf_level_acts *e, const struct tf_global *g);
+
 double
 NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
     const int32_t *targets, int b, int t, nlk_real *logits)
 {
+	m->fast = NULL;
+	m->fast_grad = NULL;
+	if (m->teach)
+		teach_pass(m, params, ids, targets, b, t);
 	return tf_forward(m, params, ids, targets, b, t, logits, NULL);
 }
 
-double
-NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_mem_stream *s,
-    const int32_t *ids, const int32_t *targets, int t, nlk_real *logits)
+void
+NLK(nl_tf_stream_reset)(const struct nl_tf *m, struct nl_tf_stream *s, const nlk_real *params)
 {
-	double loss = tf_forward(m, params, ids, targets, s->b, t, logits, s);
+	s->pos = 0;
+	if (m->memfam)
+		NLK(nl_mem_stream_reset)(&m->mem, &s->mem, params);
+	if (s->cms == NULL)
+		return;
+	for (int l = 0; l < m->layers; l++)
+		for (int v = 0; v < m->levels; v++)
+			for (int i = 0; i < s->b; i++) {
+				size_t k = ((size_t)l * m->levels + v) * s->b + i;
+				memcpy((void *)s->tab[k], params + m->lay[l].lev[v].w_gate,
+				    m->fast_len * sizeof *params);
+				memset(s->gtab[k], 0, m->fast_len * sizeof *params);
+			}
+}
+
+/* The levels whose period ends at the stream's position take their step (D8):
+ * θ ← θ − cms.lr · A, A ← 0 (cms.optim = sgd). */
+static void
+cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
+{
+	const nlk_real lr = (nlk_real)m->cms_lr;
+	for (int v = 0; v < m->levels; v++) {
+		if (m->period[v] <= 0 || s->pos % m->period[v] != 0)
+			continue;
+		for (int l = 0; l < m->layers; l++)
+			for (int i = 0; i < s->b; i++) {
+				size_t k = ((size_t)l * m->levels + v) * s->b + i;
+				nlk_real *th = (nlk_real *)s->tab[k], *A = s->gtab[k];
+				for (size_t e = 0; e < m->fast_len; e++) {
+					th[e] -= lr * A[e];
+					A[e] = 0;
+				}
+			}
+	}
+}
+
+/* The teach signal of the window just run forward on stream s (D8): the backward of its
+ * summed cross-entropy with everything carried in from before it held constant, exact
+ * through the window itself; the learning levels' weight gradients go to their
+ * accumulators, every other gradient to a buffer nothing reads. */
+static void
+teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
+{
+	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h, n = b * t;
+	const size_t nd = (size_t)n * d;
+	const nlk_real base = (nlk_real)m->rope_base;
+	const int p0 = (int)s->pos;
+	nlk_real *grads = s->grads;
+	struct tf_global g;
+	struct tf_layer_acts a;
+
+	m->fast_grad = s->gtab;
+	global_acts(m, &g);
+	memset(g.dlogits, 0, (size_t)n * m->vocab * sizeof *g.dlogits);
+	NLK(nlk_xent_bwd)(g.dlogits, g.probs, m->targets, n, m->vocab, 1);
+	memset(g.dz, 0, nd * sizeof *g.dz);
+	NLK(nlk_matmul_bwd)(g.dz, grads + m->embed, g.dlogits, g.z, params + m->embed, n, d,
+	    m->vocab);
+	memset(g.dh, 0, nd * sizeof *g.dh);
+	NLK(nlk_rmsnorm_bwd)(g.dh, grads + m->norm, g.dz, g.h, params + m->norm, g.rstd, n, d);
+	for (int l = m->layers - 1; l >= 0; l--) {
+		const struct nl_tf_layer *w = &m->lay[l];
+		const nlk_real *qkv = params + w->w_qkv;
+		layer_acts(m, l, &a);
+		for (int v = m->levels - 1; v >= 0; v--)
+			level_backward(m, params, grads, l, v, &a.lev[v], &g);
+		if (m->memfam) {
+			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh, &s->mem0);
+			continue;
+		}
+		/* attention over the cache: the keys and values before the window are constants */
+		nlk_real *dk = s->dkv, *dv = (nlk_real *)s->dkv + nd;
+		memset(g.dout, 0, nd * sizeof *g.dout);
+		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
+		memset(g.dq, 0, nd * sizeof *g.dq);
+		memset(dk, 0, 2 * nd * sizeof *dk);
+		NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, g.dout, a.q, stream_kv(m, s, l, 0),
+		    stream_kv(m, s, l, 1), s->att, b, t, p0, s->cap, h, dh);
+		memset(g.dqp, 0, nd * sizeof *g.dqp);
+		memset(g.dkp, 0, nd * sizeof *g.dkp);
+		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, p0, base);
+		NLK(nlk_rope_bwd)(g.dkp, dk, b, t, h, dh, p0, base);
+		memset(g.da, 0, nd * sizeof *g.da);
+		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv, g.dqp, a.a, qkv, n, d, d);
+		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv + (size_t)d * d, g.dkp, a.a,
+		    qkv + (size_t)d * d, n, d, d);
+		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv + 2 * (size_t)d * d, dv, a.a,
+		    qkv + 2 * (size_t)d * d, n, d, d);
+		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->attn_norm, g.da, a.h, params + w->attn_norm,
+		    a.rstd1, n, d);
+	}
+	m->fast_grad = NULL;
+}
+
+double
+NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s,
+    const int32_t *ids, const int32_t *targets, int t, nlk_real *logits, int learn)
+{
+	const int b = s->b;
+	double loss;
+	m->fast = s->cms ? s->tab : NULL;
+	m->fast_chunks = 0;
+	m->fast_grad = NULL;
+	if (!learn || !m->learns) {
+		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
+	} else {
+		if (s->pos % m->teach_len != 0 || t != m->teach_len)
+			return NAN;
+		if (m->memfam) {
+			memcpy(s->mem0.data, s->mem.data, (size_t)m->layers * s->mem.layer_size *
+			    m->elem);
+			s->mem0.pos = s->mem.pos;
+		}
+		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
+		teach_backward(m, params, s);
+	}
 	s->pos += t;
+	s->mem.pos += t;
+	if (learn && m->learns)
+		cms_step(m, s);
+	m->fast = NULL;
 	return loss;
+}
+
+/* Where level v's fast weights of (layer l, sequence i, chunk c ≥ 1) are kept in snap. */
+static nlk_real *
+snap_at(const struct nl_tf *m, int l, int v, int i, int c)
+{
+	nlk_real *p = m->snap;
+	for (int u = 0; u < v; u++)
+		p += snap_elems(m, u);
+	int P = m->period[v], chunks = (m->max_seq + P - 1) / P;
+	return p + ((((size_t)l * m->max_batch + i) * (chunks - 1)) + (c - 1)) * m->fast_len;
+}
+
+/* The training forward's chunk weights (MODEL §3): a stream over the batch, teach window
+ * by window, keeps each level's fast weights at every boundary before t; with frozen
+ * updates (nl_tf_freeze) they are the parameters plus the recorded updates instead. */
+static void
+teach_pass(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
+    const int32_t *targets, int b, int t)
+{
+	struct nl_tf *tm = m->teach;
+	struct nl_tf_stream *s = m->ts;
+	const int W = m->teach_len;
+	int last = 0;                   /* the last boundary before t of any level */
+	for (int v = 0; v < m->levels; v++)
+		if (snap_elems(m, v) > 0)
+			for (int e = m->period[v]; e < t; e += m->period[v])
+				last = e > last ? e : last;
+	m->b = b;
+	m->fast_chunks = m->snap_chunks;
+	for (int l = 0; l < m->layers; l++)
+		for (int v = 0; v < m->levels; v++)
+			for (int i = 0; i < b; i++)
+				for (int c = 0; c < m->snap_chunks; c++)
+					m->snap_tab[fast_index(m, l, v, i, c)] = snap_elems(m, v) > 0 && c > 0 &&
+					    c * m->period[v] < t ? snap_at(m, l, v, i, c) : NULL;
+	m->fast = m->snap_tab;
+	if (m->delta) {         /* frozen: snap and delta share offsets */
+		for (int v = 0; v < m->levels; v++)
+			for (int l = 0; l < m->layers; l++)
+				for (int i = 0; i < b; i++)
+					for (int c = 1; snap_elems(m, v) > 0 && c * m->period[v] < t; c++) {
+						nlk_real *q = snap_at(m, l, v, i, c);
+						const nlk_real *dq = (const nlk_real *)m->delta +
+						    (q - (nlk_real *)m->snap);
+						const nlk_real *th = params + m->lay[l].lev[v].w_gate;
+						for (size_t e = 0; e < m->fast_len; e++)
+							q[e] = th[e] + dq[e];
+					}
+		return;
+	}
+	if (s->b != b) {                /* a smaller batch: its first b sequences */
+		s->b = b;
+		stream_tables(tm, s);
+	}
+	NLK(nl_tf_stream_reset)(tm, s, params);
+	int32_t *wid = m->teach_ids, *wtg = m->teach_ids + (size_t)b * W;
+	for (int w0 = 0; w0 < last; w0 += W) {
+		for (int i = 0; i < b; i++)
+			for (int j = 0; j < W; j++) {
+				wid[i * W + j] = ids[(size_t)i * t + w0 + j];
+				wtg[i * W + j] = targets ? targets[(size_t)i * t + w0 + j] : -1;
+			}
+		NLK(nl_tf_forward_stream)(tm, params, s, wid, wtg, W, NULL, 1);
+		int e = w0 + W;
+		for (int v = 0; v < m->levels; v++) {
+			if (snap_elems(m, v) == 0 || e % m->period[v] != 0 || e >= t)
+				continue;
+			for (int l = 0; l < m->layers; l++)
+				for (int i = 0; i < b; i++)
+					memcpy(snap_at(m, l, v, i, e / m->period[v]),
+					    s->tab[((size_t)l * m->levels + v) * b + i],
+					    m->fast_len * sizeof(nlk_real));
+		}
+	}
+}
+
+int
+NLK(nl_tf_freeze)(struct nl_tf *m, const nlk_real *params)
+{
+	if (m->teach == NULL)
+		return 0;
+	size_t total = 0;
+	for (int v = 0; v < m->levels; v++)
+		total += snap_elems(m, v);
+	free(m->delta);
+	if ((m->delta = malloc(total * sizeof(nlk_real))) == NULL)
+		return -1;
+	/* the last forward's chunk weights minus the parameters they started from */
+	nlk_real *dl = m->delta;
+	for (int v = 0; v < m->levels; v++)
+		for (int l = 0; l < m->layers; l++)
+			for (int i = 0; i < m->b; i++)
+				for (int c = 1; snap_elems(m, v) > 0 && c * m->period[v] < m->max_seq; c++) {
+					const nlk_real *q = snap_at(m, l, v, i, c);
+					const nlk_real *th = params + m->lay[l].lev[v].w_gate;
+					size_t off = (size_t)(q - (const nlk_real *)m->snap);
+					for (size_t e = 0; e < m->fast_len; e++)
+						dl[off + e] = q[e] - th[e];
+				}
+	return 0;
 }
 
 /* Reverse of level_forward: g->dh (∂loss/∂out) becomes ∂loss/∂in, reaching it directly and
@@ -355,15 +732,17 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 	for (int i = 0; i < (blocked ? m->b : 1); i++)
 		for (int c = 0; c * P < m->t; c++) {
 			const nlk_real *wb = level_base(m, params, l, v, i, c);
+			/* the teach pass sends a learning level's gradient to its accumulator */
+			nlk_real *gb = m->fast_grad && m->period[v] > 0
+			    ? m->fast_grad[fast_index(m, l, v, i, c)] : grads + w->w_gate;
 			size_t r = (size_t)i * m->t + (size_t)c * P;
 			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
-			NLK(nlk_matmul_bwd)(g->ds + r * f, grads + w->w_down, g->dh + r * d, e->s + r * f,
+			NLK(nlk_matmul_bwd)(g->ds + r * f, gb + down, g->dh + r * d, e->s + r * f,
 			    wb + down, rn, f, d);
 			NLK(nlk_swiglu_bwd)(g->dg + r * f, g->du + r * f, g->ds + r * f, e->g + r * f,
 			    e->u + r * f, (size_t)rn * f);
-			NLK(nlk_matmul_bwd)(g->dm + r * d, grads + w->w_gate, g->dg + r * f, e->z + r * d,
-			    wb, rn, d, f);
-			NLK(nlk_matmul_bwd)(g->dm + r * d, grads + w->w_up, g->du + r * f, e->z + r * d,
+			NLK(nlk_matmul_bwd)(g->dm + r * d, gb, g->dg + r * f, e->z + r * d, wb, rn, d, f);
+			NLK(nlk_matmul_bwd)(g->dm + r * d, gb + up, g->du + r * f, e->z + r * d,
 			    wb + up, rn, d, f);
 		}
 	NLK(nlk_rmsnorm_bwd)(g->dh, grads + w->norm, g->dm, e->in, params + w->norm, e->rstd, n, d);

@@ -40,7 +40,22 @@ struct nl_tf {
 	 * parameters from the level's w_gate on, or NULL for the parameters. First-order
 	 * (D6): the backward adds every chunk's gradient to the parameters'. */
 	const void *const *fast;
-	int fast_chunks;
+	int fast_chunks;                   /* 0: one entry per (layer, level, sequence) (streams) */
+	void *const *fast_grad;            /* teach: where each entry's weight gradient goes */
+	double cms_lr;
+	int teach_len;                     /* cms.teach: the teach window in tokens (D8) */
+	int learns;                        /* some CMS level learns in context (finite period) */
+	/* Training with CMS levels that step inside max_seq (MODEL §3): a model of one teach
+	 * window and its stream run the teach pass over each batch first, leaving every chunk's
+	 * fast weights in snap (indexed by fast); the forward and backward then use them. */
+	struct nl_tf *teach;
+	struct nl_tf_stream *ts;
+	void *snap;
+	const void **snap_tab;
+	int snap_chunks;                   /* entries per (layer, level, sequence) in snap_tab */
+	int32_t *teach_ids;                /* a window's ids and targets [max_batch, teach_len] */
+	void *delta;                       /* gradient checks: the frozen updates (nl_tf_freeze) */
+	size_t param_elems;                /* the layout's total */
 	double eps, rope_base;
 	int max_batch, max_seq;
 	size_t embed, norm;                /* parameter offsets */
@@ -54,10 +69,32 @@ struct nl_tf {
 	size_t scored;
 };
 
+/* The fast state of b streams (D9) for nl_tf_forward_stream: the memory mixer's, the
+ * attention keys (after RoPE) and values of every position so far (up to cap), and per
+ * layer, CMS level and sequence the level's fast weights θ and teach accumulator A; pos
+ * tokens seen. */
+struct nl_tf_stream {
+	int b, cap;
+	long long pos;
+	struct nl_mem_stream mem, mem0;    /* mem0: the state before the window being taught */
+	void *kv;                          /* per layer: K then V [b, cap, d] */
+	void *att;                         /* a window's attention probabilities [b, H, t, cap] */
+	void *dkv;                         /* teach: adjoints of a window's K, V [b, t, d] each */
+	void *cms;                         /* per layer, level, sequence: θ, then A (fast_len) */
+	void *grads;                       /* teach: every other gradient (never read) */
+	const void **tab;                  /* θ of each (layer, level, sequence), for nl_tf.fast */
+	void **gtab;                       /* A of each, for nl_tf.fast_grad */
+};
+
 /* elem is sizeof(float) or sizeof(double): the precision the arena serves. */
 int nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
     int max_batch, int max_seq, size_t elem, struct nl_err *err);
 void nl_tf_free(struct nl_tf *m);
+/* A stream of b ≤ max_batch sequences of at most cap tokens for attention families (memory
+ * families: any length); calls on it take t ≤ max_seq tokens. Reset before use. */
+int nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
+    struct nl_err *err);
+void nl_tf_stream_free(struct nl_tf_stream *s);
 
 /* Forward over ids[b·t] with targets[b·t] (−1: not scored, targets may be NULL: no loss).
  * Returns the summed cross-entropy of the scored targets (m->scored of them) and keeps the
@@ -67,12 +104,23 @@ void nl_tf_free(struct nl_tf *m);
 	double nl_tf_forward##SUFFIX(struct nl_tf *m, const R *params, const int32_t *ids, \
 	    const int32_t *targets, int b, int t, R *logits); \
 	void nl_tf_backward##SUFFIX(struct nl_tf *m, const R *params, R *grads, double scale); \
-	/* Inference over the next t ≤ max_seq tokens of the s->b streams of s (memory \
-	 * families; ids, targets, logits as above): a stream cut anywhere gives the losses \
-	 * and logits of one call over the whole. The activations serve no backward. */ \
+	/* The next t ≤ max_seq tokens of the s->b streams of s (ids, targets, logits as \
+	 * above): a stream cut anywhere gives the losses and logits of one call over the \
+	 * whole. With learn, the CMS levels learn as they go (D8, D10: each teach window \
+	 * is scored, then taught, then the levels whose period ends there step); learn \
+	 * needs whole teach windows (pos and t multiples of cms.teach), else returns NaN. \
+	 * The activations serve no backward. */ \
 	double nl_tf_forward_stream##SUFFIX(struct nl_tf *m, const R *params, \
-	    struct nl_mem_stream *s, const int32_t *ids, const int32_t *targets, int t, \
-	    R *logits);
+	    struct nl_tf_stream *s, const int32_t *ids, const int32_t *targets, int t, \
+	    R *logits, int learn); \
+	/* Every state of s to the meta-learned one (params), nothing pending, pos 0. */ \
+	void nl_tf_stream_reset##SUFFIX(const struct nl_tf *m, struct nl_tf_stream *s, \
+	    const R *params); \
+	/* Gradient checks of CMS families: record the in-context updates the last forward \
+	 * made (params as then); later forwards apply those updates instead of teaching, so \
+	 * differences measure the first-order objective (D6) the backward differentiates. \
+	 * Returns -1 when out of memory. */ \
+	int nl_tf_freeze##SUFFIX(struct nl_tf *m, const R *params);
 NL_TF_DECLARE(float, )
 NL_TF_DECLARE(double, _f64)
 #undef NL_TF_DECLARE

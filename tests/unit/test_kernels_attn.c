@@ -382,6 +382,58 @@ T_TEST(attn_large_scores_stable)
 	free(q), free(k), free(v), free(go), free(out), free(att), free(scr), free(dq);
 }
 
+/* A window of t queries at positions p.. over a cache of the p + t keys (and spare rows)
+ * equals those rows of full causal attention over p + t tokens, forward and backward (the
+ * full backward with no gradient on the first p outputs; the window's own keys and values
+ * get theirs, the earlier ones are constants). */
+T_TEST(attn_cache_is_rows_of_full)
+{
+	enum { b = 2, p = 4, t = 5, T = p + t, cap = 11, h = 2, d = 3, c = h * d };
+	double *q = t_dvec((size_t)b * T * c, 1), *k = t_dvec((size_t)b * T * c, 1);
+	double *v = t_dvec((size_t)b * T * c, 1), *go = t_dvec((size_t)b * T * c, 1);
+	static double o[b * T * c], att[b * h * T * T], dq[b * T * c], dk[b * T * c], dv[b * T * c];
+	static double kc[b * cap * c], vc[b * cap * c], qw[b * t * c], gw[b * t * c];
+	static double ow[b * t * c], aw[b * h * t * cap], dqw[b * t * c], dkw[b * t * c];
+	static double dvw[b * t * c];
+	for (int i = 0; i < b; i++)
+		for (int r = 0; r < T; r++)
+			for (int e = 0; e < c; e++) {
+				size_t f = ((size_t)i * T + r) * c + e, cc = ((size_t)i * cap + r) * c + e;
+				kc[cc] = k[f], vc[cc] = v[f];
+				if (r < p)
+					go[f] = 0;
+				else
+					qw[((size_t)i * t + r - p) * c + e] = q[f], gw[((size_t)i * t + r - p) * c + e] = go[f];
+			}
+	nlk_attn_fwd_ref_f64(o, att, q, k, v, b, T, h, d);
+	nlk_attn_bwd_ref_f64(dq, dk, dv, NULL, go, q, k, v, att, b, T, h, d);
+	nlk_attn_cache_fwd_f64(ow, aw, qw, kc, vc, b, t, p, cap, h, d);
+	nlk_attn_cache_bwd_f64(dqw, dkw, dvw, gw, qw, kc, vc, aw, b, t, p, cap, h, d);
+	double worst = 0;
+	for (int i = 0; i < b; i++)
+		for (int r = 0; r < t; r++) {
+			for (int e = 0; e < c; e++) {
+				size_t f = ((size_t)i * T + p + r) * c + e, w = ((size_t)i * t + r) * c + e;
+				worst = fmax(worst, fabs(o[f] - ow[w]));
+				worst = fmax(worst, fabs(dq[f] - dqw[w]));
+			}
+			for (int hh = 0; hh < h; hh++)
+				for (int j = 0; j < cap; j++) {
+					double want = j < T ? att[(((size_t)i * h + hh) * T + p + r) * T + j] : 0;
+					worst = fmax(worst, fabs(want - aw[(((size_t)i * h + hh) * t + r) * cap + j]));
+				}
+		}
+	for (int i = 0; i < b; i++)
+		for (int r = 0; r < t; r++)
+			for (int e = 0; e < c; e++) {
+				size_t f = ((size_t)i * T + p + r) * c + e, w = ((size_t)i * t + r) * c + e;
+				worst = fmax(worst, fabs(dk[f] - dkw[w]));
+				worst = fmax(worst, fabs(dv[f] - dvw[w]));
+			}
+	T_CHECK_MSG(worst < 1e-13, "worst %.3g", worst);
+	free(q), free(k), free(v), free(go);
+}
+
 int
 main(void)
 {
@@ -396,6 +448,7 @@ main(void)
 	T_RUN(attn_bwd_ref_fd);
 	T_RUN(attn_fast_vs_ref);
 	T_RUN(attn_properties);
+	T_RUN(attn_cache_is_rows_of_full);
 	T_RUN(attn_large_scores_stable);
 	printf("# worst FD relative error: rope_bwd %.3g, attn_bwd %.3g, attn_bwd_ref %.3g\n",
 	    worst_rope, worst_attn, worst_attn_ref);

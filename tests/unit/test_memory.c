@@ -268,19 +268,19 @@ stream_split(struct small *s, struct nl_tf *tf32, const float *p32, const int *c
     double *sum32)
 {
 	enum { B = SB, T = ST, V = SV };
-	struct nl_mem_stream st, st32;
+	struct nl_tf_stream st, st32;
 	struct nl_err err = { 0 };
 	double piece[B * T * V];
 	float piece32[B * T * V];
 	int32_t pid[B * T], ptg[B * T];
 
-	if (nl_mem_stream_init(&s->tf.mem, &st, B, &err) ||
-	    nl_mem_stream_init(&tf32->mem, &st32, B, &err)) {
+	if (nl_tf_stream_init(&s->tf, &st, B, T, &err) ||
+	    nl_tf_stream_init(tf32, &st32, B, T, &err)) {
 		T_CHECK_MSG(0, "%s", err.msg);
 		return;
 	}
-	nl_mem_stream_reset_f64(&s->tf.mem, &st, s->p);
-	nl_mem_stream_reset(&tf32->mem, &st32, p32);
+	nl_tf_stream_reset_f64(&s->tf, &st, s->p);
+	nl_tf_stream_reset(tf32, &st32, p32);
 	for (int at = 0, k = 0; at < T; at += cuts[k], k++) {
 		int n = cuts[k];
 		for (int i = 0; i < B; i++)
@@ -288,8 +288,8 @@ stream_split(struct small *s, struct nl_tf *tf32, const float *p32, const int *c
 				pid[i * n + j] = ids[i * T + at + j];
 				ptg[i * n + j] = tg[i * T + at + j];
 			}
-		*sum += nl_tf_forward_stream_f64(&s->tf, s->p, &st, pid, ptg, n, piece);
-		*sum32 += nl_tf_forward_stream(tf32, p32, &st32, pid, ptg, n, piece32);
+		*sum += nl_tf_forward_stream_f64(&s->tf, s->p, &st, pid, ptg, n, piece, 0);
+		*sum32 += nl_tf_forward_stream(tf32, p32, &st32, pid, ptg, n, piece32, 0);
 		for (int i = 0; i < B; i++) {
 			memcpy(got + ((size_t)i * T + at) * V, piece + (size_t)i * n * V,
 			    (size_t)n * V * sizeof *got);
@@ -298,8 +298,8 @@ stream_split(struct small *s, struct nl_tf *tf32, const float *p32, const int *c
 		}
 	}
 	T_CHECK_MSG(st.pos == T, "pos %lld", st.pos);
-	nl_mem_stream_free(&st);
-	nl_mem_stream_free(&st32);
+	nl_tf_stream_free(&st);
+	nl_tf_stream_free(&st32);
 }
 
 /* MODEL D8's teach signal at the mixer: after a stream has carried some tokens, the
