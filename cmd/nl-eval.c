@@ -16,13 +16,30 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: %s [-qv] [-b batch] [-D key=value] [-j threads] [-T seqlen]"
-	    " -m checkpoint [file ...]\n", nl_cli_progname());
+	fprintf(fp, "usage: %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]"
+	    "\n       [-T seqlen] -m checkpoint [file ...]\n", nl_cli_progname());
 }
 
-/* One input: read, score, print a row. */
+/* eval.mode = stream: the input as one stream from the meta-learned state, learning as it
+ * goes with ttl (lib/eval.c). */
 static int
-eval_one(struct nl_model *m, struct nl_tf *tf, const char *path)
+eval_stream(struct nl_model *m, struct nl_tf *tf, const struct nl_tokens *tk,
+    struct nl_eval_result *r, struct nl_eval_curve *curve, struct nl_err *err)
+{
+	struct nl_tf_stream s;
+	int cap = tk->n < (size_t)INT32_MAX ? (int)tk->n : INT32_MAX;
+	if (nl_tf_stream_init(tf, &s, 1, cap, err))
+		return -1;
+	nl_tf_stream_reset(tf, &s, m->params);
+	memset(r, 0, sizeof *r);
+	int rc = nl_eval_stream(tf, m->params, &s, tk, m->tok, (int)m->cfg.ttl, r, curve, err);
+	nl_tf_stream_free(&s);
+	return rc;
+}
+
+/* One input: read, score, print a row; the curve, if asked for, into curve. */
+static int
+eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_curve *curve)
 {
 	struct nl_tokens tk;
 	struct nl_io in;
@@ -47,7 +64,9 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path)
 		rc = 1;
 	}
 	double t0 = nl_cli_seconds();
-	if (rc == 0 && nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err)) {
+	if (rc == 0 && (strcmp(m->cfg.eval_mode, "stream") == 0
+	    ? eval_stream(m, tf, &tk, &r, curve, &err)
+	    : nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err))) {
 		nl_cli_report(name, &err);
 		rc = 1;
 	}
@@ -67,7 +86,10 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path)
 int
 main(int argc, char **argv)
 {
+	enum { OPT_ADAPT = 256, OPT_NO_ADAPT };
 	static const struct option longopts[] = {
+		{ "adapt", no_argument, NULL, OPT_ADAPT },
+		{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "define", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -80,7 +102,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *model_path = NULL;
-	const char *defs[argc];   /* -D arguments in order: at most one per argument */
+	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
@@ -102,6 +124,14 @@ main(int argc, char **argv)
 		case 'T': seq = (int)nl_cli_int("-T", "sequence length", optarg, 1, 1 << 20); break;
 		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
 		case 'v': verbose++; break;
+		case OPT_ADAPT:
+			defs[ndefs++] = "eval.mode=stream";
+			defs[ndefs++] = "ttl=1";
+			break;
+		case OPT_NO_ADAPT:
+			defs[ndefs++] = "eval.mode=stream";
+			defs[ndefs++] = "ttl=0";
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -128,8 +158,15 @@ main(int argc, char **argv)
 	if (seq > cfg.context)
 		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
 		    (long long)cfg.context);
+	/* a stream runs one sequence in pieces of -T tokens, or of the teach window when its
+	 * CMS levels learn */
+	int stream = strcmp(cfg.eval_mode, "stream") == 0;
+	if (!stream && strcmp(cfg.eval_curve, "position") == 0)
+		nl_cli_die(2, "-D eval.curve=position: needs eval.mode=stream (--adapt or --no-adapt)");
+	if (stream && cfg.ttl && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
+		seq = (int)nl_config_cms_teach(&cfg);
 	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, batch, seq, sizeof(float), &err))
+	    nl_tf_init(&tf, &m.cfg, &m.lo, stream ? 1 : batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", model_path, err.msg);
 	nl_ckpt_free(&ck);
 	nl_config_free(&cfg);
@@ -141,10 +178,29 @@ main(int argc, char **argv)
 		argv = dash;
 		argc = 1;
 	}
-	int status = 0;
+	int status = 0, want_curve = strcmp(m.cfg.eval_curve, "position") == 0;
+	struct nl_eval_curve *curves = calloc((size_t)argc, sizeof *curves);
+	if (curves == NULL)
+		nl_cli_die(1, "out of memory");
 	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\n");
 	for (int i = 0; i < argc; i++)
-		status |= eval_one(&m, &tf, argv[i]);
+		status |= eval_one(&m, &tf, argv[i], want_curve ? &curves[i] : NULL);
+	/* the curve: a second table after two blank lines (gnuplot's index 1) */
+	if (want_curve)
+		printf("\n\ninput\tfrom\tto\ttokens\tloss\tbpb\n");
+	for (int i = 0; want_curve && i < argc; i++)
+		for (int k = 0; k < NL_EVAL_BUCKETS; k++) {
+			const struct nl_eval_result *bk = &curves[i].bucket[k];
+			if (bk->tokens == 0)
+				continue;
+			printf("%s\t%llu\t%llu\t%" PRIu64 "\t%.6f\t", argv[i], 1ULL << k,
+			    (2ULL << k) - 1, bk->tokens, nl_eval_loss(bk));
+			if (bk->bytes)
+				printf("%.6f\n", nl_eval_bpb(bk));
+			else
+				printf("-\n");
+		}
+	free(curves);
 	nl_tf_free(&tf);
 	nl_model_free(&m);
 	return nl_cli_fshut(status);

@@ -56,6 +56,10 @@ static const struct cfg_key cfg_keys[] = {
 	KI("d_model", d_model, 128, 2, 65536, "model width d"),
 	KF("eta_max", eta_max, 0.2, 0, 1, OPEN_MIN,
 	    "largest inner step size; at most 1 keeps alpha I - eta k k^T contractive"),
+	KW("eval.curve", eval_curve, "none", "none|position",
+	    "nl-eval: also the mean loss per stream position bucket (powers of 2)"),
+	KW("eval.mode", eval_mode, "window", "window|stream",
+	    "nl-eval: independent windows, or one stream carrying the fast state"),
 	KI("heads", heads, 4, 1, 1024, "attention heads; d_model / heads is the head dimension"),
 	KF("init.std", init_std, 0.02, 0, 10, OPEN_MIN, "standard deviation of initial matrices"),
 	KI("inner_momentum", inner_momentum, 1, 0, 1, "momentum in the memories' writes (D5)"),
@@ -94,6 +98,8 @@ static const struct cfg_key cfg_keys[] = {
 	KI("train.steps", train_steps, 1000, 1, 1000000000000, "optimizer steps"),
 	KF("train.valid_percent", train_valid_percent, 10, 0, 50, 0,
 	    "held-out tail of the stream when there is no validation file"),
+	KI("ttl", ttl, 1, 0, 1,
+	    "nl-eval streams: the CMS levels learn as they go (test-time learning), 0 freezes them"),
 	KI("vocab_size", vocab_size, 0, 0, 16777216, "vocabulary size, 0 = from the tokenizer"),
 };
 #define NKEYS (sizeof cfg_keys / sizeof *cfg_keys)

@@ -38,6 +38,10 @@ struct nl_config {
 	double cms_lr;                   /* cms.lr: the levels' in-context step size */
 	int64_t cms_teach;               /* cms.teach: teach window, 0 = the smallest finite period */
 	char cms_optim[NL_CONFIG_WORD];  /* cms.optim: sgd */
+	/* evaluation (nl-eval) */
+	char eval_mode[NL_CONFIG_WORD];  /* eval.mode: window | stream */
+	int64_t ttl;                     /* stream: the CMS levels learn as they go (D10) */
+	char eval_curve[NL_CONFIG_WORD]; /* eval.curve: none | position */
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: adamw */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */

@@ -52,6 +52,60 @@ nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *da
 	return 0;
 }
 
+int
+nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    const struct nl_tokens *data, const struct nl_tok *tok, int learn,
+    struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err)
+{
+	const int W = tf->max_seq;
+	int32_t ids[W], tg[W];
+	size_t bytes[W];
+
+	learn = learn && tf->learns;
+	if (learn && (W != tf->teach_len || s->pos % W != 0))
+		return nl_err_set(err, NL_ERANGE, "a learning stream runs whole teach windows of %d "
+		    "tokens from a multiple of %d (it stands at %lld)", tf->teach_len,
+		    tf->teach_len, s->pos);
+	for (size_t pos = 0; pos + 1 < data->n;) {
+		int t = data->n - 1 - pos >= (size_t)W ? W : (int)(data->n - 1 - pos);
+		if (!tf->memfam && s->pos + t > s->cap)
+			return nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
+			    "%d tokens", s->cap);
+		for (int i = 0; i < t; i++) {
+			size_t at = pos + 1 + (size_t)i;
+			ids[i] = data->ids[pos + i];
+			tg[i] = nl_tokens_scored(data, at) ? data->ids[at] : -1;
+			bytes[i] = 0;
+			if (tok && tg[i] >= 0)
+				nl_tok_piece(tok, (uint32_t)tg[i], &bytes[i]);
+		}
+		long long p0 = s->pos;
+		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, NULL, learn && t == W);
+		if (!isfinite(sum))
+			return nl_err_set(err, NL_ERANGE, "loss is not finite at token %lld", p0);
+		res->loss_sum += sum;
+		const float *loss = nl_tf_losses(tf);
+		for (int i = 0; i < t; i++) {
+			if (tg[i] < 0)
+				continue;
+			res->tokens++;
+			res->bytes += bytes[i];
+			if (curve == NULL)
+				continue;
+			int k = 0;
+			for (long long q = p0 + i + 1; q > 1; q >>= 1)
+				k++;
+			struct nl_eval_result *bk = &curve->bucket[k < NL_EVAL_BUCKETS ? k :
+			    NL_EVAL_BUCKETS - 1];
+			bk->loss_sum += loss[i];
+			bk->tokens++;
+			bk->bytes += bytes[i];
+		}
+		pos += (size_t)t;
+	}
+	return 0;
+}
+
 double
 nl_eval_loss(const struct nl_eval_result *r)
 {

@@ -20,6 +20,22 @@ struct nl_eval_result {
 int nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
     const struct nl_tok *tok, uint64_t max_tokens, struct nl_eval_result *res,
     struct nl_err *err);
+/* The loss by stream position: bucket k holds the targets at positions [2^k, 2^(k+1)) of
+ * the stream (the first target is at position 1). */
+#define NL_EVAL_BUCKETS 48
+struct nl_eval_curve {
+	struct nl_eval_result bucket[NL_EVAL_BUCKETS];
+};
+
+/* Score data as the next tokens of stream s (one sequence; reset it for a fresh stream),
+ * which carries every fast state (D9) from call to call, in pieces of tf->max_seq tokens.
+ * With learn the CMS levels learn as they go: each teach window is scored, then taught
+ * (D10), so tf->max_seq must be the teach window and the stream must stand at a multiple
+ * of it; a last partial window is scored without teaching. Memories always write. curve,
+ * if not NULL, accumulates the loss by position. Results add to res. */
+int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    const struct nl_tokens *data, const struct nl_tok *tok, int learn,
+    struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
 /* loss per token, bits per byte (NAN without bytes), perplexity */
 double nl_eval_loss(const struct nl_eval_result *r);
 double nl_eval_bpb(const struct nl_eval_result *r);

@@ -382,6 +382,16 @@ global_acts(const struct nl_tf *m, struct tf_global *g)
 	g->scratch = p;
 }
 
+#ifndef NLK_F64
+const float *
+nl_tf_losses(const struct nl_tf *m)
+{
+	struct tf_global g;
+	global_acts(m, &g);
+	return g.losses;
+}
+#endif
+
 /* Layer l's cached keys (kv 0) or values (kv 1) of a stream: [b, cap, d]. */
 static nlk_real *
 stream_kv(const struct nl_tf *m, const struct nl_tf_stream *s, int l, int kv)

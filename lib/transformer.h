@@ -125,6 +125,9 @@ NL_TF_DECLARE(float, )
 NL_TF_DECLARE(double, _f64)
 #undef NL_TF_DECLARE
 
+/* The per-target losses of the last float forward (b·t of them, 0 where not scored). */
+const float *nl_tf_losses(const struct nl_tf *m);
+
 /* Model FLOPs of one training step on b sequences of t tokens (BENCH §5.1: 6·N per token
  * with N the matmul parameters incl. the tied head once, plus 6·L·t·d causal attention). */
 double nl_tf_train_flops(const struct nl_tf *m, int b, int t);

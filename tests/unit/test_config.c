@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 42);
+	T_CHECK(n == 45);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -518,6 +518,8 @@ T_TEST(test_format)
 	    "context = 128\n"
 	    "d_model = 128\n"
 	    "eta_max = 0.2\n"
+	    "eval.curve = none\n"
+	    "eval.mode = window\n"
 	    "heads = 4\n"
 	    "init.std = 0.02\n"
 	    "inner_momentum = 1\n"
@@ -547,6 +549,7 @@ T_TEST(test_format)
 	    "train.seq_len = 0\n"
 	    "train.steps = 1000\n"
 	    "train.valid_percent = 10\n"
+	    "ttl = 1\n"
 	    "vocab_size = 0\n";
 	T_CHECK_MSG(len == sizeof want - 1 && strcmp(text, want) == 0, "%s", text);
 	free(text);
