@@ -1,27 +1,34 @@
 #!/bin/sh
 # nl — see LICENSE. Multi-query associative recall (examples/memory/mqar.c, the Zoology
-# recipe): trains transformer, titans and selfmod of one preset on the same MQAR stream
-# (only the answers are scored) and prints the held-out loss on the answers after every
-# evaluation; ln 128 = 4.85 is a uniform guess among the values, 0 perfect recall.
-# Usage: sh examples/memory/mqar.sh [steps] [preset] [length] [pairs]   (from the repository
-# root; defaults: 400 steps, tiny, 128 tokens, 16 pairs)
+# recipe with placeholder fillers and a small vocabulary): trains transformer, titans and
+# selfmod of one preset on the same MQAR stream (only the answers are scored) and prints
+# the held-out loss on the answers after every evaluation; ln(vocab/2) is a uniform guess
+# among the values (2.77 at the default vocabulary 32), 0 perfect recall.
+# The memories write every 8 tokens (chunk_memory 8: the pairs of the first 8 tokens are
+# written before the first query reads) with eta_max 1; at the default learning rate and
+# eta_max 0.2 they stayed at chance for 2,000 steps.
+# Usage: sh examples/memory/mqar.sh [steps] [preset] [length] [pairs] [vocab]   (from the
+# repository root; defaults: 4000 steps, tiny, 32 tokens, 4 pairs, vocabulary 32);
+# NL_THREADS (default 2) threads per run.
 set -e
-steps=${1:-400}
+steps=${1:-4000}
 preset=${2:-tiny}
-len=${3:-128}
-pairs=${4:-16}
+len=${3:-32}
+pairs=${4:-4}
+vocab=${5:-32}
 out=build/mqar
 mkdir -p "$out"
 make -s build/examples/memory/mqar
-build/examples/memory/mqar -L "$len" -D "$pairs" -n 20000 -s 1 "$out/train-$len-$pairs.nlt"
-build/examples/memory/mqar -L "$len" -D "$pairs" -n 500 -s 2 "$out/valid-$len-$pairs.nlt"
+tag=$len-$pairs-$vocab
+build/examples/memory/mqar -z -L "$len" -D "$pairs" -V "$vocab" -n 60000 -s 1 "$out/train-$tag.nlt"
+build/examples/memory/mqar -z -L "$len" -D "$pairs" -V "$vocab" -n 500 -s 2 "$out/valid-$tag.nlt"
 for fam in transformer titans selfmod; do
 	start=$(date +%s)
-	bin/nl-train -q -j "${NL_THREADS:-2}" -c "$preset" -D model=$fam -T "$len" -b 16 \
-	    -n "$steps" -e $((steps / 8)) -D optim.lr=3e-3 -D optim.warmup=30 \
-	    -D train.eval_tokens=$((len * 500)) --valid "$out/valid-$len-$pairs.nlt" \
-	    -l "$out/$fam.tsv" -o "$out/$fam.tar" "$out/train-$len-$pairs.nlt" ||
-	    echo "$fam: nl-train failed"
+	bin/nl-train -q -j "${NL_THREADS:-2}" -c "$preset" -D model=$fam -D chunk_memory=8 \
+	    -D eta_max=1 -T "$len" -b 64 -n "$steps" -e $((steps / 8)) -D optim.lr=1e-2 \
+	    -D optim.warmup=$((steps / 20)) -D train.eval_tokens=16000 \
+	    --valid "$out/valid-$tag.nlt" -l "$out/$fam.tsv" -o "$out/$fam.tar" \
+	    "$out/train-$tag.nlt" || echo "$fam: nl-train failed"
 	printf '%-12s %4d s  valid_loss:' $fam $(($(date +%s) - start))
 	awk -F '\t' 'NR > 1 && $7 != "" { printf " %s@%d", $7, $1 }' "$out/$fam.tsv"
 	echo
