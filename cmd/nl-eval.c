@@ -159,11 +159,11 @@ main(int argc, char **argv)
 		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
 		    (long long)cfg.context);
 	/* a stream runs one sequence in pieces of -T tokens, or of the teach window when its
-	 * CMS levels learn */
+	 * model has CMS levels that learn (frozen or not: the same pieces) */
 	int stream = strcmp(cfg.eval_mode, "stream") == 0;
 	if (!stream && strcmp(cfg.eval_curve, "position") == 0)
 		nl_cli_die(2, "-D eval.curve=position: needs eval.mode=stream (--adapt or --no-adapt)");
-	if (stream && cfg.ttl && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
+	if (stream && nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
 		seq = (int)nl_config_cms_teach(&cfg);
 	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
 	    nl_tf_init(&tf, &m.cfg, &m.lo, stream ? 1 : batch, seq, sizeof(float), &err))

@@ -286,10 +286,28 @@ NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
 /*
  * Attention of t new queries per sequence over a key/value cache (streams): query i sits at
  * position p + i and attends to cache rows 0..p+i. Plain loops straight from the definition
- * (one window of a stream at a time: t is a teach window, small next to the cache).
+ * (one window of a stream at a time: t is a teach window, small next to the cache); the
+ * backward recomputes each query's probabilities, so nothing of size t × cap is kept.
  */
+
+/* row[0..n) = the probabilities of query qi over keys kb[0..n) (row stride c) */
+static void
+cache_row(nlk_real *row, const nlk_real *qi, const nlk_real *kb, int n, size_t c, int d,
+    nlk_real scale)
+{
+	for (int j = 0; j < n; j++) {
+		nlk_real s = 0;
+		for (int e = 0; e < d; e++)
+			s += qi[e] * kb[j * c + e];
+		row[j] = s * scale;
+	}
+	nlk_real inv = 1 / row_exp(row, n, row_max(row, n));
+	for (int j = 0; j < n; j++)
+		row[j] *= inv;
+}
+
 void
-NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk_real *kc,
+NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *row, const nlk_real *q, const nlk_real *kc,
     const nlk_real *vc, int b, int t, int p, int cap, int h, int d)
 {
 	const size_t c = (size_t)h * d;
@@ -302,19 +320,8 @@ NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const n
 			const nlk_real *vb = vc + (size_t)bi * cap * c + (size_t)hh * d;
 			nlk_real *ob = out + (size_t)bi * t * c + (size_t)hh * d;
 			for (int i = 0; i < t; i++) {
-				nlk_real *row = att + (((size_t)bi * h + hh) * t + i) * cap;
 				int n = p + i + 1;
-				for (int j = 0; j < n; j++) {
-					nlk_real s = 0;
-					for (int e = 0; e < d; e++)
-						s += qb[i * c + e] * kb[j * c + e];
-					row[j] = s * scale;
-				}
-				nlk_real sum = row_exp(row, n, row_max(row, n)), inv = 1 / sum;
-				for (int j = 0; j < n; j++)
-					row[j] *= inv;
-				for (int j = n; j < cap; j++)
-					row[j] = 0;
+				cache_row(row, qb + i * c, kb, n, c, d, scale);
 				for (int e = 0; e < d; e++) {
 					nlk_real o = 0;
 					for (int j = 0; j < n; j++)
@@ -326,8 +333,8 @@ NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const n
 }
 
 void
-NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, const nlk_real *dout,
-    const nlk_real *q, const nlk_real *kc, const nlk_real *vc, const nlk_real *att, int b,
+NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *row,
+    const nlk_real *dout, const nlk_real *q, const nlk_real *kc, const nlk_real *vc, int b,
     int t, int p, int cap, int h, int d)
 {
 	const size_t c = (size_t)h * d;
@@ -338,9 +345,9 @@ NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, const nlk_real
 			size_t qo = (size_t)bi * t * c + (size_t)hh * d;
 			size_t ko = (size_t)bi * cap * c + (size_t)hh * d;
 			for (int i = 0; i < t; i++) {
-				const nlk_real *row = att + (((size_t)bi * h + hh) * t + i) * cap;
 				const nlk_real *go = dout + qo + i * c;
 				int n = p + i + 1;
+				cache_row(row, q + qo + i * c, kc + ko, n, c, d, scale);
 				/* dP_j = dO·v_j, dS_j = P_j (dP_j − Σ P dP); the keys and values before p
 				 * are constants */
 				nlk_real pdp = 0;

@@ -391,14 +391,19 @@ parse_periods(const char *s, int64_t out[NL_CMS_MAX_LEVELS])
 	}
 }
 
-/* At most 8 numbers of at most 7 digits and their commas fit NL_CONFIG_WORD. */
-static void
+/* The canonical text of n periods into buf (NL_CONFIG_WORD bytes); -1 when it does not fit. */
+static int
 format_periods(char *buf, const int64_t *per, int n)
 {
+	char text[NL_CMS_MAX_LEVELS * 24];
 	size_t len = 0;
 	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(buf + len, NL_CONFIG_WORD - len, "%s%lld", i ? "," : "",
+		len += (size_t)snprintf(text + len, sizeof text - len, "%s%lld", i ? "," : "",
 		    (long long)per[i]);
+	if (len >= NL_CONFIG_WORD)
+		return -1;
+	memcpy(buf, text, len + 1);
+	return 0;
 }
 
 int
@@ -639,7 +644,10 @@ nl_config_set(struct nl_config *c, const char *key, const char *value, struct nl
 		int n = parse_periods(value, per);
 		if (n < 0)
 			return invalid_value(k, value, n == -2 ? NL_ERANGE : NL_EFORMAT, err);
-		format_periods(field_word(c, k), per, n);   /* canonical: "inf" is written 0 */
+		/* canonical: "inf" is written 0 */
+		if (format_periods(field_word(c, k), per, n) < 0)
+			return nl_err_set(err, NL_ERANGE, "invalid value for %s: '%.64s' (longer than "
+			    "%d characters once written)", k->key, value, NL_CONFIG_WORD - 1);
 		break;
 	}
 	}

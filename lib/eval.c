@@ -58,19 +58,26 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err)
 {
 	const int W = tf->max_seq;
-	int32_t ids[W], tg[W];
-	size_t bytes[W];
+	int rc = 0;
 
 	learn = learn && tf->learns;
 	if (learn && (W != tf->teach_len || s->pos % W != 0))
 		return nl_err_set(err, NL_ERANGE, "a learning stream runs whole teach windows of %d "
 		    "tokens from a multiple of %d (it stands at %lld)", tf->teach_len,
 		    tf->teach_len, s->pos);
+	int32_t *ids = malloc((size_t)W * sizeof *ids), *tg = malloc((size_t)W * sizeof *tg);
+	size_t *bytes = malloc((size_t)W * sizeof *bytes);
+	if (ids == NULL || tg == NULL || bytes == NULL) {
+		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t pos = 0; pos + 1 < data->n;) {
 		int t = data->n - 1 - pos >= (size_t)W ? W : (int)(data->n - 1 - pos);
-		if (!tf->memfam && s->pos + t > s->cap)
-			return nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
+		if (!tf->memfam && s->pos + t > s->cap) {
+			rc = nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
 			    "%d tokens", s->cap);
+			goto out;
+		}
 		for (int i = 0; i < t; i++) {
 			size_t at = pos + 1 + (size_t)i;
 			ids[i] = data->ids[pos + i];
@@ -81,8 +88,10 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		}
 		long long p0 = s->pos;
 		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, NULL, learn && t == W);
-		if (!isfinite(sum))
-			return nl_err_set(err, NL_ERANGE, "loss is not finite at token %lld", p0);
+		if (!isfinite(sum)) {
+			rc = nl_err_set(err, NL_ERANGE, "loss is not finite at token %lld", p0);
+			goto out;
+		}
 		res->loss_sum += sum;
 		const float *loss = nl_tf_losses(tf);
 		for (int i = 0; i < t; i++) {
@@ -103,7 +112,11 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		}
 		pos += (size_t)t;
 	}
-	return 0;
+out:
+	free(ids);
+	free(tg);
+	free(bytes);
+	return rc;
 }
 
 double

@@ -203,7 +203,7 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 			return -1;
 		}
 	} else if ((s->kv = malloc((size_t)m->layers * 2 * b * cap * d * e)) == NULL ||
-	    (s->att = malloc((size_t)b * m->heads * m->max_seq * cap * e)) == NULL ||
+	    (s->att = malloc((size_t)cap * e)) == NULL ||
 	    (s->dkv = malloc(2 * (size_t)b * m->max_seq * d * e)) == NULL) {
 		nl_tf_stream_free(s);
 		return nl_err_set(err, NL_ENOMEM, "out of memory for the attention cache");
@@ -575,8 +575,8 @@ teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
 		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
 		memset(g.dq, 0, nd * sizeof *g.dq);
 		memset(dk, 0, 2 * nd * sizeof *dk);
-		NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, g.dout, a.q, stream_kv(m, s, l, 0),
-		    stream_kv(m, s, l, 1), s->att, b, t, p0, s->cap, h, dh);
+		NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, s->att, g.dout, a.q, stream_kv(m, s, l, 0),
+		    stream_kv(m, s, l, 1), b, t, p0, s->cap, h, dh);
 		memset(g.dqp, 0, nd * sizeof *g.dqp);
 		memset(g.dkp, 0, nd * sizeof *g.dkp);
 		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, p0, base);
@@ -599,14 +599,17 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_
 {
 	const int b = s->b;
 	double loss;
+	learn = learn && m->learns;
+	/* learning needs whole teach windows and targets; attention, room in its cache */
+	if ((learn && (s->pos % m->teach_len != 0 || t != m->teach_len || targets == NULL)) ||
+	    (!m->memfam && s->pos + t > s->cap))
+		return NAN;
 	m->fast = s->cms ? s->tab : NULL;
 	m->fast_chunks = 0;
 	m->fast_grad = NULL;
-	if (!learn || !m->learns) {
+	if (!learn) {
 		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
 	} else {
-		if (s->pos % m->teach_len != 0 || t != m->teach_len)
-			return NAN;
 		if (m->memfam) {
 			memcpy(s->mem0.data, s->mem.data, (size_t)m->layers * s->mem.layer_size *
 			    m->elem);
@@ -617,7 +620,7 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_
 	}
 	s->pos += t;
 	s->mem.pos += t;
-	if (learn && m->learns)
+	if (learn)
 		cms_step(m, s);
 	m->fast = NULL;
 	return loss;
@@ -707,14 +710,15 @@ NLK(nl_tf_freeze)(struct nl_tf *m, const nlk_real *params)
 	for (int v = 0; v < m->levels; v++)
 		total += snap_elems(m, v);
 	free(m->delta);
-	if ((m->delta = malloc(total * sizeof(nlk_real))) == NULL)
+	/* the chunks the last forward did not reach stay zero: no update */
+	if ((m->delta = calloc(total, sizeof(nlk_real))) == NULL)
 		return -1;
 	/* the last forward's chunk weights minus the parameters they started from */
 	nlk_real *dl = m->delta;
 	for (int v = 0; v < m->levels; v++)
 		for (int l = 0; l < m->layers; l++)
 			for (int i = 0; i < m->b; i++)
-				for (int c = 1; snap_elems(m, v) > 0 && c * m->period[v] < m->max_seq; c++) {
+				for (int c = 1; snap_elems(m, v) > 0 && c * m->period[v] < m->t; c++) {
 					const nlk_real *q = snap_at(m, l, v, i, c);
 					const nlk_real *th = params + m->lay[l].lev[v].w_gate;
 					size_t off = (size_t)(q - (const nlk_real *)m->snap);

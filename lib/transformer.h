@@ -78,7 +78,7 @@ struct nl_tf_stream {
 	long long pos;
 	struct nl_mem_stream mem, mem0;    /* mem0: the state before the window being taught */
 	void *kv;                          /* per layer: K then V [b, cap, d] */
-	void *att;                         /* a window's attention probabilities [b, H, t, cap] */
+	void *att;                         /* a query's attention probabilities [cap] (scratch) */
 	void *dkv;                         /* teach: adjoints of a window's K, V [b, t, d] each */
 	void *cms;                         /* per layer, level, sequence: θ, then A (fast_len) */
 	void *grads;                       /* teach: every other gradient (never read) */

@@ -175,9 +175,9 @@ T_TEST(gradcheck_levels)
 /* ---- learning in context ---- */
 
 static const char *const cms_sets[2][10] = {
-	{ "model=hope", "d_model=16", "heads=2", "layers=2", "cms.hidden=12", "cms.periods=4,8",
+	{ "model=hope", "d_model=16", "heads=2", "layers=3", "cms.hidden=12", "cms.periods=4,8",
 	  "cms.lr=0.3", "chunk_memory=4", "chunk_other=2", NULL },
-	{ "model=hope-attention", "d_model=16", "heads=2", "layers=2", "cms.hidden=12",
+	{ "model=hope-attention", "d_model=16", "heads=2", "layers=3", "cms.hidden=12",
 	  "cms.periods=4,8", "cms.lr=0.3", NULL },
 };
 
@@ -258,8 +258,9 @@ T_TEST(teach_signal)
 		window_of(ids, wi, 8);
 		window_of(tg, wt, 8);
 		nl_tf_forward_stream_f64(&w, s.p, &st, wi, wt, 4, NULL, 1);
-		/* level 1's accumulator after [8, 12), for two (layer, sequence) pairs, copied
-		 * first: restoring the stream overwrites it */
+		/* level 1's accumulator after [8, 12), for two (layer, sequence) pairs (the lowest
+		 * layer's signal crosses two attention or memory backwards), copied first:
+		 * restoring the stream overwrites it */
 		double worst = 0, scale = 0, *A[2];
 		size_t kk[2];
 		for (int pair = 0; pair < 2; pair++) {

@@ -324,6 +324,9 @@ T_TEST(test_set_errors)
 	set_fails("cms.periods", "1,2,3,4,5,6,7,8,9", NL_ERANGE, "invalid value for cms.periods: "
 	    "'1,2,3,4,5,6,7,8,9' (must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf "
 	    "= outer-only)");
+	set_fails("cms.periods", "1000000,1000000,1000000,1000000,1000000,1000000", NL_ERANGE,
+	    "invalid value for cms.periods: '1000000,1000000,1000000,1000000,1000000,1000000' "
+	    "(longer than 31 characters once written)");
 	set_fails("cms.periods", "2097152", NL_ERANGE, "invalid value for cms.periods: '2097152' "
 	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
 	set_fails("optim", "sgd", NL_EFORMAT, "invalid value for optim: 'sgd' (must be adamw)");
