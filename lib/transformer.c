@@ -539,57 +539,14 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
  * summed cross-entropy with everything carried in from before it held constant, exact
  * through the window itself; the learning levels' weight gradients go to their
  * accumulators, every other gradient to a buffer nothing reads. */
+static void tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads,
+    double scale, const struct nl_tf_stream *s);
+
 static void
 teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
 {
-	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h, n = b * t;
-	const size_t nd = (size_t)n * d;
-	const nlk_real base = (nlk_real)m->rope_base;
-	const int p0 = (int)s->pos;
-	nlk_real *grads = s->grads;
-	struct tf_global g;
-	struct tf_layer_acts a;
-
 	m->fast_grad = s->gtab;
-	global_acts(m, &g);
-	memset(g.dlogits, 0, (size_t)n * m->vocab * sizeof *g.dlogits);
-	NLK(nlk_xent_bwd)(g.dlogits, g.probs, m->targets, n, m->vocab, 1);
-	memset(g.dz, 0, nd * sizeof *g.dz);
-	NLK(nlk_matmul_bwd)(g.dz, grads + m->embed, g.dlogits, g.z, params + m->embed, n, d,
-	    m->vocab);
-	memset(g.dh, 0, nd * sizeof *g.dh);
-	NLK(nlk_rmsnorm_bwd)(g.dh, grads + m->norm, g.dz, g.h, params + m->norm, g.rstd, n, d);
-	for (int l = m->layers - 1; l >= 0; l--) {
-		const struct nl_tf_layer *w = &m->lay[l];
-		const nlk_real *qkv = params + w->w_qkv;
-		layer_acts(m, l, &a);
-		for (int v = m->levels - 1; v >= 0; v--)
-			level_backward(m, params, grads, l, v, &a.lev[v], &g);
-		if (m->memfam) {
-			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh, &s->mem0);
-			continue;
-		}
-		/* attention over the cache: the keys and values before the window are constants */
-		nlk_real *dk = s->dkv, *dv = (nlk_real *)s->dkv + nd;
-		memset(g.dout, 0, nd * sizeof *g.dout);
-		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
-		memset(g.dq, 0, nd * sizeof *g.dq);
-		memset(dk, 0, 2 * nd * sizeof *dk);
-		NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, s->att, g.dout, a.q, stream_kv(m, s, l, 0),
-		    stream_kv(m, s, l, 1), b, t, p0, s->cap, h, dh);
-		memset(g.dqp, 0, nd * sizeof *g.dqp);
-		memset(g.dkp, 0, nd * sizeof *g.dkp);
-		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, p0, base);
-		NLK(nlk_rope_bwd)(g.dkp, dk, b, t, h, dh, p0, base);
-		memset(g.da, 0, nd * sizeof *g.da);
-		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv, g.dqp, a.a, qkv, n, d, d);
-		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv + (size_t)d * d, g.dkp, a.a,
-		    qkv + (size_t)d * d, n, d, d);
-		NLK(nlk_matmul_bwd)(g.da, grads + w->w_qkv + 2 * (size_t)d * d, dv, a.a,
-		    qkv + 2 * (size_t)d * d, n, d, d);
-		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->attn_norm, g.da, a.h, params + w->attn_norm,
-		    a.rstd1, n, d);
-	}
+	tf_backward(m, params, s->grads, 1, s);
 	m->fast_grad = NULL;
 }
 
@@ -762,11 +719,15 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 	NLK(nlk_rmsnorm_bwd)(g->dh, grads + w->norm, g->dm, e->in, params + w->norm, e->rstd, n, d);
 }
 
-void
-NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double scale)
+/* The backward of the last forward: of a training forward (s NULL), or of a stream window
+ * with everything carried in from before it held constant (s: the stream, its state before
+ * the window in s->mem0, attention's earlier keys and values in its cache). */
+static void
+tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double scale,
+    const struct nl_tf_stream *s)
 {
 	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h;
-	const int n = b * t;
+	const int n = b * t, p0 = s ? (int)s->pos : 0;
 	const size_t nd = (size_t)n * d;
 	const nlk_real base = (nlk_real)m->rope_base;
 	struct tf_global g;
@@ -794,29 +755,42 @@ NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, do
 
 		if (m->memfam) {
 			/* g.dh is read whole by the mixer's first step before it accumulates dx */
-			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh, NULL);
+			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh,
+			    s ? &s->mem0 : NULL);
 			continue;
 		}
-		/* attention */
+		/* attention; in a stream window the keys and values before it are constants */
+		nlk_real *dk = s ? s->dkv : g.dk, *dv = s ? (nlk_real *)s->dkv + nd : g.dv;
 		memset(g.dout, 0, nd * sizeof *g.dout);
 		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
 		memset(g.dq, 0, nd * sizeof *g.dq);
-		memset(g.dk, 0, nd * sizeof *g.dk);
-		memset(g.dv, 0, nd * sizeof *g.dv);
-		NLK(nlk_attn_bwd)(g.dq, g.dk, g.dv, g.scratch, g.dout, a.q, a.k, a.v, a.att, b, t, h,
-		    dh);
+		memset(dk, 0, nd * sizeof *dk);
+		memset(dv, 0, nd * sizeof *dv);
+		if (s)
+			NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, s->att, g.dout, a.q, stream_kv(m, s, l, 0),
+			    stream_kv(m, s, l, 1), b, t, p0, s->cap, h, dh);
+		else
+			NLK(nlk_attn_bwd)(g.dq, dk, dv, g.scratch, g.dout, a.q, a.k, a.v, a.att, b, t, h,
+			    dh);
 		memset(g.dqp, 0, nd * sizeof *g.dqp);
 		memset(g.dkp, 0, nd * sizeof *g.dkp);
-		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, 0, base);
-		NLK(nlk_rope_bwd)(g.dkp, g.dk, b, t, h, dh, 0, base);
+		NLK(nlk_rope_bwd)(g.dqp, g.dq, b, t, h, dh, p0, base);
+		NLK(nlk_rope_bwd)(g.dkp, dk, b, t, h, dh, p0, base);
 		memset(g.da, 0, nd * sizeof *g.da);
 		NLK(nlk_matmul_bwd)(g.da, dqkv, g.dqp, a.a, qkv, n, d, d);
 		NLK(nlk_matmul_bwd)(g.da, dqkv + (size_t)d * d, g.dkp, a.a, qkv + (size_t)d * d, n,
 		    d, d);
-		NLK(nlk_matmul_bwd)(g.da, dqkv + 2 * (size_t)d * d, g.dv, a.a,
+		NLK(nlk_matmul_bwd)(g.da, dqkv + 2 * (size_t)d * d, dv, a.a,
 		    qkv + 2 * (size_t)d * d, n, d, d);
 		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->attn_norm, g.da, a.h, params + w->attn_norm,
 		    a.rstd1, n, d);
 	}
-	NLK(nlk_embed_bwd)(grads + m->embed, g.dh, m->ids, n, d);
+	if (s == NULL)
+		NLK(nlk_embed_bwd)(grads + m->embed, g.dh, m->ids, n, d);
+}
+
+void
+NLK(nl_tf_backward)(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double scale)
+{
+	tf_backward(m, params, grads, scale, NULL);
 }
