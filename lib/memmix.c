@@ -228,6 +228,7 @@ nl_mem_stream_init(const struct nl_mem *mm, struct nl_mem_stream *s, int b, stru
 	if (b < 1 || b > mm->max_batch)
 		return nl_err_set(err, NL_ERANGE, "%d streams: 1 to %d", b, mm->max_batch);
 	s->b = b;
+	s->exact = 1;
 	s->head_size = stream_head_size(mm);
 	s->layer_size = (size_t)b * mm->heads * s->head_size + (size_t)n_convs(mm) * b * 3 * mm->d;
 	if ((s->data = calloc((size_t)mm->layers * s->layer_size, mm->elem)) == NULL)
@@ -997,7 +998,7 @@ typedef void matmul_fn(nlk_real *, const nlk_real *, const nlk_real *, int, int,
 static matmul_fn *
 matmul_for(const struct nl_mem_stream *s)
 {
-	return s ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
+	return s && s->exact ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
 }
 
 /* y = W_o (RMSNorm_h(o) ⊙ SiLU(x̃ W_g)) from the memory's reads Oh. */

@@ -61,6 +61,7 @@ struct nl_mem {
  * are the mixer's (float, or double for the _f64 functions). */
 struct nl_mem_stream {
 	int b;
+	int exact;                      /* rows round alike however a stream is cut (default 1) */
 	long long pos;
 	size_t head_size, layer_size;   /* elements */
 	void *data;

@@ -183,6 +183,7 @@ teach_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	if (nl_tf_init(m->teach, c, lo, m->max_batch, m->teach_len, m->elem, err) ||
 	    nl_tf_stream_init(m->teach, m->ts, m->max_batch, m->max_seq, err))
 		return -1;
+	m->ts->exact = m->ts->mem.exact = 0;
 	return 0;
 }
 
@@ -196,6 +197,7 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 		return nl_err_set(err, NL_ERANGE, "%d streams: 1 to %d", b, m->max_batch);
 	s->b = b;
 	s->cap = cap;
+	s->exact = 1;
 	if (m->memfam) {
 		if (nl_mem_stream_init(&m->mem, &s->mem, b, err) ||
 		    nl_mem_stream_init(&m->mem, &s->mem0, b, err)) {
@@ -408,7 +410,7 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 	struct tf_layer_acts a;
 	struct tf_global g;
 	/* a stream's rows must round alike however it is cut (nlk_matmul_rows_fwd) */
-	matmul_fn *mul = stream ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
+	matmul_fn *mul = stream && stream->exact ? NLK(nlk_matmul_rows_fwd) : NLK(nlk_matmul_fwd);
 
 	m->b = b;
 	m->t = t;

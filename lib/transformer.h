@@ -75,6 +75,10 @@ struct nl_tf {
  * tokens seen. */
 struct nl_tf_stream {
 	int b, cap;
+	/* 1 (the default): every row rounds alike however the stream is cut (the dense
+	 * products sum in one fixed order); 0: BLAS, for the training teach pass, which needs
+	 * the stream's function, not its bits */
+	int exact;
 	long long pos;
 	struct nl_mem_stream mem, mem0;    /* mem0: the state before the window being taught */
 	void *kv;                          /* per layer: K then V [b, cap, d] */
