@@ -118,10 +118,11 @@ def param_specs(family):
     return s
 
 
-def make_params(family):
-    rs = np.random.RandomState(SEED_PARAMS[family])
+def init_params(specs, seed):
+    """Draws in spec order from one RandomState: each kind around its initial value."""
+    rs = np.random.RandomState(seed)
     out = {}
-    for name, shape, kind in param_specs(family):
+    for name, shape, kind in specs:
         z = rs.standard_normal(shape)
         if kind == "embed":
             w = z
@@ -140,6 +141,10 @@ def make_params(family):
             w = float(kind.split(":")[1]) + 0.5 * z
         out[name] = np.ascontiguousarray(w, dtype=np.float64)
     return out
+
+
+def make_params(family):
+    return init_params(param_specs(family), SEED_PARAMS[family])
 
 
 def make_batch():

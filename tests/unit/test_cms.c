@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "t.h"
+#include "t_fixture.h"
 #include "config.h"
 #include "layout.h"
 #include "model.h"
@@ -353,6 +354,21 @@ T_TEST(training_is_the_stream)
 	}
 }
 
+/* The independent PyTorch reference (tests/ref/gen_cms.py: the teach signal by its naive
+ * definition, a backward over each window's whole prefix; the outer gradient by autograd
+ * of the first-order objective) on 3 layers, 16 tokens, levels of periods 4, 8 and 0:
+ * loss, logits and every gradient. */
+T_TEST(reference_hope_double) { t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 0, 1e-9); }
+T_TEST(reference_hope_float) { t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 1, 1e-4); }
+T_TEST(reference_attention_double)
+{
+	t_reference_check("tests/ref/cms/hope-attention/", "expected.npz", NULL, 0, 1e-9);
+}
+T_TEST(reference_attention_float)
+{
+	t_reference_check("tests/ref/cms/hope-attention/", "expected.npz", NULL, 1, 1e-4);
+}
+
 int
 main(void)
 {
@@ -361,5 +377,9 @@ main(void)
 	t_run(gradcheck_levels, "finite differences, levels learning in context");
 	t_run(teach_signal, "teach signal = differences of the window's loss (D8)");
 	t_run(training_is_the_stream, "training forward = a learning stream; score-first");
+	t_run(reference_hope_double, "hope = the PyTorch reference (double, 1e-9)");
+	t_run(reference_hope_float, "hope = the PyTorch reference (float, 1e-4)");
+	t_run(reference_attention_double, "hope-attention = the PyTorch reference (double, 1e-9)");
+	t_run(reference_attention_float, "hope-attention = the PyTorch reference (float, 1e-4)");
 	return t_done();
 }
