@@ -544,6 +544,13 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 static void tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads,
     double scale, const struct nl_tf_stream *s);
 
+/* g + off, or NULL: a gradient nobody wants */
+static nlk_real *
+at(nlk_real *g, size_t off)
+{
+	return g ? g + off : NULL;
+}
+
 static void
 teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
 {
@@ -707,18 +714,19 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 			const nlk_real *wb = level_base(m, params, l, v, i, c);
 			/* the teach pass sends a learning level's gradient to its accumulator */
 			nlk_real *gb = m->fast_grad && m->period[v] > 0
-			    ? m->fast_grad[fast_index(m, l, v, i, c)] : grads + w->w_gate;
+			    ? m->fast_grad[fast_index(m, l, v, i, c)] : grads ? grads + w->w_gate : NULL;
 			size_t r = (size_t)i * m->t + (size_t)c * P;
 			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
-			NLK(nlk_matmul_bwd)(g->ds + r * f, gb + down, g->dh + r * d, e->s + r * f,
-			    wb + down, rn, f, d);
+			NLK(nlk_matmul_bwd)(g->ds + r * f, gb ? gb + down : NULL, g->dh + r * d,
+			    e->s + r * f, wb + down, rn, f, d);
 			NLK(nlk_swiglu_bwd)(g->dg + r * f, g->du + r * f, g->ds + r * f, e->g + r * f,
 			    e->u + r * f, (size_t)rn * f);
 			NLK(nlk_matmul_bwd)(g->dm + r * d, gb, g->dg + r * f, e->z + r * d, wb, rn, d, f);
-			NLK(nlk_matmul_bwd)(g->dm + r * d, gb + up, g->du + r * f, e->z + r * d,
-			    wb + up, rn, d, f);
+			NLK(nlk_matmul_bwd)(g->dm + r * d, gb ? gb + up : NULL, g->du + r * f,
+			    e->z + r * d, wb + up, rn, d, f);
 		}
-	NLK(nlk_rmsnorm_bwd)(g->dh, grads + w->norm, g->dm, e->in, params + w->norm, e->rstd, n, d);
+	NLK(nlk_rmsnorm_bwd)(g->dh, grads ? grads + w->norm : NULL, g->dm, e->in, params + w->norm,
+	    e->rstd, n, d);
 }
 
 /* The backward of the last forward: of a training forward (s NULL), or of a stream window
@@ -732,6 +740,9 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 	const int n = b * t, p0 = s ? (int)s->pos : 0;
 	const size_t nd = (size_t)n * d;
 	const nlk_real base = (nlk_real)m->rope_base;
+	/* a teach pass wants the levels' gradients only: the dense ones are skipped (NULL) and
+	 * the memories' go to the stream's scratch */
+	nlk_real *dense = s ? NULL : grads;
 	struct tf_global g;
 	struct tf_layer_acts a;
 
@@ -740,20 +751,22 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 	memset(g.dlogits, 0, (size_t)n * m->vocab * sizeof *g.dlogits);
 	NLK(nlk_xent_bwd)(g.dlogits, g.probs, m->targets, n, m->vocab, (nlk_real)scale);
 	memset(g.dz, 0, nd * sizeof *g.dz);
-	NLK(nlk_matmul_bwd)(g.dz, grads + m->embed, g.dlogits, g.z, params + m->embed, n, d,
+	NLK(nlk_matmul_bwd)(g.dz, at(dense, m->embed), g.dlogits, g.z, params + m->embed, n, d,
 	    m->vocab);
 	memset(g.dh, 0, nd * sizeof *g.dh);
-	NLK(nlk_rmsnorm_bwd)(g.dh, grads + m->norm, g.dz, g.h, params + m->norm, g.rstd, n, d);
+	NLK(nlk_rmsnorm_bwd)(g.dh, at(dense, m->norm), g.dz, g.h, params + m->norm, g.rstd, n, d);
 
 	/* g.dh carries ∂loss/∂(residual stream) down through the layers */
 	for (int l = m->layers - 1; l >= 0; l--) {
 		const struct nl_tf_layer *w = &m->lay[l];
 		const nlk_real *qkv = params + w->w_qkv;
-		nlk_real *dqkv = grads + w->w_qkv;
+		nlk_real *dqkv = at(dense, w->w_qkv);
 		layer_acts(m, l, &a);
 
 		for (int v = m->levels - 1; v >= 0; v--)
-			level_backward(m, params, grads, l, v, &a.lev[v], &g);
+			level_backward(m, params, dense, l, v, &a.lev[v], &g);
+		if (s && l == 0)
+			break;          /* no level below learns */
 
 		if (m->memfam) {
 			/* g.dh is read whole by the mixer's first step before it accumulates dx */
@@ -764,7 +777,7 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		/* attention; in a stream window the keys and values before it are constants */
 		nlk_real *dk = s ? s->dkv : g.dk, *dv = s ? (nlk_real *)s->dkv + nd : g.dv;
 		memset(g.dout, 0, nd * sizeof *g.dout);
-		NLK(nlk_matmul_bwd)(g.dout, grads + w->w_o, g.dh, a.o, params + w->w_o, n, d, d);
+		NLK(nlk_matmul_bwd)(g.dout, at(dense, w->w_o), g.dh, a.o, params + w->w_o, n, d, d);
 		memset(g.dq, 0, nd * sizeof *g.dq);
 		memset(dk, 0, nd * sizeof *dk);
 		memset(dv, 0, nd * sizeof *dv);
@@ -780,11 +793,11 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		NLK(nlk_rope_bwd)(g.dkp, dk, b, t, h, dh, p0, base);
 		memset(g.da, 0, nd * sizeof *g.da);
 		NLK(nlk_matmul_bwd)(g.da, dqkv, g.dqp, a.a, qkv, n, d, d);
-		NLK(nlk_matmul_bwd)(g.da, dqkv + (size_t)d * d, g.dkp, a.a, qkv + (size_t)d * d, n,
-		    d, d);
-		NLK(nlk_matmul_bwd)(g.da, dqkv + 2 * (size_t)d * d, dv, a.a,
+		NLK(nlk_matmul_bwd)(g.da, at(dqkv, (size_t)d * d), g.dkp, a.a, qkv + (size_t)d * d,
+		    n, d, d);
+		NLK(nlk_matmul_bwd)(g.da, at(dqkv, 2 * (size_t)d * d), dv, a.a,
 		    qkv + 2 * (size_t)d * d, n, d, d);
-		NLK(nlk_rmsnorm_bwd)(g.dh, grads + w->attn_norm, g.da, a.h, params + w->attn_norm,
+		NLK(nlk_rmsnorm_bwd)(g.dh, at(dense, w->attn_norm), g.da, a.h, params + w->attn_norm,
 		    a.rstd1, n, d);
 	}
 	if (s == NULL)
