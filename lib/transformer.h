@@ -112,8 +112,9 @@ void nl_tf_stream_free(struct nl_tf_stream *s);
 	 * above): a stream cut anywhere gives the losses and logits of one call over the \
 	 * whole. With learn, the CMS levels learn as they go (D8, D10: each teach window \
 	 * is scored, then taught, then the levels whose period ends there step); learn \
-	 * needs whole teach windows (pos and t multiples of cms.teach), else returns NaN. \
-	 * The activations serve no backward. */ \
+	 * takes one teach window per call (t = cms.teach, pos a multiple of it) and \
+	 * targets, and attention needs room in the cache: else NaN, nothing done. The \
+	 * activations serve no backward. */ \
 	double nl_tf_forward_stream##SUFFIX(struct nl_tf *m, const R *params, \
 	    struct nl_tf_stream *s, const int32_t *ids, const int32_t *targets, int t, \
 	    R *logits, int learn); \
