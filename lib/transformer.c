@@ -213,7 +213,7 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 	if (m->levels > 1 || m->period[0] > 0) {     /* CMS levels: per-sequence fast weights */
 		size_t n = (size_t)m->layers * m->levels * b;
 		if ((s->cms = malloc(2 * n * m->fast_len * e)) == NULL ||
-		    (s->grads = calloc(m->param_elems, e)) == NULL ||
+		    (m->memfam && (s->grads = calloc(m->param_elems, e)) == NULL) ||
 		    (s->tab = calloc(n, sizeof *s->tab)) == NULL ||
 		    (s->gtab = calloc(n, sizeof *s->gtab)) == NULL) {
 			nl_tf_stream_free(s);
@@ -539,8 +539,9 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 
 /* The teach signal of the window just run forward on stream s (D8): the backward of its
  * summed cross-entropy with everything carried in from before it held constant, exact
- * through the window itself; the learning levels' weight gradients go to their
- * accumulators, every other gradient to a buffer nothing reads. */
+ * through the window itself, down to the lowest layer's levels; the learning levels' weight
+ * gradients go to their accumulators, the memories' to a buffer nothing reads, and no
+ * other weight gradient is formed. */
 static void tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads,
     double scale, const struct nl_tf_stream *s);
 
@@ -695,7 +696,8 @@ NLK(nl_tf_freeze)(struct nl_tf *m, const nlk_real *params)
 }
 
 /* Reverse of level_forward: g->dh (∂loss/∂out) becomes ∂loss/∂in, reaching it directly and
- * through the block; every chunk's weight gradient goes to the parameters' (first-order). */
+ * through the block; every chunk's weight gradient goes to the parameters' (first-order),
+ * or in a teach pass a learning level's to its accumulator (grads NULL: none formed). */
 static void
 level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, int l, int v,
     const struct tf_level_acts *e, const struct tf_global *g)

@@ -85,7 +85,7 @@ struct nl_tf_stream {
 	void *att;                         /* a query's attention probabilities [cap] (scratch) */
 	void *dkv;                         /* teach: adjoints of a window's K, V [b, t, d] each */
 	void *cms;                         /* per layer, level, sequence: θ, then A (fast_len) */
-	void *grads;                       /* teach: every other gradient (never read) */
+	void *grads;                       /* teach: the memories' gradients (never read) */
 	const void **tab;                  /* θ of each (layer, level, sequence), for nl_tf.fast */
 	void **gtab;                       /* A of each, for nl_tf.fast_grad */
 };

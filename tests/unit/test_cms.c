@@ -1,7 +1,9 @@
 /* nl — see LICENSE. The continuum memory system of hope and hope-attention (MODEL D8,
- * §2.3, §2.5): parameter counts of MODEL §2.6 (every memory family's), hope-attention with one outer-only level is
- * the transformer bit for bit (§8.9), and whole-model finite differences of both families
- * with outer-only levels. */
+ * §2.3, §2.5, §3): parameter counts of MODEL §2.6 (every memory family's); hope-attention
+ * with one outer-only level is the transformer bit for bit (§8.9); whole-model finite
+ * differences with levels learning in context; the teach signal against differences of
+ * each window's loss; the training forward against a learning stream; and the independent
+ * PyTorch reference of tests/ref/gen_cms.py. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,8 +360,14 @@ T_TEST(training_is_the_stream)
  * definition, a backward over each window's whole prefix; the outer gradient by autograd
  * of the first-order objective) on 3 layers, 16 tokens, levels of periods 4, 8 and 0:
  * loss, logits and every gradient. */
-T_TEST(reference_hope_double) { t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 0, 1e-9); }
-T_TEST(reference_hope_float) { t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 1, 1e-4); }
+T_TEST(reference_hope_double)
+{
+	t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 0, 1e-9);
+}
+T_TEST(reference_hope_float)
+{
+	t_reference_check("tests/ref/cms/hope/", "expected.npz", NULL, 1, 1e-4);
+}
 T_TEST(reference_attention_double)
 {
 	t_reference_check("tests/ref/cms/hope-attention/", "expected.npz", NULL, 0, 1e-9);
