@@ -515,10 +515,22 @@ stream_block(const struct nl_mem *mm, const struct nl_mem_stream *s, int l, int 
 }
 
 /* sh over the (sequence, head) block p of layer l, with np tokens pending */
+/* sh's pending chunk, np tokens of it filled, from p on: K, V [chunk, dh], η, α, β [chunk] */
+static void
+pending_at(const struct nl_mem *mm, nlk_real *p, int np, struct stream_head *sh)
+{
+	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
+	sh->K = p, p += c * dh;
+	sh->V = p, p += c * dh;
+	sh->ETA = p, p += c;
+	sh->ALP = p, p += c;
+	sh->BE = p;
+	sh->np = np;
+}
+
 static void
 stream_head_at(const struct nl_mem *mm, int l, nlk_real *p, int np, struct stream_head *sh)
 {
-	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
 	memset(sh, 0, sizeof *sh);
 	for (int u = 0; u < NL_MU_COUNT; u++) {
 		if (!unit_on(mm, u))
@@ -526,12 +538,7 @@ stream_head_at(const struct nl_mem *mm, int l, nlk_real *p, int np, struct strea
 		sh->state[u] = p;
 		p += unit_state(mm, mm->lay[l].u[u].dout);
 	}
-	sh->K = p, p += c * dh;
-	sh->V = p, p += c * dh;
-	sh->ETA = p, p += c;
-	sh->ALP = p, p += c;
-	sh->BE = p;
-	sh->np = np;
+	pending_at(mm, p, np, sh);
 }
 
 static void
@@ -579,11 +586,8 @@ struct segment {
 static void
 segment_view(const struct nl_mem *mm, nlk_real *buf, int np, struct stream_head *v)
 {
-	const size_t c = (size_t)mm->chunk, dh = (size_t)mm->dh;
 	memset(v, 0, sizeof *v);
-	v->K = buf, v->V = buf + c * dh, v->ETA = buf + 2 * c * dh, v->ALP = v->ETA + c;
-	v->BE = v->ALP + c;
-	v->np = np;
+	pending_at(mm, buf, np, v);
 }
 
 /* The pending chunk of a (sequence, head) (row: its first row; β per token be or bconst):
@@ -604,9 +608,10 @@ segment_fill(const struct nl_mem *mm, struct segment *sg, const struct mm_acts *
 	memset(sg->dpe.K, 0, c * (2 * dh + 3) * sizeof *sg->dpe.K);
 }
 
-/* Add the adjoints of the segment's first n tokens from the pending slots to the rows. */
+/* Add the adjoints of the segment's first n tokens from the pending slots to the rows, and
+ * clear the slots for the next write. */
 static void
-segment_scatter(const struct nl_mem *mm, const struct segment *sg, size_t row, int n,
+segment_scatter(const struct nl_mem *mm, struct segment *sg, size_t row, int n,
     nlk_real *dK, nlk_real *dV, nlk_real *dETA, nlk_real *dALP, nlk_real *dBE)
 {
 	const size_t dh = (size_t)mm->dh, np = (size_t)sg->sh0->np;
@@ -619,6 +624,7 @@ segment_scatter(const struct nl_mem *mm, const struct segment *sg, size_t row, i
 		dALP[row + i] += sg->dpe.ALP[np + i];
 		dBE[row + i] += sg->dpe.BE[np + i];
 	}
+	memset(sg->dpe.K, 0, (size_t)mm->chunk * (2 * dh + 3) * sizeof *sg->dpe.K);
 }
 
 /* ---- M_mem (titans' only memory): chunks of chunk_memory tokens ---- */
@@ -695,7 +701,6 @@ mem_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *gr
 			unit_write_bwd(mm, uw, un, D, st, st, pe->K, pe->V, pe->ETA, pe->ALP, pe->BE, C,
 			    dp->K, dp->V, dp->ETA, dp->ALP, dp->BE);
 			segment_scatter(mm, sg, hr->row, c1, dK, dV, dETA, dALP, dBE);
-			memset(dp->K, 0, (size_t)C * (2 * (size_t)dh + 3) * sizeof *dp->K);
 		} else if (full && !none) {
 			const nlk_real *f = fz && mm->meta == NL_META_FIRST ? fz + (size_t)j * us : st;
 			unit_write_bwd(mm, uw, un, D, st, f, a->K + r, a->V + r, a->ETA + rg,
@@ -861,8 +866,6 @@ other_loop_bwd(const struct nl_mem *mm, const struct nl_mem_layer *w, nlk_real *
 			for (int k = q; k < np; k++)
 				dBE[hr->row] += sg->dpe.BE[k];
 			segment_scatter(mm, sg, hr->row, c1, dK, dV, dETA, dALP, dBE);
-			memset(sg->dpe.K, 0, (size_t)mm->chunk * (2 * (size_t)dh + 3) *
-			    sizeof *sg->dpe.K);
 		}
 		/* the reads of chunk j: k = l2norm(M_k(x')), v = l2norm(M_v(x')),
 		 * (q = l2norm(M_q(x'))), η = eta_max σ(M_η(x')), α = σ(M_α(x') + b_α) */

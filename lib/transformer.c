@@ -329,11 +329,13 @@ level_base(const struct nl_tf *m, const nlk_real *params, int l, int v, int i, i
 	return p ? p : params + m->lay[l].lev[v].w_gate;
 }
 
-/* Whether level v runs in blocks of its period (rows of one sequence and chunk each). */
+/* Whether level v runs in blocks of its period (rows of one sequence and chunk each): in a
+ * stream always (each sequence has its own weights), in training when it steps inside the
+ * sequence (else one product over the batch with the parameters). */
 static int
 level_blocked(const struct nl_tf *m, int v)
 {
-	return m->fast && m->period[v] > 0;
+	return m->fast && m->period[v] > 0 && (m->fast_chunks == 0 || m->period[v] < m->t);
 }
 
 typedef void matmul_fn(nlk_real *, const nlk_real *, const nlk_real *, int, int, int);
@@ -393,6 +395,13 @@ nl_tf_losses(const struct nl_tf *m)
 	return g.losses;
 }
 #endif
+
+/* g + off, or NULL: a gradient nobody wants */
+static nlk_real *
+at(nlk_real *g, size_t off)
+{
+	return g ? g + off : NULL;
+}
 
 /* Layer l's cached keys (kv 0) or values (kv 1) of a stream: [b, cap, d]. */
 static nlk_real *
@@ -544,13 +553,6 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
  * other weight gradient is formed. */
 static void tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads,
     double scale, const struct nl_tf_stream *s);
-
-/* g + off, or NULL: a gradient nobody wants */
-static nlk_real *
-at(nlk_real *g, size_t off)
-{
-	return g ? g + off : NULL;
-}
 
 static void
 teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
@@ -716,19 +718,19 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 			const nlk_real *wb = level_base(m, params, l, v, i, c);
 			/* the teach pass sends a learning level's gradient to its accumulator */
 			nlk_real *gb = m->fast_grad && m->period[v] > 0
-			    ? m->fast_grad[fast_index(m, l, v, i, c)] : grads ? grads + w->w_gate : NULL;
+			    ? m->fast_grad[fast_index(m, l, v, i, c)] : at(grads, w->w_gate);
 			size_t r = (size_t)i * m->t + (size_t)c * P;
 			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
-			NLK(nlk_matmul_bwd)(g->ds + r * f, gb ? gb + down : NULL, g->dh + r * d,
+			NLK(nlk_matmul_bwd)(g->ds + r * f, at(gb, down), g->dh + r * d,
 			    e->s + r * f, wb + down, rn, f, d);
 			NLK(nlk_swiglu_bwd)(g->dg + r * f, g->du + r * f, g->ds + r * f, e->g + r * f,
 			    e->u + r * f, (size_t)rn * f);
 			NLK(nlk_matmul_bwd)(g->dm + r * d, gb, g->dg + r * f, e->z + r * d, wb, rn, d, f);
-			NLK(nlk_matmul_bwd)(g->dm + r * d, gb ? gb + up : NULL, g->du + r * f,
+			NLK(nlk_matmul_bwd)(g->dm + r * d, at(gb, up), g->du + r * f,
 			    e->z + r * d, wb + up, rn, d, f);
 		}
-	NLK(nlk_rmsnorm_bwd)(g->dh, grads ? grads + w->norm : NULL, g->dm, e->in, params + w->norm,
-	    e->rstd, n, d);
+	NLK(nlk_rmsnorm_bwd)(g->dh, at(grads, w->norm), g->dm, e->in, params + w->norm, e->rstd, n,
+	    d);
 }
 
 /* The backward of the last forward: of a training forward (s NULL), or of a stream window
