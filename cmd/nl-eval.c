@@ -20,23 +20,6 @@ usage(FILE *fp)
 	    "\n       [-T seqlen] -m checkpoint [file ...]\n", nl_cli_progname());
 }
 
-/* eval.mode = stream: the input as one stream from the meta-learned state, learning as it
- * goes with ttl (lib/eval.c). */
-static int
-eval_stream(struct nl_model *m, struct nl_tf *tf, const struct nl_tokens *tk,
-    struct nl_eval_result *r, struct nl_eval_curve *curve, struct nl_err *err)
-{
-	struct nl_tf_stream s;
-	int cap = tk->n < (size_t)INT32_MAX ? (int)tk->n : INT32_MAX;
-	if (nl_tf_stream_init(tf, &s, 1, cap, err))
-		return -1;
-	nl_tf_stream_reset(tf, &s, m->params);
-	memset(r, 0, sizeof *r);
-	int rc = nl_eval_stream(tf, m->params, &s, tk, m->tok, (int)m->cfg.ttl, r, curve, err);
-	nl_tf_stream_free(&s);
-	return rc;
-}
-
 /* One input: read, score, print a row; the curve, if asked for, into curve. */
 static int
 eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_curve *curve)
@@ -65,7 +48,7 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_
 	}
 	double t0 = nl_cli_seconds();
 	if (rc == 0 && (strcmp(m->cfg.eval_mode, "stream") == 0
-	    ? eval_stream(m, tf, &tk, &r, curve, &err)
+	    ? nl_eval_fresh_stream(tf, m->params, &tk, m->tok, (int)m->cfg.ttl, &r, curve, &err)
 	    : nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err))) {
 		nl_cli_report(name, &err);
 		rc = 1;

@@ -119,6 +119,22 @@ out:
 	return rc;
 }
 
+int
+nl_eval_fresh_stream(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
+    const struct nl_tok *tok, int learn, struct nl_eval_result *res,
+    struct nl_eval_curve *curve, struct nl_err *err)
+{
+	struct nl_tf_stream s;
+	int cap = data->n < (size_t)INT32_MAX ? (int)data->n : INT32_MAX;
+	memset(res, 0, sizeof *res);
+	if (nl_tf_stream_init(tf, &s, 1, cap, err))
+		return -1;
+	nl_tf_stream_reset(tf, &s, params);
+	int rc = nl_eval_stream(tf, params, &s, data, tok, learn, res, curve, err);
+	nl_tf_stream_free(&s);
+	return rc;
+}
+
 double
 nl_eval_loss(const struct nl_eval_result *r)
 {

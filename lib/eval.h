@@ -36,6 +36,11 @@ struct nl_eval_curve {
 int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_tokens *data, const struct nl_tok *tok, int learn,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
+/* data as a whole new stream from the meta-learned state (its attention cache sized to data):
+ * nl_eval_stream on a stream of its own; res is reset first. */
+int nl_eval_fresh_stream(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
+    const struct nl_tok *tok, int learn, struct nl_eval_result *res,
+    struct nl_eval_curve *curve, struct nl_err *err);
 /* loss per token, bits per byte (NAN without bytes), perplexity */
 double nl_eval_loss(const struct nl_eval_result *r);
 double nl_eval_bpb(const struct nl_eval_result *r);
