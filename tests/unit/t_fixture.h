@@ -7,6 +7,7 @@
 #include "config.h"
 #include "convert.h"
 #include "layout.h"
+#include "rng.h"
 #include "transformer.h"
 
 static int
@@ -104,6 +105,19 @@ t_fixture_load(struct fixture *fx, const char *dir, const char *expected,
 			fx->tg[b * fx->t + i] = mk[b * fx->t + i] ? tk[b * (fx->t + 1) + i + 1] : -1;
 		}
 	return 0;
+}
+
+/* Random weights for a model laid out by lo: norm weights around 1, everything else around
+ * 0, each N(centre, scale²), in layout order from nl_rng seed. */
+static inline void
+t_random_params(const struct nl_layout *lo, double *p, uint64_t seed, double scale)
+{
+	struct nl_rng rng;
+	nl_rng_seed(&rng, seed);
+	for (size_t i = 0; i < lo->n; i++)
+		for (size_t j = 0; j < lo->p[i].numel; j++)
+			p[lo->p[i].offset + j] = (lo->p[i].init == NL_INIT_ONES ? 1.0 : 0.0) +
+			    scale * nl_rng_normal(&rng);
 }
 
 static void

@@ -73,7 +73,6 @@ static int
 small_make(struct small *s, const char *const *sets)
 {
 	struct nl_err err = { 0 };
-	struct nl_rng rng;
 	memset(s, 0, sizeof *s);
 	nl_config_init(&s->c);
 	for (; *sets; sets++)
@@ -90,11 +89,7 @@ small_make(struct small *s, const char *const *sets)
 	}
 	s->p = calloc(s->lo.total, sizeof *s->p);
 	s->g = calloc(s->lo.total, sizeof *s->g);
-	nl_rng_seed(&rng, 5);
-	for (size_t i = 0; i < s->lo.n; i++)
-		for (size_t j = 0; j < s->lo.p[i].numel; j++)
-			s->p[s->lo.p[i].offset + j] = (s->lo.p[i].init == NL_INIT_ONES ? 1.0 : 0.0) +
-			    0.3 * nl_rng_normal(&rng);
+	t_random_params(&s->lo, s->p, 5, 0.3);
 	return 0;
 }
 

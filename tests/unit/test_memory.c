@@ -161,7 +161,6 @@ small_make_with(struct small *s, const char *family, int layers, int t, int chun
     const char *extra)
 {
 	struct nl_err err = { 0 };
-	struct nl_rng rng;
 	char a[64];
 	nl_config_init(&s->c);
 	snprintf(a, sizeof a, "model=%s", family);
@@ -184,11 +183,7 @@ small_make_with(struct small *s, const char *family, int layers, int t, int chun
 		return -1;
 	}
 	s->p = calloc(s->lo.total, sizeof *s->p);
-	nl_rng_seed(&rng, 11);
-	for (size_t i = 0; i < s->lo.n; i++)
-		for (size_t j = 0; j < s->lo.p[i].numel; j++)
-			s->p[s->lo.p[i].offset + j] = (s->lo.p[i].init == NL_INIT_ONES ? 1.0 : 0.0) +
-			    0.4 * nl_rng_normal(&rng);
+	t_random_params(&s->lo, s->p, 11, 0.4);
 	return 0;
 }
 
