@@ -17,20 +17,33 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]"
-	    "\n       [-T seqlen] -m checkpoint [file ...]\n", nl_cli_progname());
+	    "\n       [-M memory] [-T seqlen] [-W memory_out] -m checkpoint [file ...]\n",
+	    nl_cli_progname());
 }
+
+/* What every input shares. */
+struct run {
+	struct nl_model m;
+	struct nl_tf tf;
+	const struct nl_state *from;      /* -M: the state each stream starts from */
+	const char *save;                 /* -W: where the stream's state goes */
+};
 
 /* One input: read, score, print a row; the curve, if asked for, into curve. */
 static int
-eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_curve *curve)
+eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 {
+	struct nl_model *m = &run->m;
+	struct nl_tf *tf = &run->tf;
 	struct nl_tokens tk;
 	struct nl_io in;
 	struct nl_err err = { 0, "" };
 	struct nl_eval_result r;
+	struct nl_tf_stream s;
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
-	int rc = 0;
+	int rc = 0, stream = strcmp(m->cfg.eval_mode, "stream") == 0, started = 0;
 
+	memset(&r, 0, sizeof r);
 	nl_tokens_init(&tk);
 	if (nl_io_open_read(&in, path, 0, &err) ||
 	    nl_tokens_read(&tk, &in, (uint32_t)m->cfg.vocab_size, &err)) {
@@ -42,19 +55,31 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_
 		nl_cli_report(name, &err);
 		rc = 1;
 	}
-	if (rc == 0 && tk.n < 2) {
+	if (rc == 0 && stream) {
+		if (nl_eval_stream_start(tf, m->params, &s, tk.n, &m->cfg, run->from, &err))
+			nl_cli_die(1, "%s: %s", run->from ? "-M" : name, err.msg);
+		started = 1;
+	}
+	/* a stream that goes on from a state has its pending token as the first input */
+	size_t inputs = tk.n + (started && s.next[0] >= 0);
+	if (rc == 0 && inputs < 2) {
 		nl_cli_error("%s: %zu tokens are too few to score (need at least 2)", name, tk.n);
 		rc = 1;
 	}
 	double t0 = nl_cli_seconds();
-	if (rc == 0 && (strcmp(m->cfg.eval_mode, "stream") == 0
-	    ? nl_eval_fresh_stream(tf, m->params, &tk, m->tok, (int)m->cfg.ttl, &r, curve, &err)
+	if (rc == 0 && (stream
+	    ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl, &r, curve, &err)
 	    : nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err))) {
 		nl_cli_report(name, &err);
 		rc = 1;
 	}
+	double dt = nl_cli_seconds() - t0;
+	if (rc == 0 && run->save && nl_state_save(tf, &m->cfg, &s, run->save, &err)) {
+		nl_cli_report(run->save, &err);
+		rc = 1;
+	}
 	if (rc == 0) {
-		double dt = nl_cli_seconds() - t0, loss = nl_eval_loss(&r);
+		double loss = nl_eval_loss(&r);
 		printf("%s\t%" PRIu64 "\t%.6f\t", path, r.tokens, loss);
 		if (r.bytes)
 			printf("%.6f", nl_eval_bpb(&r));
@@ -62,6 +87,8 @@ eval_one(struct nl_model *m, struct nl_tf *tf, const char *path, struct nl_eval_
 			printf("-");
 		printf("\t%.4f\t%.0f\n", exp(loss), (double)r.tokens / dt);
 	}
+	if (started)
+		nl_tf_stream_free(&s);
 	nl_tokens_free(&tk);
 	return rc;
 }
@@ -78,35 +105,40 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "model", required_argument, NULL, 'm' },
+		{ "memory", required_argument, NULL, 'M' },
+		{ "memory-out", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "seqlen", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *model_path = NULL;
+	const char *model_path = NULL, *memory_path = NULL, *save_path = NULL;
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 	struct nl_config cfg;
 	struct nl_ckpt ck;
-	struct nl_model m;
-	struct nl_tf tf;
+	struct nl_state from;
+	struct run run = { .from = NULL };
+	struct nl_model *m = &run.m;
 
 	nl_cli_init(argv[0]);
 	nl_cli_blas_core(argv);
-	while ((c = getopt_long(argc, argv, "b:D:hj:m:qT:Vv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:D:hj:M:m:qT:VvW:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': batch = (int)nl_cli_int("-b", "batch size", optarg, 1, 65536); break;
 		case 'D': defs[ndefs++] = optarg; break;
 		case 'h': usage(stdout); return nl_cli_fshut(0);
 		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
+		case 'M': memory_path = optarg; break;
 		case 'm': model_path = optarg; break;
 		case 'q': verbose = -1; break;
 		case 'T': seq = (int)nl_cli_int("-T", "sequence length", optarg, 1, 1 << 20); break;
 		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
 		case 'v': verbose++; break;
+		case 'W': save_path = optarg; break;
 		case OPT_ADAPT:
 			defs[ndefs++] = "eval.mode=stream";
 			defs[ndefs++] = "ttl=1";
@@ -125,6 +157,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* standard input feeds one of them */
+	int stdin_users = (strcmp(model_path, "-") == 0) + (memory_path &&
+	    strcmp(memory_path, "-") == 0) + (argc == 0);
+	for (int i = 0; i < argc; i++)
+		stdin_users += strcmp(argv[i], "-") == 0;
+	if (stdin_users > 1)
+		nl_cli_die(2, "standard input can feed only one of -m, -M and the token stream; give "
+		    "the others as files");
 	nl_model_set_threads((int)threads);
 	nl_ckpt_init(&ck);
 	nl_config_init(&cfg);
@@ -144,34 +184,55 @@ main(int argc, char **argv)
 	/* a stream runs one sequence in pieces of -T tokens, or of the teach window when its
 	 * model has CMS levels that learn (frozen or not: the same pieces) */
 	int stream = strcmp(cfg.eval_mode, "stream") == 0;
-	if (!stream && strcmp(cfg.eval_curve, "position") == 0)
-		nl_cli_die(2, "-D eval.curve=position: needs eval.mode=stream (--adapt or --no-adapt)");
+	if (!stream && strcmp(cfg.eval_curve, "none") != 0)
+		nl_cli_die(2, "-D eval.curve=%s: needs eval.mode=stream (--adapt or --no-adapt)",
+		    cfg.eval_curve);
+	if (!stream && (memory_path || save_path))
+		nl_cli_die(2, "%s: a memory state belongs to a stream: give --adapt or --no-adapt "
+		    "(eval.mode=stream)", memory_path ? "-M" : "-W");
+	if (save_path && (argc > 1 || strcmp(save_path, "-") == 0))
+		nl_cli_die(2, "-W: %s", argc > 1 ? "saves one stream's state: give one input" :
+		    "standard output holds the table; give a file");
 	if (stream && nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
 		seq = (int)nl_config_cms_teach(&cfg);
-	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, stream ? 1 : batch, seq, sizeof(float), &err))
+	if (nl_model_create(m, &cfg, &err) || nl_model_load_ckpt(m, &ck, 0, &err) ||
+	    nl_tf_init(&run.tf, &m->cfg, &m->lo, stream ? 1 : batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", model_path, err.msg);
+	if (memory_path) {
+		if (nl_state_read(&from, memory_path, &err))
+			nl_cli_die(1, "%s: %s", strcmp(memory_path, "-") ? memory_path : "(stdin)",
+			    err.msg);
+		run.from = &from;
+	}
+	run.save = save_path;
 	nl_ckpt_free(&ck);
 	nl_config_free(&cfg);
 
 	static char *dash[] = { "-" };
-	if (argc == 0 && strcmp(model_path, "-") == 0)
-		nl_cli_die(2, "-m -: standard input holds the checkpoint; give the token stream as a file");
 	if (argc == 0) {
 		argv = dash;
 		argc = 1;
 	}
-	int status = 0, want_curve = strcmp(m.cfg.eval_curve, "position") == 0;
+	int status = 0, want_curve = strcmp(m->cfg.eval_curve, "none") != 0;
+	int by_token = strcmp(m->cfg.eval_curve, "token") == 0;
 	struct nl_eval_curve *curves = calloc((size_t)argc, sizeof *curves);
 	if (curves == NULL)
 		nl_cli_die(1, "out of memory");
 	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\n");
-	for (int i = 0; i < argc; i++)
-		status |= eval_one(&m, &tf, argv[i], want_curve ? &curves[i] : NULL);
+	for (int i = 0; i < argc; i++) {
+		curves[i].keep_tokens = by_token;
+		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL);
+	}
 	/* the curve: a second table after two blank lines (gnuplot's index 1) */
-	if (want_curve)
+	if (by_token)
+		printf("\n\ninput\tposition\ttoken\tloss\n");
+	else if (want_curve)
 		printf("\n\ninput\tfrom\tto\ttokens\tloss\tbpb\n");
-	for (int i = 0; want_curve && i < argc; i++)
+	for (int i = 0; by_token && i < argc; i++)
+		for (size_t k = 0; k < curves[i].n; k++)
+			printf("%s\t%lld\t%" PRId32 "\t%.9g\n", argv[i], curves[i].pt[k].pos,
+			    curves[i].pt[k].id, curves[i].pt[k].loss);
+	for (int i = 0; want_curve && !by_token && i < argc; i++)
 		for (int k = 0; k < NL_EVAL_BUCKETS; k++) {
 			const struct nl_eval_result *bk = &curves[i].bucket[k];
 			if (bk->tokens == 0)
@@ -183,8 +244,12 @@ main(int argc, char **argv)
 			else
 				printf("-\n");
 		}
+	for (int i = 0; i < argc; i++)
+		nl_eval_curve_free(&curves[i]);
 	free(curves);
-	nl_tf_free(&tf);
-	nl_model_free(&m);
+	if (run.from)
+		nl_state_free(&from);
+	nl_tf_free(&run.tf);
+	nl_model_free(m);
 	return nl_cli_fshut(status);
 }

@@ -52,42 +52,79 @@ nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *da
 	return 0;
 }
 
+/* Keep one scored target of a stream in the curve. */
+static int
+curve_add(struct nl_eval_curve *c, long long pos, int32_t id, double loss, size_t bytes)
+{
+	int k = 0;
+	for (long long q = pos; q > 1; q >>= 1)
+		k++;
+	struct nl_eval_result *bk = &c->bucket[k < NL_EVAL_BUCKETS ? k : NL_EVAL_BUCKETS - 1];
+	bk->loss_sum += loss;
+	bk->tokens++;
+	bk->bytes += bytes;
+	if (!c->keep_tokens)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct nl_eval_point *p = realloc(c->pt, cap * sizeof *p);
+		if (p == NULL)
+			return -1;
+		c->pt = p;
+		c->cap = cap;
+	}
+	c->pt[c->n++] = (struct nl_eval_point){ pos, id, (float)loss };
+	return 0;
+}
+
+void
+nl_eval_curve_free(struct nl_eval_curve *c)
+{
+	free(c->pt);
+	c->pt = NULL;
+	c->n = c->cap = 0;
+}
+
 int
 nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_tokens *data, const struct nl_tok *tok, int learn,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err)
 {
-	const int W = tf->max_seq;
+	const int T = tf->max_seq, W = tf->teach_len;
 	int rc = 0;
 
-	learn = learn && tf->learns;
-	if (learn && (W != tf->teach_len || s->pos % W != 0))
-		return nl_err_set(err, NL_ERANGE, "a learning stream runs whole teach windows of %d "
-		    "tokens from a multiple of %d (it stands at %lld)", tf->teach_len,
-		    tf->teach_len, s->pos);
-	int32_t *ids = malloc((size_t)W * sizeof *ids), *tg = malloc((size_t)W * sizeof *tg);
-	size_t *bytes = malloc((size_t)W * sizeof *bytes);
+	if (s->b != 1)
+		return nl_err_set(err, NL_ERANGE, "a stream of %d sequences: token streams feed one",
+		    s->b);
+	/* the inputs: the token the stream left pending (from an earlier call), then data's;
+	 * every token after them is a target */
+	const size_t lead = s->next[0] >= 0, n = lead + data->n;
+	int32_t *ids = malloc((size_t)T * sizeof *ids), *tg = malloc((size_t)T * sizeof *tg);
+	size_t *bytes = malloc((size_t)T * sizeof *bytes);
 	if (ids == NULL || tg == NULL || bytes == NULL) {
 		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t pos = 0; pos + 1 < data->n;) {
-		int t = data->n - 1 - pos >= (size_t)W ? W : (int)(data->n - 1 - pos);
+	for (size_t pos = 0; pos + 1 < n;) {
+		/* pieces of at most T tokens that never cross a teach window's end */
+		int t = n - 1 - pos >= (size_t)T ? T : (int)(n - 1 - pos);
+		if (W > 0 && W - (int)(s->pos % W) < t)
+			t = W - (int)(s->pos % W);
 		if (!tf->memfam && s->pos + t > s->cap) {
 			rc = nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
 			    "%d tokens", s->cap);
 			goto out;
 		}
 		for (int i = 0; i < t; i++) {
-			size_t at = pos + 1 + (size_t)i;
-			ids[i] = data->ids[pos + i];
+			size_t at = pos + 1 + (size_t)i - lead;     /* the target's index in data */
+			ids[i] = pos + i < lead ? s->next[0] : data->ids[pos + i - lead];
 			tg[i] = nl_tokens_scored(data, at) ? data->ids[at] : -1;
 			bytes[i] = 0;
 			if (tok && tg[i] >= 0)
 				nl_tok_piece(tok, (uint32_t)tg[i], &bytes[i]);
 		}
 		long long p0 = s->pos;
-		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, NULL, learn && t == W);
+		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, NULL, learn);
 		if (!isfinite(sum)) {
 			rc = nl_err_set(err, NL_ERANGE, "loss is not finite at token %lld", p0);
 			goto out;
@@ -99,19 +136,15 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 				continue;
 			res->tokens++;
 			res->bytes += bytes[i];
-			if (curve == NULL)
-				continue;
-			int k = 0;
-			for (long long q = p0 + i + 1; q > 1; q >>= 1)
-				k++;
-			struct nl_eval_result *bk = &curve->bucket[k < NL_EVAL_BUCKETS ? k :
-			    NL_EVAL_BUCKETS - 1];
-			bk->loss_sum += loss[i];
-			bk->tokens++;
-			bk->bytes += bytes[i];
+			if (curve && curve_add(curve, p0 + i + 1, tg[i], loss[i], bytes[i])) {
+				rc = nl_err_set(err, NL_ENOMEM, "out of memory for the loss curve");
+				goto out;
+			}
 		}
 		pos += (size_t)t;
 	}
+	if (data->n > 0)
+		s->next[0] = data->ids[data->n - 1];
 out:
 	free(ids);
 	free(tg);
@@ -120,19 +153,25 @@ out:
 }
 
 int
-nl_eval_fresh_stream(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
-    const struct nl_tok *tok, int learn, struct nl_eval_result *res,
-    struct nl_eval_curve *curve, struct nl_err *err)
+nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    size_t tokens, const struct nl_config *cfg, const struct nl_state *from,
+    struct nl_err *err)
 {
-	struct nl_tf_stream s;
-	int cap = data->n < (size_t)INT32_MAX ? (int)data->n : INT32_MAX;
-	memset(res, 0, sizeof *res);
-	if (nl_tf_stream_init(tf, &s, 1, cap, err))
+	long long seen = from ? from->tokens_seen : 0;
+	size_t cap = (size_t)seen + tokens;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	if (nl_tf_stream_init(tf, s, 1, (int)cap, err))
 		return -1;
-	nl_tf_stream_reset(tf, &s, params);
-	int rc = nl_eval_stream(tf, params, &s, data, tok, learn, res, curve, err);
-	nl_tf_stream_free(&s);
-	return rc;
+	if (from == NULL) {
+		nl_tf_stream_reset(tf, s, params);
+		return 0;
+	}
+	if (nl_state_load(from, tf, cfg, params, s, err)) {
+		nl_tf_stream_free(s);
+		return -1;
+	}
+	return 0;
 }
 
 double

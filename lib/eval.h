@@ -5,6 +5,7 @@
 #include "data.h"
 #include "err.h"
 #include "tok.h"
+#include "state.h"
 #include "transformer.h"
 
 struct nl_eval_result {
@@ -21,26 +22,37 @@ int nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens
     const struct nl_tok *tok, uint64_t max_tokens, struct nl_eval_result *res,
     struct nl_err *err);
 /* The loss by stream position: bucket k holds the targets at positions [2^k, 2^(k+1)) of
- * the stream (the first target is at position 1). */
+ * the stream (the first target is at position 1); with keep_tokens also every scored
+ * target on its own (pt[0..n)). */
 #define NL_EVAL_BUCKETS 48
+struct nl_eval_point {
+	long long pos;
+	int32_t id;
+	float loss;
+};
 struct nl_eval_curve {
 	struct nl_eval_result bucket[NL_EVAL_BUCKETS];
+	int keep_tokens;
+	struct nl_eval_point *pt;
+	size_t n, cap;
 };
+void nl_eval_curve_free(struct nl_eval_curve *c);
 
-/* Score data as the next tokens of stream s (one sequence; reset it for a fresh stream),
- * which carries every fast state (D9) from call to call, in pieces of tf->max_seq tokens.
- * With learn the CMS levels learn as they go: each teach window is scored, then taught
- * (D10), so tf->max_seq must be the teach window and the stream must stand at a multiple
- * of it; a last partial window is scored without teaching. Memories always write. curve,
- * if not NULL, accumulates the loss by position. Results add to res. */
+/* Score data as the next tokens of stream s (one sequence), which carries every fast state
+ * (D9) from call to call, in pieces of at most tf->max_seq tokens that never cross a teach
+ * window's end. The token an earlier call left pending (s->next) comes first, so every
+ * token of data is a target; on a fresh stream data's first token is context only. With
+ * learn the CMS levels learn as they go: each teach window is scored, then taught (D10);
+ * memories always write. curve, if not NULL, accumulates the loss by position. Results
+ * add to res. */
 int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_tokens *data, const struct nl_tok *tok, int learn,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
-/* data as a whole new stream from the meta-learned state (its attention cache sized to data):
- * nl_eval_stream on a stream of its own; res is reset first. */
-int nl_eval_fresh_stream(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
-    const struct nl_tok *tok, int learn, struct nl_eval_result *res,
-    struct nl_eval_curve *curve, struct nl_err *err);
+/* A stream of one sequence for the next tokens tokens (its attention cache sized to them):
+ * from the meta-learned state, or from a state file's (nl_state_load; cfg the model's). */
+int nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    size_t tokens, const struct nl_config *cfg, const struct nl_state *from,
+    struct nl_err *err);
 /* loss per token, bits per byte (NAN without bytes), perplexity */
 double nl_eval_loss(const struct nl_eval_result *r);
 double nl_eval_bpb(const struct nl_eval_result *r);

@@ -6,6 +6,7 @@
 #include "memmix.h"
 #include "real.h"
 #include "kernels.h"
+#include "dtype.h"
 
 #define ALIGN 16
 
@@ -110,6 +111,9 @@ mm_sizes(const struct nl_mem *mm)
 }
 
 #ifndef NLK_F64
+/* Parameter and state names of the memories, in the enum's order. */
+static const char *const unit_names[NL_MU_COUNT] = { "k", "v", "eta", "alpha", "q", "mem" };
+
 int
 nl_mem_family(const struct nl_config *c)
 {
@@ -164,7 +168,6 @@ nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout
 	mm->lay = calloc((size_t)mm->layers, sizeof *mm->lay);
 	if (mm->lay == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
-	static const char *const unit_names[NL_MU_COUNT] = { "k", "v", "eta", "alpha", "q", "mem" };
 	for (int l = 0; l < mm->layers; l++) {
 		struct nl_mem_layer *y = &mm->lay[l];
 		OFFSET(y->norm, "layers.%d.mix.norm.weight", l);
@@ -241,6 +244,72 @@ nl_mem_stream_free(struct nl_mem_stream *s)
 {
 	free(s->data);
 	memset(s, 0, sizeof *s);
+}
+
+int
+nl_state_part_add(struct nl_state_part *parts, int n, const char *name, int dtype,
+    size_t elem, void *base, size_t blocks, size_t len, size_t stride, int rank,
+    const uint64_t *dims)
+{
+	if (parts == NULL)
+		return n + 1;
+	struct nl_state_part *p = &parts[n];
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->dtype = dtype;
+	p->rank = rank;
+	memcpy(p->dims, dims, (size_t)rank * sizeof *dims);
+	p->base = base;
+	p->blocks = blocks;
+	p->len = len * elem;
+	p->stride = stride * elem;
+	return n + 1;
+}
+
+int
+nl_mem_stream_parts(const struct nl_mem *mm, const struct nl_mem_stream *s,
+    struct nl_state_part *parts)
+{
+	static const char *const what[4] = { "w1", "w2", "s1", "s2" };
+	static const char *const pend[5] = { "k", "v", "eta", "alpha", "beta" };
+	static const char *const conv[2][3] = { { "conv", "", "" }, { "conv_q", "conv_k", "conv_v" } };
+	const size_t e = mm->elem, b = (size_t)s->b, H = (size_t)mm->heads, dh = (size_t)mm->dh;
+	const size_t C = (size_t)mm->chunk, np = (size_t)(s->pos % mm->chunk);
+	const int dt = e == sizeof(double) ? NL_DTYPE_F64 : NL_DTYPE_F32;
+	char name[64];
+	int n = 0;
+	for (int l = 0; l < mm->layers; l++) {
+		char *layer = (char *)s->data + (size_t)l * s->layer_size * e;
+		size_t off = 0;                 /* elements into a (sequence, head) block */
+		for (int u = 0; u < NL_MU_COUNT; u++) {
+			if (!unit_on(mm, u))
+				continue;
+			size_t rows = (size_t)mm->lay[l].u[u].dout;
+			for (int k = 0; k < 4; k++) {
+				size_t r = k % 2 ? dh : rows;
+				uint64_t dims[4] = { b, H, r, dh };
+				snprintf(name, sizeof name, "layers.%d.mix.m_%s.%s", l, unit_names[u],
+				    what[k]);
+				n = nl_state_part_add(parts, n, name, dt, e, layer + off * e, b * H, r * dh,
+				    s->head_size, 4, dims);
+				off += r * dh;
+			}
+		}
+		for (int k = 0; k < 5; k++) {
+			uint64_t dims[4] = { b, H, np, dh };
+			snprintf(name, sizeof name, "layers.%d.mix.pending.%s", l, pend[k]);
+			n = nl_state_part_add(parts, n, name, dt, e, layer + off * e, b * H,
+			    k < 2 ? np * dh : np, s->head_size, k < 2 ? 4 : 3, dims);
+			off += k < 2 ? C * dh : C;
+		}
+		for (int c = 0; c < n_convs(mm); c++) {
+			const size_t ctx = b * 3 * mm->d;       /* as stream_conv_ctx */
+			uint64_t dims[3] = { b, 3, (uint64_t)mm->d };
+			snprintf(name, sizeof name, "layers.%d.mix.%s.state", l, conv[mm->titans][c]);
+			n = nl_state_part_add(parts, n, name, dt, e,
+			    layer + (b * H * s->head_size + c * ctx) * e, 1, ctx, 0, 3, dims);
+		}
+	}
+	return n;
 }
 
 void

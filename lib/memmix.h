@@ -14,6 +14,7 @@
 #ifndef NL_MEMMIX_H
 #define NL_MEMMIX_H
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 #include "err.h"
 #include "layout.h"
@@ -67,6 +68,22 @@ struct nl_mem_stream {
 	void *data;
 };
 
+/* One tensor of a stream's fast state as a state file holds it (lib/state.c): blocks of
+ * len bytes, stride bytes apart from base, one after another. */
+struct nl_state_part {
+	char name[64];
+	int dtype;                      /* enum nl_dtype */
+	int rank;
+	uint64_t dims[4];
+	char *base;
+	size_t blocks, len, stride;
+};
+/* parts[n] (when parts is not NULL): the tensor name of the given shape over blocks of len
+ * elements of elem bytes, stride elements apart; returns n + 1. */
+int nl_state_part_add(struct nl_state_part *parts, int n, const char *name, int dtype,
+    size_t elem, void *base, size_t blocks, size_t len, size_t stride, int rank,
+    const uint64_t *dims);
+
 /* Whether cfg's family mixes tokens with memories. */
 int nl_mem_family(const struct nl_config *c);
 int nl_mem_init(struct nl_mem *mm, const struct nl_config *c, const struct nl_layout *lo,
@@ -76,6 +93,13 @@ void nl_mem_free(struct nl_mem *mm);
 int nl_mem_stream_init(const struct nl_mem *mm, struct nl_mem_stream *s, int b,
     struct nl_err *err);
 void nl_mem_stream_free(struct nl_mem_stream *s);
+/* The tensors of stream s into parts (NULL: count them); returns their number. Per layer L:
+ * every memory's W1 W2 S1 S2 as layers.L.mix.m_<unit>.w1 … (b, heads, rows, dh), the
+ * tokens pending since M_mem's last write as layers.L.mix.pending.k, .v (b, heads, np, dh)
+ * and .eta, .alpha, .beta (b, heads, np), each conv's last 3 inputs as
+ * layers.L.mix.conv[_q|_k|_v].state (b, 3, d). */
+int nl_mem_stream_parts(const struct nl_mem *mm, const struct nl_mem_stream *s,
+    struct nl_state_part *parts);
 
 #define NL_MEM_DECLARE(R, SUFFIX) \
 	/* s NULL: b fresh sequences (training). Else the next t tokens of stream s \

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "real.h"
 #include "transformer.h"
 
@@ -210,6 +211,12 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 		nl_tf_stream_free(s);
 		return nl_err_set(err, NL_ENOMEM, "out of memory for the attention cache");
 	}
+	if ((s->next = malloc((size_t)b * sizeof *s->next)) == NULL ||
+	    (m->teach_len > 0 && (s->win = malloc(2 * (size_t)b * m->teach_len *
+	    sizeof *s->win)) == NULL)) {
+		nl_tf_stream_free(s);
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	}
 	if (m->levels > 1 || m->period[0] > 0) {     /* CMS levels: per-sequence fast weights */
 		size_t n = (size_t)m->layers * m->levels * b;
 		if ((s->cms = malloc(2 * n * m->fast_len * e)) == NULL ||
@@ -236,7 +243,57 @@ nl_tf_stream_free(struct nl_tf_stream *s)
 	free(s->grads);
 	free(s->tab);
 	free(s->gtab);
+	free(s->win);
+	free(s->next);
 	memset(s, 0, sizeof *s);
+}
+
+int
+nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
+    struct nl_state_part *parts)
+{
+	const size_t e = m->elem, b = (size_t)s->b, d = (size_t)m->d, f = (size_t)m->hidden;
+	const size_t seen = (size_t)(s->pos - s->nwin), W = (size_t)m->teach_len;
+	const int dt = e == sizeof(double) ? NL_DTYPE_F64 : NL_DTYPE_F32;
+	char name[64];
+	int n = 0;
+	if (m->memfam)
+		n = nl_mem_stream_parts(&m->mem, s->nwin ? &s->mem0 : &s->mem, parts);
+	for (int l = 0; l < m->layers && !m->memfam; l++)
+		for (int kv = 0; kv < 2; kv++) {
+			uint64_t dims[3] = { b, seen, d };
+			char *base = (char *)s->kv + ((size_t)l * 2 + kv) * b * s->cap * d * e;
+			snprintf(name, sizeof name, "layers.%d.attn.%s", l, kv ? "v" : "k");
+			n = nl_state_part_add(parts, n, name, dt, e, base, b, seen * d,
+			    (size_t)s->cap * d, 3, dims);
+		}
+	for (int l = 0; l < m->layers && s->cms; l++)
+		for (int v = 0; v < m->levels; v++) {
+			const struct nl_tf_level *w = &m->lay[l].lev[v];
+			const size_t at[3] = { 0, w->w_up - w->w_gate, w->w_down - w->w_gate };
+			static const char *const mat[3] = { "w_gate", "w_up", "w_down" };
+			char *theta = (char *)s->tab[((size_t)l * m->levels + v) * b];
+			if (m->period[v] <= 0)          /* outer-only: the parameters themselves */
+				continue;
+			for (int acc = 0; acc < 2; acc++)
+				for (int k = 0; k < 3; k++) {
+					uint64_t dims[3] = { b, k < 2 ? f : d, k < 2 ? d : f };
+					snprintf(name, sizeof name, "layers.%d.cms.%d.%s%s", l, v,
+					    acc ? "acc." : "", mat[k]);
+					n = nl_state_part_add(parts, n, name, dt, e, theta + (acc * m->fast_len +
+					    at[k]) * e, b, f * d, 2 * m->fast_len, 3, dims);
+				}
+		}
+	uint64_t dims[2] = { b, (uint64_t)s->nwin };
+	n = nl_state_part_add(parts, n, "stream.next", NL_DTYPE_I32, sizeof(int32_t), s->next, 1, b, 0,
+	    1, dims);
+	if (W > 0) {
+		n = nl_state_part_add(parts, n, "window.ids", NL_DTYPE_I32, sizeof(int32_t), s->win, b,
+		    (size_t)s->nwin, W, 2, dims);
+		n = nl_state_part_add(parts, n, "window.targets", NL_DTYPE_I32, sizeof(int32_t),
+		    s->win + b * W, b, (size_t)s->nwin, W, 2, dims);
+	}
+	return n;
 }
 
 void
@@ -511,6 +568,9 @@ void
 NLK(nl_tf_stream_reset)(const struct nl_tf *m, struct nl_tf_stream *s, const nlk_real *params)
 {
 	s->pos = 0;
+	s->nwin = 0;
+	for (int i = 0; i < s->b; i++)
+		s->next[i] = -1;
 	if (m->memfam)
 		NLK(nl_mem_stream_reset)(&m->mem, &s->mem, params);
 	if (s->cms == NULL)
@@ -562,30 +622,88 @@ teach_backward(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s)
 	m->fast_grad = NULL;
 }
 
+/* After a window's forward from its start: the rows of the call's last t tokens — their
+ * losses moved to the front, as a call of t tokens leaves them, their logits into logits
+ * (if not NULL); returns their summed loss. */
+static double
+window_tail(struct nl_tf *m, nlk_real *logits, int t)
+{
+	struct tf_global g;
+	const int W = m->t, k = W - t;
+	const size_t V = (size_t)m->vocab;
+	double sum = 0;
+	global_acts(m, &g);
+	m->scored = 0;
+	for (int i = 0; i < m->b; i++) {
+		if (logits)
+			memcpy(logits + (size_t)i * t * V, g.dlogits + ((size_t)i * W + k) * V,
+			    (size_t)t * V * sizeof *logits);
+		for (int j = 0; j < t; j++) {
+			size_t r = (size_t)i * W + k + j;
+			g.losses[(size_t)i * t + j] = g.losses[r];
+			sum += g.losses[r];
+			m->scored += m->targets[r] >= 0;
+		}
+	}
+	return sum;
+}
+
+/* Keep the window's first tokens (ids, targets; −1 where none) after the nwin already kept. */
+static void
+window_append(const struct nl_tf *m, struct nl_tf_stream *s, const int32_t *ids,
+    const int32_t *targets, int t)
+{
+	const int W = m->teach_len;
+	for (int i = 0; i < s->b; i++)
+		for (int j = 0; j < t; j++) {
+			s->win[(size_t)i * W + s->nwin + j] = ids[(size_t)i * t + j];
+			s->win[((size_t)s->b + i) * W + s->nwin + j] = targets ?
+			    targets[(size_t)i * t + j] : -1;
+		}
+}
+
 double
 NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_stream *s,
     const int32_t *ids, const int32_t *targets, int t, nlk_real *logits, int learn)
 {
-	const int b = s->b;
+	const int b = s->b, W = m->teach_len, k = s->nwin;
+	const int ends = W > 0 && (s->pos + t) % W == 0;   /* the call ends a teach window */
 	double loss;
-	learn = learn && m->learns;
-	/* learning needs whole teach windows and targets; attention, room in its cache */
-	if ((learn && (s->pos % m->teach_len != 0 || t != m->teach_len || targets == NULL)) ||
-	    (!m->memfam && s->pos + t > s->cap))
+	learn = learn && m->learns && ends;
+	/* pieces stay inside a teach window; attention needs room in its cache */
+	if ((W > 0 && s->pos % W + t > W) || (!m->memfam && s->pos + t > s->cap))
 		return NAN;
 	m->fast = s->cms ? s->tab : NULL;
 	m->fast_chunks = 0;
 	m->fast_grad = NULL;
+	if (W > 0 && k == 0 && m->memfam) {     /* the state the window starts from */
+		memcpy(s->mem0.data, s->mem.data, (size_t)m->layers * s->mem.layer_size * m->elem);
+		s->mem0.pos = s->mem.pos;
+	}
 	if (!learn) {
 		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
-	} else {
-		if (m->memfam) {
-			memcpy(s->mem0.data, s->mem.data, (size_t)m->layers * s->mem.layer_size *
-			    m->elem);
-			s->mem0.pos = s->mem.pos;
+		if (W > 0) {
+			window_append(m, s, ids, targets, t);
+			s->nwin = ends ? 0 : k + t;
 		}
-		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
+	} else {
+		/* the whole window again from its start (its first k tokens came in earlier
+		 * calls; cut anywhere, the same bits), then its teach signal */
+		window_append(m, s, ids, targets, t);
+		if (k > 0 && m->memfam) {
+			memcpy(s->mem.data, s->mem0.data, (size_t)m->layers * s->mem.layer_size *
+			    m->elem);
+			s->mem.pos = s->mem0.pos;
+		}
+		s->pos -= k;
+		const int32_t *wtg = s->win + (size_t)b * W;
+		loss = tf_forward(m, params, s->win, wtg, b, W, k ? NULL : logits, s);
+		if (k > 0)
+			loss = window_tail(m, logits, t);
 		teach_backward(m, params, s);
+		s->pos += k;
+		s->mem.pos += k;
+		s->nwin = 0;
 	}
 	s->pos += t;
 	s->mem.pos += t;

@@ -88,6 +88,14 @@ struct nl_tf_stream {
 	void *grads;                       /* teach: the memories' gradients (never read) */
 	const void **tab;                  /* θ of each (layer, level, sequence), for nl_tf.fast */
 	void **gtab;                       /* A of each, for nl_tf.fast_grad */
+	/* CMS families: the teach window's first nwin tokens, ids [b, W] then targets [b, W]
+	 * (−1: none), and mem0 the memories' state before them; a call that ends the window
+	 * runs it whole from there (D8) */
+	int32_t *win;
+	int nwin;
+	/* for callers that feed token streams: per sequence the token after the last one
+	 * fed (the last target), −1 none; state files keep it (lib/state.c) */
+	int32_t *next;
 };
 
 /* elem is sizeof(float) or sizeof(double): the precision the arena serves. */
@@ -99,6 +107,14 @@ void nl_tf_free(struct nl_tf *m);
 int nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
     struct nl_err *err);
 void nl_tf_stream_free(struct nl_tf_stream *s);
+/* The tensors of stream s (memory.nlt, nl-eval(1)) into parts (NULL: count them); returns
+ * their number. With a teach window under way they hold the state before it and its
+ * tokens (nl_state_load runs them again): the memories' (nl_mem_stream_parts), the
+ * attention keys and values as layers.L.attn.k, .v (b, positions, d), each CMS level V
+ * that learns: θ as layers.L.cms.V.w_gate, .w_up (b, f, d), .w_down (b, d, f) and A as
+ * layers.L.cms.V.acc.w_gate …, stream.next (b), and window.ids, window.targets (b, k). */
+int nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
+    struct nl_state_part *parts);
 
 /* Forward over ids[b·t] with targets[b·t] (−1: not scored, targets may be NULL: no loss).
  * Returns the summed cross-entropy of the scored targets (m->scored of them) and keeps the
@@ -111,10 +127,10 @@ void nl_tf_stream_free(struct nl_tf_stream *s);
 	/* The next t ≤ max_seq tokens of the s->b streams of s (ids, targets, logits as \
 	 * above): a stream cut anywhere gives the losses and logits of one call over the \
 	 * whole. With learn, the CMS levels learn as they go (D8, D10: each teach window \
-	 * is scored, then taught, then the levels whose period ends there step); learn \
-	 * takes one teach window per call (t = cms.teach, pos a multiple of it) and \
-	 * targets, and attention needs room in the cache: else NaN, nothing done. The \
-	 * activations serve no backward. */ \
+	 * is scored, then taught, then the levels whose period ends there step). With a \
+	 * teach window a call stays inside one (t ≤ W − pos mod W), and attention needs \
+	 * room in its cache: else NaN, nothing done. nl_tf_losses then holds the call's \
+	 * b·t losses. The activations serve no backward. */ \
 	double nl_tf_forward_stream##SUFFIX(struct nl_tf *m, const R *params, \
 	    struct nl_tf_stream *s, const int32_t *ids, const int32_t *targets, int t, \
 	    R *logits, int learn); \

@@ -1,0 +1,369 @@
+/* nl — see LICENSE. Memory-state files: see state.h. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "dtype.h"
+#include "state.h"
+#include "tfile.h"
+
+/* The keys that make two models' fast states interchangeable: the architecture and the
+ * memories' rules (not context: state is context-free; not cms.lr, ttl or training keys:
+ * a state may go on learning at another rate). The teach window is compared as
+ * memory.teach, the value in effect. */
+static const char *const state_keys[] = {
+	"model", "vocab_size", "d_model", "layers", "heads", "mlp.hidden", "cms.hidden",
+	"cms.periods", "chunk_memory", "chunk_other", "inner_momentum", "inner_step", "projector",
+	"adaptive_q", "eta_max", "norm_eps", "rope.base",
+};
+#define NSTATE_KEYS (sizeof state_keys / sizeof *state_keys)
+
+void
+nl_state_free(struct nl_state *st)
+{
+	free(st->data);
+	memset(st, 0, sizeof *st);
+}
+
+/* A HEAD value as a count in [0, max]. */
+static int
+head_count(const struct nl_tfile *tf, const char *key, long long max, long long *out,
+    struct nl_err *err)
+{
+	const char *v;
+	char *end;
+	if (nl_tfile_meta(tf, key, &v) != 1)
+		return nl_err_set(err, NL_EFORMAT, "no %s in its HEAD", key);
+	long long x = strtoll(v, &end, 10);
+	if (end == v || *end || x < 0 || x > max)
+		return nl_err_set(err, NL_EFORMAT, "bad %s '%s'", key, v);
+	*out = x;
+	return 0;
+}
+
+int
+nl_state_from_bytes(struct nl_state *st, const void *data, size_t len, struct nl_err *err)
+{
+	struct nl_tfile *tf = NULL;
+	struct nl_io in;
+	const char *kind;
+	long long streams = 0;
+
+	memset(st, 0, sizeof *st);
+	nl_io_open_mem_read(&in, data, len);
+	int rc = nl_tfile_open_read(&tf, &in, err);
+	if (rc == 0 && (nl_tfile_meta(tf, "kind", &kind) != 1 || strcmp(kind, "memory") != 0))
+		rc = nl_err_set(err, NL_EFORMAT, "not a memory state file (kind=%s)",
+		    nl_tfile_meta(tf, "kind", &kind) == 1 ? kind : "none");
+	if (rc == 0)
+		rc = head_count(tf, "memory.tokens_seen", INT64_MAX / 2, &st->tokens_seen, err) ||
+		    head_count(tf, "memory.streams", 65536, &streams, err);
+	nl_tfile_free(tf);
+	nl_io_abort(&in);
+	if (rc == 0 && (st->data = malloc(len ? len : 1)) == NULL)
+		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+	if (rc)
+		return -1;
+	memcpy(st->data, data, len);
+	st->len = len;
+	st->streams = (int)streams;
+	return 0;
+}
+
+int
+nl_state_read(struct nl_state *st, const char *path, struct nl_err *err)
+{
+	struct nl_io in;
+	const unsigned char *p;
+	size_t got, len = 0, cap = 0;
+	unsigned char *buf = NULL;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	if (nl_io_open_read(&in, path, 0, err))
+		return -1;
+	if (nl_io_peek(&in, &p, 8, &got, err)) {
+		nl_io_abort(&in);
+		return -1;
+	}
+	if (got < 8 || memcmp(p, NL_TFILE_MAGIC, 8) != 0) {   /* a checkpoint bundle */
+		struct nl_ckpt ck;
+		const struct nl_ckpt_member *mb;
+		rc = nl_ckpt_read_io(&ck, &in, NL_CKPT_SKIP_TRAINING, err);
+		nl_io_abort(&in);
+		if (rc)
+			return -1;
+		if ((mb = nl_ckpt_find(&ck, "memory.nlt")) == NULL)
+			rc = nl_err_set(err, NL_EFORMAT, "the checkpoint holds no memory state "
+			    "(memory.nlt)");
+		else if (nl_state_from_bytes(st, mb->data, mb->len, err)) {
+			nl_err_prefix(err, "memory.nlt");
+			rc = -1;
+		}
+		nl_ckpt_free(&ck);
+		return rc;
+	}
+	for (;;) {
+		if (len == cap) {
+			unsigned char *q = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
+			if (q == NULL) {
+				rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+				goto out;
+			}
+			buf = q;
+		}
+		ptrdiff_t r = nl_io_read(&in, buf + len, cap - len, err);
+		if (r < 0) {
+			rc = -1;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	rc = nl_state_from_bytes(st, buf, len, err);
+out:
+	free(buf);
+	nl_io_abort(&in);
+	return rc;
+}
+
+/* The identity keys of cfg into meta as config.<key>, and memory.teach. */
+static int
+identity_meta(const struct nl_config *cfg, struct nl_meta *meta, struct nl_err *err)
+{
+	struct nl_meta all;
+	char teach[32];
+	int rc = 0;
+	nl_meta_init(&all);
+	if (nl_config_to_meta(cfg, &all, "", err))
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < NSTATE_KEYS; i++) {
+		char key[64];
+		snprintf(key, sizeof key, "config.%s", state_keys[i]);
+		rc = nl_meta_set(meta, key, nl_meta_get(&all, state_keys[i]), err);
+	}
+	snprintf(teach, sizeof teach, "%" PRId64, nl_config_has_cms(cfg) ?
+	    nl_config_cms_teach(cfg) : 0);
+	if (rc == 0)
+		rc = nl_meta_set(meta, "memory.teach", teach, err);
+	nl_meta_free(&all);
+	return rc;
+}
+
+int
+nl_state_write(const struct nl_tf *m, const struct nl_config *cfg,
+    const struct nl_tf_stream *s, struct nl_io *out, struct nl_err *err)
+{
+	struct nl_meta meta;
+	struct nl_tfile *tf = NULL;
+	char num[32];
+	int n = nl_tf_stream_parts(m, s, NULL), rc = 0;
+	struct nl_state_part *parts = calloc((size_t)n, sizeof *parts);
+
+	nl_meta_init(&meta);
+	if (parts == NULL) {
+		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
+	nl_tf_stream_parts(m, s, parts);
+	snprintf(num, sizeof num, "%lld", s->pos);
+	rc = nl_meta_set(&meta, "kind", "memory", err) ||
+	    nl_meta_set(&meta, "model", cfg->model, err) ||
+	    nl_meta_set(&meta, "memory.tokens_seen", num, err) ||
+	    identity_meta(cfg, &meta, err);
+	snprintf(num, sizeof num, "%d", s->b);
+	if (rc == 0)
+		rc = nl_meta_set(&meta, "memory.streams", num, err);
+	if (rc || nl_tfile_open_write(&tf, out, &meta, NL_TFILE_DEFAULT_LEVEL, err)) {
+		rc = -1;
+		goto out;
+	}
+	for (int k = 0; k < n && rc == 0; k++) {
+		const struct nl_state_part *p = &parts[k];
+		struct nl_tinfo ti;
+		memset(&ti, 0, sizeof ti);
+		snprintf(ti.name, sizeof ti.name, "%s", p->name);
+		ti.dtype = p->dtype;
+		ti.rank = p->rank;
+		memcpy(ti.dims, p->dims, (size_t)p->rank * sizeof *p->dims);
+		rc = nl_tfile_begin(tf, &ti, err);
+		for (size_t i = 0; i < p->blocks && p->len > 0 && rc == 0; i++)
+			rc = nl_tfile_write(tf, p->base + i * p->stride, p->len, err);
+		if (rc == 0)
+			rc = nl_tfile_end(tf, err);
+	}
+	if (rc == 0)
+		rc = nl_tfile_close(tf, err);
+	else
+		nl_tfile_free(tf);
+out:
+	nl_meta_free(&meta);
+	free(parts);
+	return rc ? -1 : 0;
+}
+
+int
+nl_state_save(const struct nl_tf *m, const struct nl_config *cfg,
+    const struct nl_tf_stream *s, const char *path, struct nl_err *err)
+{
+	struct nl_io out;
+	if (nl_io_open_write(&out, path, 0, err))
+		return -1;
+	if (nl_state_write(m, cfg, s, &out, err)) {
+		nl_io_abort(&out);
+		return -1;
+	}
+	return nl_io_close(&out, err);
+}
+
+/* The file's architecture against cfg's: the first key that differs, named. */
+static int
+check_identity(const struct nl_tfile *tf, const struct nl_config *cfg, struct nl_err *err)
+{
+	struct nl_meta want;
+	int rc = 0;
+	nl_meta_init(&want);
+	if (identity_meta(cfg, &want, err)) {
+		nl_meta_free(&want);
+		return -1;
+	}
+	for (size_t i = 0; rc == 0 && i < want.n; i++) {
+		const char *have, *key = want.keys[i];
+		const char *name = strncmp(key, "config.", 7) == 0 ? key + 7 : key;
+		if (nl_tfile_meta(tf, key, &have) != 1)
+			rc = nl_err_set(err, NL_EFORMAT, "no %s in its HEAD", key);
+		else if (strcmp(have, want.vals[i]) != 0)
+			rc = nl_err_set(err, NL_EFORMAT, "made for a model with %s = %s; this one has "
+			    "%s = %s", name, have, name, want.vals[i]);
+	}
+	nl_meta_free(&want);
+	return rc;
+}
+
+/* Read the current tensor of tf into part p, checking its type and shape. */
+static int
+read_part(struct nl_tfile *tf, const struct nl_tinfo *ti, const struct nl_state_part *p,
+    struct nl_err *err)
+{
+	char want[96], have[96];
+	struct nl_tinfo pi = { .dtype = p->dtype, .rank = p->rank };
+	memcpy(pi.dims, p->dims, (size_t)p->rank * sizeof *p->dims);
+	int same = ti->dtype == (enum nl_dtype)p->dtype && ti->rank == p->rank;
+	for (int r = 0; same && r < p->rank; r++)
+		same = ti->dims[r] == p->dims[r];
+	if (!same) {
+		nl_tinfo_shape_str(&pi, want, sizeof want);
+		nl_tinfo_shape_str(ti, have, sizeof have);
+		return nl_err_set(err, NL_EFORMAT, "tensor %s: %s %s, expected %s %s", ti->name,
+		    nl_dtype_name(ti->dtype), have, nl_dtype_name(p->dtype), want);
+	}
+	for (size_t i = 0; i < p->blocks && p->len > 0; i++) {
+		size_t got;
+		if (nl_tfile_read(tf, p->base + i * p->stride, p->len, &got, err))
+			return -1;
+		if (got != p->len)
+			return nl_err_set(err, NL_EFORMAT, "tensor %s: truncated", ti->name);
+	}
+	return 0;
+}
+
+int
+nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config *cfg,
+    const float *params, struct nl_tf_stream *s, struct nl_err *err)
+{
+	struct nl_tfile *tf = NULL;
+	struct nl_io in;
+	struct nl_tinfo ti;
+	struct nl_state_part *parts = NULL;
+	unsigned char *seen = NULL;
+	int32_t *win = NULL;
+	long long window = 0;
+	const long long W = m->teach_len;
+	int n = 0, rc;
+
+	nl_io_open_mem_read(&in, st->data, st->len);
+	rc = nl_tfile_open_read(&tf, &in, err) || check_identity(tf, cfg, err);
+	if (rc == 0 && st->streams != s->b)
+		rc = nl_err_set(err, NL_EFORMAT, "holds %d streams; this run has %d", st->streams,
+		    s->b);
+	if (rc == 0 && !m->memfam && st->tokens_seen > s->cap)
+		rc = nl_err_set(err, NL_ERANGE, "%lld tokens seen do not fit the attention cache of "
+		    "%d", st->tokens_seen, s->cap);
+	if (rc)
+		goto out;
+	window = W > 0 ? st->tokens_seen % W : 0;
+
+	/* the stream as the file describes it: at tokens_seen, its window's tokens kept and the
+	 * memories' state before them in mem0 (nl_tf_stream_parts) */
+	nl_tf_stream_reset(m, s, params);
+	s->pos = st->tokens_seen;
+	s->nwin = (int)window;
+	s->mem.pos = s->mem0.pos = st->tokens_seen - window;
+	n = nl_tf_stream_parts(m, s, NULL);
+	parts = calloc((size_t)n, sizeof *parts);
+	seen = calloc((size_t)n, 1);
+	if (parts == NULL || seen == NULL) {
+		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
+	nl_tf_stream_parts(m, s, parts);
+	while ((rc = nl_tfile_next(tf, &ti, err)) == 1) {
+		int k = 0;
+		while (k < n && strcmp(parts[k].name, ti.name) != 0)
+			k++;
+		if (k == n) {
+			rc = nl_err_set(err, NL_EFORMAT, "tensor %s: not part of this model's state",
+			    ti.name);
+			goto out;
+		}
+		if (seen[k]) {
+			rc = nl_err_set(err, NL_EFORMAT, "tensor %s: twice", ti.name);
+			goto out;
+		}
+		seen[k] = 1;
+		if ((rc = read_part(tf, &ti, &parts[k], err)) != 0)
+			goto out;
+	}
+	if (rc < 0)
+		goto out;
+	for (int k = 0; k < n; k++)
+		if (!seen[k]) {
+			rc = nl_err_set(err, NL_EFORMAT, "no tensor %s", parts[k].name);
+			goto out;
+		}
+	/* run the window again from the state before it: the stream then stands where it was */
+	if (window > 0) {
+		size_t k = (size_t)s->b * window;
+		if ((win = malloc(2 * k * sizeof *win)) == NULL) {
+			rc = nl_err_set(err, NL_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (int i = 0; i < s->b; i++)
+			for (long long j = 0; j < window; j++) {
+				win[i * window + j] = s->win[i * W + j];
+				win[k + i * window + j] = s->win[(s->b + i) * W + j];
+			}
+		if (m->memfam)
+			memcpy(s->mem.data, s->mem0.data, (size_t)m->layers * s->mem.layer_size *
+			    m->elem);
+		s->pos -= window;
+		s->nwin = 0;
+		if (isnan(nl_tf_forward_stream(m, params, s, win, win + k, (int)window, NULL, 0)))
+			rc = nl_err_set(err, NL_ERANGE, "the teach window's tokens do not run");
+	}
+out:
+	if (rc == 0 && nl_tfile_next_member(tf, err) != 0)
+		rc = nl_err_set(err, NL_EFORMAT, "more than one member");
+	free(win);
+	free(parts);
+	free(seen);
+	nl_tfile_free(tf);
+	nl_io_abort(&in);
+	if (rc)
+		nl_tf_stream_reset(m, s, params);
+	return rc ? -1 : 0;
+}
