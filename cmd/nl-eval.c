@@ -26,6 +26,7 @@ struct run {
 	struct nl_model m;
 	struct nl_tf tf;
 	const struct nl_state *from;      /* -M: the state each stream starts from */
+	const char *from_name;
 	const char *save;                 /* -W: where the stream's state goes */
 };
 
@@ -57,7 +58,7 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	}
 	if (rc == 0 && stream) {
 		if (nl_eval_stream_start(tf, m->params, &s, tk.n, &m->cfg, run->from, &err))
-			nl_cli_die(1, "%s: %s", run->from ? "-M" : name, err.msg);
+			nl_cli_die(1, "%s: %s", run->from ? run->from_name : name, err.msg);
 		started = 1;
 	}
 	/* a stream that goes on from a state has its pending token as the first input */
@@ -199,9 +200,10 @@ main(int argc, char **argv)
 	    nl_tf_init(&run.tf, &m->cfg, &m->lo, stream ? 1 : batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", model_path, err.msg);
 	if (memory_path) {
-		if (nl_state_read(&from, memory_path, &err))
-			nl_cli_die(1, "%s: %s", strcmp(memory_path, "-") ? memory_path : "(stdin)",
-			    err.msg);
+		run.from_name = strcmp(memory_path, "-") ? memory_path : "(stdin)";
+		if (nl_state_read(&from, memory_path, &err) ||
+		    nl_state_check(&from, &m->cfg, &m->lo, m->params, &err))
+			nl_cli_die(1, "%s: %s", run.from_name, err.msg);
 		run.from = &from;
 	}
 	run.save = save_path;

@@ -16,10 +16,11 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: %s [-fqv] [--check-gradients] [--dry-run] [--partial] [-b batch]"
-	    " [-c config]\n"
-	    "       [-D key=value] [-e every] [-i checkpoint] [-j threads] [-k tokenizer] [-l log]\n"
-	    "       [-n steps] [-o output] [-s seed] [-T seqlen] [--valid file] [file ...]\n",
+	fprintf(fp, "usage: %s [-fqv] [--check-gradients] [--dry-run] [--keep-state] [--partial]"
+	    " [-b batch]\n"
+	    "       [-c config] [-D key=value] [-e every] [-i checkpoint] [-j threads] [-k tokenizer]\n"
+	    "       [-l log] [-M memory] [-n steps] [-o output] [-s seed] [-T seqlen] [--valid file]\n"
+	    "       [file ...]\n",
 	    nl_cli_progname());
 }
 
@@ -88,7 +89,7 @@ save(const struct nl_trainer *tr, const char *path, int force)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_DRY, OPT_PARTIAL, OPT_VALID };
+	enum { OPT_CHECK = 256, OPT_DRY, OPT_KEEP, OPT_PARTIAL, OPT_VALID };
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'c' },
@@ -100,8 +101,10 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "input", required_argument, NULL, 'i' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "keep-state", no_argument, NULL, OPT_KEEP },
 		{ "tokenizer", required_argument, NULL, 'k' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "memory", required_argument, NULL, 'M' },
 		{ "steps", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "partial", no_argument, NULL, OPT_PARTIAL },
@@ -114,9 +117,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *input = NULL, *tokenizer = NULL, *log_path = NULL;
-	const char *output = NULL, *valid_path = NULL;
+	const char *output = NULL, *valid_path = NULL, *memory_path = NULL;
 	const char *defs[argc];   /* -D arguments in order: at most one per argument */
-	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, c;
+	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, keep = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 	struct nl_config cfg;
@@ -129,7 +132,7 @@ main(int argc, char **argv)
 	/* options naming train.* keys apply after the -D definitions, in command-line order */
 	struct { char opt; const char *key, *value; } opts[argc];
 	int nopt = 0;
-	while ((c = getopt_long(argc, argv, "b:c:D:e:fhi:j:k:l:n:o:qs:T:Vv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:c:D:e:fhi:j:k:l:M:n:o:qs:T:Vv", longopts, NULL)) != -1) {
 		const char *key = NULL;
 		switch (c) {
 		case 'b': key = "train.batch"; break;
@@ -143,7 +146,9 @@ main(int argc, char **argv)
 		case 'i': input = optarg; break;
 		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
 		case 'k': tokenizer = optarg; break;
+		case OPT_KEEP: keep = 1; break;
 		case 'l': log_path = optarg; break;
+		case 'M': memory_path = optarg; break;
 		case 'n': key = "train.steps"; break;
 		case 'o': output = optarg; break;
 		case OPT_PARTIAL: partial = 1; break;
@@ -165,6 +170,10 @@ main(int argc, char **argv)
 	argv += optind;
 	if (partial && !input) {
 		nl_cli_error("--partial needs -i checkpoint");
+		return 2;
+	}
+	if (keep && !input) {
+		nl_cli_error("--keep-state needs -i checkpoint");
 		return 2;
 	}
 	if (config && input) {
@@ -247,6 +256,21 @@ main(int argc, char **argv)
 	if (nl_trainer_init(&tr, &model, (int)threads, &err) || (resume &&
 	    nl_trainer_resume(&tr, &ck, &err)))
 		nl_cli_die(1, "%s: %s", input ? input : "trainer", err.msg);
+	/* the memory state the checkpoints carry: -M's, or with --keep-state the input's */
+	struct nl_state state = { 0 };
+	if (memory_path && nl_state_read(&state, memory_path, &err))
+		nl_cli_die(1, "%s: %s", strcmp(memory_path, "-") ? memory_path : "(stdin)", err.msg);
+	const struct nl_ckpt_member *kept = input ? nl_ckpt_find(&ck, "memory.nlt") : NULL;
+	if (!memory_path && keep && kept == NULL)
+		nl_cli_die(1, "%s: no memory state (memory.nlt) to keep", input);
+	if (!memory_path && keep && nl_state_from_bytes(&state, kept->data, kept->len, &err))
+		nl_cli_die(1, "%s: memory.nlt: %s", input, err.msg);
+	if (!memory_path && !keep && kept && verbose >= 0)
+		nl_cli_warn("%s: its memory state is not carried over (--keep-state keeps it)", input);
+	if (state.data && nl_state_check(&state, &model.cfg, &model.lo, model.params, &err))
+		nl_cli_die(1, "%s: %s", memory_path ? memory_path : input, err.msg);
+	tr.memory = state.data;
+	tr.memory_len = state.len;
 	nl_ckpt_free(&ck);
 	if (verbose > 0 || dry) {
 		fprintf(stderr, "%s: %s model, %zu parameters, vocab %lld, batch %d x %d tokens\n",
@@ -331,6 +355,7 @@ main(int argc, char **argv)
 		status = 1;
 	}
 done:
+	nl_state_free(&state);
 	nl_trainer_free(&tr);
 	nl_model_free(&model);
 	nl_tokens_free(&train);

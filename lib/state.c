@@ -10,16 +10,32 @@
 #include "state.h"
 #include "tfile.h"
 
-/* The keys that make two models' fast states interchangeable: the architecture and the
- * memories' rules (not context: state is context-free; not cms.lr, ttl or training keys:
- * a state may go on learning at another rate). The teach window is compared as
- * memory.teach, the value in effect. */
-static const char *const state_keys[] = {
-	"model", "vocab_size", "d_model", "layers", "heads", "mlp.hidden", "cms.hidden",
-	"cms.periods", "chunk_memory", "chunk_other", "inner_momentum", "inner_step", "projector",
-	"adaptive_q", "eta_max", "norm_eps", "rope.base",
+/* The keys that make two models' fast states interchangeable, for the families whose
+ * function they enter: the architecture and the memories' rules (not context: state is
+ * context-free; not cms.lr, ttl or training keys: a state may go on learning at another
+ * rate). The teach window is compared as memory.teach, the value in effect. */
+enum { FOR_ALL = 0, FOR_ATTENTION = 1, FOR_MEMORY = 2, FOR_CMS = 4, FOR_MLP = 8 };
+static const struct {
+	const char *key;
+	int families;
+} state_keys[] = {
+	{ "model", FOR_ALL }, { "vocab_size", FOR_ALL }, { "d_model", FOR_ALL },
+	{ "layers", FOR_ALL }, { "heads", FOR_ALL }, { "norm_eps", FOR_ALL },
+	{ "rope.base", FOR_ATTENTION }, { "mlp.hidden", FOR_MLP }, { "cms.hidden", FOR_CMS },
+	{ "cms.periods", FOR_CMS }, { "chunk_memory", FOR_MEMORY }, { "chunk_other", FOR_MEMORY },
+	{ "inner_momentum", FOR_MEMORY }, { "inner_step", FOR_MEMORY },
+	{ "projector", FOR_MEMORY }, { "adaptive_q", FOR_MEMORY }, { "eta_max", FOR_MEMORY },
 };
 #define NSTATE_KEYS (sizeof state_keys / sizeof *state_keys)
+
+/* Whether key i of state_keys enters the function of cfg's family. */
+static int
+key_applies(const struct nl_config *cfg, size_t i)
+{
+	int memory = nl_mem_family(cfg), cms = nl_config_has_cms(cfg);
+	int f = (memory ? FOR_MEMORY : FOR_ATTENTION) | (cms ? FOR_CMS : FOR_MLP);
+	return state_keys[i].families == FOR_ALL || (state_keys[i].families & f);
+}
 
 void
 nl_state_free(struct nl_state *st)
@@ -143,8 +159,10 @@ identity_meta(const struct nl_config *cfg, struct nl_meta *meta, struct nl_err *
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < NSTATE_KEYS; i++) {
 		char key[64];
-		snprintf(key, sizeof key, "config.%s", state_keys[i]);
-		rc = nl_meta_set(meta, key, nl_meta_get(&all, state_keys[i]), err);
+		if (!key_applies(cfg, i))
+			continue;
+		snprintf(key, sizeof key, "config.%s", state_keys[i].key);
+		rc = nl_meta_set(meta, key, nl_meta_get(&all, state_keys[i].key), err);
 	}
 	snprintf(teach, sizeof teach, "%" PRId64, nl_config_has_cms(cfg) ?
 	    nl_config_cms_teach(cfg) : 0);
@@ -220,7 +238,8 @@ nl_state_save(const struct nl_tf *m, const struct nl_config *cfg,
 	return nl_io_close(&out, err);
 }
 
-/* The file's architecture against cfg's: the first key that differs, named. */
+/* The file's architecture against cfg's: the first key that differs, named, in the order
+ * of state_keys (the family first). */
 static int
 check_identity(const struct nl_tfile *tf, const struct nl_config *cfg, struct nl_err *err)
 {
@@ -231,14 +250,18 @@ check_identity(const struct nl_tfile *tf, const struct nl_config *cfg, struct nl
 		nl_meta_free(&want);
 		return -1;
 	}
-	for (size_t i = 0; rc == 0 && i < want.n; i++) {
-		const char *have, *key = want.keys[i];
-		const char *name = strncmp(key, "config.", 7) == 0 ? key + 7 : key;
+	for (size_t i = 0; rc == 0 && i <= NSTATE_KEYS; i++) {
+		char key[64];
+		const char *have, *name = i < NSTATE_KEYS ? state_keys[i].key : "memory.teach";
+		if (i < NSTATE_KEYS && !key_applies(cfg, i))
+			continue;
+		snprintf(key, sizeof key, i < NSTATE_KEYS ? "config.%s" : "%s", name);
+		const char *value = nl_meta_get(&want, key);
 		if (nl_tfile_meta(tf, key, &have) != 1)
 			rc = nl_err_set(err, NL_EFORMAT, "no %s in its HEAD", key);
-		else if (strcmp(have, want.vals[i]) != 0)
+		else if (strcmp(have, value) != 0)
 			rc = nl_err_set(err, NL_EFORMAT, "made for a model with %s = %s; this one has "
-			    "%s = %s", name, have, name, want.vals[i]);
+			    "%s = %s", name, have, name, value);
 	}
 	nl_meta_free(&want);
 	return rc;
@@ -366,4 +389,26 @@ out:
 	if (rc)
 		nl_tf_stream_reset(m, s, params);
 	return rc ? -1 : 0;
+}
+
+int
+nl_state_check(const struct nl_state *st, const struct nl_config *cfg,
+    const struct nl_layout *lo, const float *params, struct nl_err *err)
+{
+	struct nl_tf tf;
+	struct nl_tf_stream s;
+	int64_t teach = nl_config_has_cms(cfg) ? nl_config_cms_teach(cfg) : 0;
+	int cap = st->tokens_seen < INT32_MAX ? (int)st->tokens_seen : INT32_MAX;
+	if (st->streams < 1)
+		return nl_err_set(err, NL_EFORMAT, "holds no stream");
+	if (nl_tf_init(&tf, cfg, lo, st->streams, teach > 0 ? (int)teach : 1, sizeof(float),
+	    err))
+		return -1;
+	int rc = nl_tf_stream_init(&tf, &s, st->streams, cap, err);
+	if (rc == 0) {
+		rc = nl_state_load(st, &tf, cfg, params, &s, err);
+		nl_tf_stream_free(&s);
+	}
+	nl_tf_free(&tf);
+	return rc;
 }

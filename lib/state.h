@@ -34,6 +34,10 @@ void nl_state_free(struct nl_state *st);
  * saved stream was, bit for bit. */
 int nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config *cfg,
     const float *params, struct nl_tf_stream *s, struct nl_err *err);
+/* Whether st loads into a model of configuration cfg, layout lo and parameters params
+ * (nl_state_load into a stream of its own). */
+int nl_state_check(const struct nl_state *st, const struct nl_config *cfg,
+    const struct nl_layout *lo, const float *params, struct nl_err *err);
 /* Write stream s of model m (configuration cfg) to out as one nl-tensor member. */
 int nl_state_write(const struct nl_tf *m, const struct nl_config *cfg,
     const struct nl_tf_stream *s, struct nl_io *out, struct nl_err *err);

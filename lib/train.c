@@ -226,7 +226,8 @@ nl_trainer_to_ckpt(const struct nl_trainer *tr, struct nl_ckpt *ck, struct nl_er
 	char state[512], rng[NL_RNG_STATE_LEN + 1];
 	int rc;
 
-	if (nl_model_to_ckpt(tr->model, ck, err))
+	if (nl_model_to_ckpt(tr->model, ck, err) || (tr->memory &&
+	    nl_ckpt_add(ck, "memory.nlt", tr->memory, tr->memory_len, err)))
 		return -1;
 	nl_tset_init(&ts);
 	nl_io_open_mem_write(&mem);

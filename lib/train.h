@@ -35,6 +35,10 @@ struct nl_trainer {
 	struct nl_rng rng;           /* batch sampling */
 	double valid_loss;           /* last held-out loss, NAN before the first evaluation */
 	int32_t *ids, *targets;
+	/* a memory state carried into every checkpoint as memory.nlt (nl-train --keep-state,
+	 * -M), or NULL: training never writes one (D9) */
+	const unsigned char *memory;
+	size_t memory_len;
 };
 
 /* threads: engine threads; with more than one, each worker runs BLAS on one thread. */
@@ -54,7 +58,8 @@ int nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double 
 /* The same on a given batch of train.batch × seq ids and targets (−1: not scored). */
 int nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *targets,
     double *loss, double *gnorm, double *lr, struct nl_err *err);
-/* The whole run as checkpoint members: the model's, optim.nlt and state. */
+/* The whole run as checkpoint members: the model's, memory.nlt if kept, optim.nlt and
+ * state. */
 int nl_trainer_to_ckpt(const struct nl_trainer *tr, struct nl_ckpt *ck, struct nl_err *err);
 /* Continue from a checkpoint's optim.nlt and state (the model already loaded from it). */
 int nl_trainer_resume(struct nl_trainer *tr, const struct nl_ckpt *ck, struct nl_err *err);

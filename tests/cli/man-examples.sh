@@ -10,7 +10,7 @@ dpkg-deb --root-owner-group -b pkg fortunes.deb >/dev/null || exit 1
 # a small training checkpoint and streams for nl-eval(1), whose page runs before nl-train(1)'s
 $NL_EXEC nl-tokenize -P 90 -O valid.nlt shakespeare.txt > train.nlt || exit 1
 $NL_EXEC nl-train -q -j 1 -n 2 -b 2 -T 16 -D layers=1 -o ck.tar train.nlt || exit 1
-cp valid.nlt part1.nlt && cp valid.nlt part2.nlt
+echo "To be, or not to be" | $NL_EXEC nl-tokenize -o part1.nlt && echo "that is the question" | $NL_EXEC nl-tokenize -o part2.nlt
 for page in "$NL_TOP"/man/*.[1-9]; do
 	man_examples "$page" | sed 's/nl-convert/$NL_EXEC nl-convert/g' | while read -r cmd; do
 		eval "$cmd" >/dev/null || echo "$(basename "$page"): failed: $cmd"
