@@ -1,0 +1,215 @@
+/* nl — see LICENSE. Memory-state files (lib/state.c, MODEL §8.5): two streams of every
+ * family cut anywhere — inside a teach window, inside a memory chunk — with the state
+ * saved and loaded in between give the logits of one uncut run bit for bit and the same
+ * final state file; a state refuses another architecture or stream count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "config.h"
+#include "layout.h"
+#include "rng.h"
+#include "state.h"
+#include "transformer.h"
+
+enum { B = 2, N = 40, V = 11, W = 4 };
+
+struct model {
+	struct nl_config c;
+	struct nl_layout lo;
+	struct nl_tf tf;
+	float *p;
+};
+
+static int
+model_make(struct model *m, const char *family, const char *extra)
+{
+	const char *sets[] = { family, "d_model=16", "heads=2", "layers=2", "mlp.hidden=12",
+		"cms.hidden=12", "cms.periods=4,8,0", "cms.lr=0.1", "chunk_memory=8",
+		"chunk_other=4", extra };
+	struct nl_err err = { 0 };
+	memset(m, 0, sizeof *m);
+	nl_config_init(&m->c);
+	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+		if (sets[i] && nl_config_set_arg(&m->c, sets[i], &err))
+			goto fail;
+	m->c.vocab_size = V;
+	if (nl_layout_build(&m->lo, &m->c, &err) ||
+	    nl_tf_init(&m->tf, &m->c, &m->lo, B, W, sizeof(float), &err))
+		goto fail;
+	struct nl_rng rng;
+	nl_rng_seed(&rng, 3);
+	m->p = calloc(m->lo.total, sizeof *m->p);
+	for (size_t i = 0; i < m->lo.n; i++)
+		for (size_t j = 0; j < m->lo.p[i].numel; j++)
+			m->p[m->lo.p[i].offset + j] = (float)((m->lo.p[i].init == NL_INIT_ONES) +
+			    0.3 * nl_rng_normal(&rng));
+	return 0;
+fail:
+	printf("# %s: %s\n", family, err.msg);
+	return -1;
+}
+
+static void
+model_free(struct model *m)
+{
+	nl_tf_free(&m->tf);
+	nl_layout_free(&m->lo);
+	nl_config_free(&m->c);
+	free(m->p);
+}
+
+/* Feed tokens [from, to) of both streams in pieces that stay inside teach windows (and
+ * vary in length), learning, the logits of position j into logits[(i·N + j)·V]. */
+static int
+feed(struct model *m, struct nl_tf_stream *s, const int32_t *ids, const int32_t *tg,
+    int from, int to, float *logits)
+{
+	int32_t pi[B * W], pt[B * W];
+	float out[B * W * V];
+	for (int j = from, k = 0; j < to; k++) {
+		int t = 1 + k % 3;
+		if (t > W - (int)(s->pos % W))
+			t = W - (int)(s->pos % W);
+		if (t > to - j)
+			t = to - j;
+		for (int i = 0; i < B; i++)
+			for (int r = 0; r < t; r++) {
+				pi[i * t + r] = ids[i * N + j + r];
+				pt[i * t + r] = tg[i * N + j + r];
+			}
+		if (isnan(nl_tf_forward_stream(&m->tf, m->p, s, pi, pt, t, out, 1)))
+			return -1;
+		for (int i = 0; i < B; i++)
+			memcpy(logits + ((size_t)i * N + j) * V, out + (size_t)i * t * V,
+			    (size_t)t * V * sizeof *out);
+		j += t;
+	}
+	return 0;
+}
+
+/* The state of s as file bytes. */
+static unsigned char *
+state_bytes(struct model *m, struct nl_tf_stream *s, size_t *len)
+{
+	struct nl_io io;
+	struct nl_err err = { 0 };
+	nl_io_open_mem_write(&io);
+	unsigned char *data = NULL;
+	if (nl_state_write(&m->tf, &m->c, s, &io, &err) == 0 && nl_io_flush(&io, &err) == 0)
+		data = nl_io_mem_take(&io, len);
+	else
+		printf("# write: %s\n", err.msg);
+	nl_io_abort(&io);
+	return data;
+}
+
+T_TEST(split_streams_equal_one)
+{
+	static const char *const families[] = { "model=hope", "model=hope-attention",
+		"model=titans", "model=selfmod", "model=transformer" };
+	int32_t ids[B * N], tg[B * N];
+	for (int i = 0; i < B * N; i++) {
+		ids[i] = (i * 7 + 3) % V;
+		tg[i] = i % 5 == 2 ? -1 : (i * 5 + 1) % V;
+	}
+	for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+		struct model m;
+		struct nl_tf_stream one, a, b;
+		struct nl_err err = { 0 };
+		static float whole[B * N * V], split[B * N * V];
+		size_t len1 = 0, len2 = 0;
+		if (model_make(&m, families[f], NULL) ||
+		    nl_tf_stream_init(&m.tf, &one, B, N, &err)) {
+			T_CHECK(0);
+			continue;
+		}
+		nl_tf_stream_reset(&m.tf, &one, m.p);
+		T_CHECK(feed(&m, &one, ids, tg, 0, N, whole) == 0);
+		unsigned char *end1 = state_bytes(&m, &one, &len1);
+		for (int cut = 1; cut < N; cut += 6) {
+			struct nl_state st;
+			size_t len;
+			T_CHECK(nl_tf_stream_init(&m.tf, &a, B, N, &err) == 0);
+			T_CHECK(nl_tf_stream_init(&m.tf, &b, B, N, &err) == 0);
+			nl_tf_stream_reset(&m.tf, &a, m.p);
+			memset(split, 0, sizeof split);
+			T_CHECK(feed(&m, &a, ids, tg, 0, cut, split) == 0);
+			unsigned char *mid = state_bytes(&m, &a, &len);
+			T_CHECK(mid && nl_state_from_bytes(&st, mid, len, &err) == 0);
+			T_CHECK_MSG(nl_state_load(&st, &m.tf, &m.c, m.p, &b, &err) == 0, "%s", err.msg);
+			T_CHECK(feed(&m, &b, ids, tg, cut, N, split) == 0);
+			unsigned char *end2 = state_bytes(&m, &b, &len2);
+			T_CHECK_MSG(memcmp(whole, split, sizeof whole) == 0, "%s cut at %d: logits differ",
+			    families[f], cut);
+			T_CHECK_MSG(end1 && end2 && len1 == len2 && memcmp(end1, end2, len1) == 0,
+			    "%s cut at %d: final states differ", families[f], cut);
+			free(mid);
+			free(end2);
+			nl_state_free(&st);
+			nl_tf_stream_free(&a);
+			nl_tf_stream_free(&b);
+		}
+		free(end1);
+		nl_tf_stream_free(&one);
+		model_free(&m);
+	}
+}
+
+T_TEST(state_refuses_others)
+{
+	struct model m, wide, mlp;
+	struct nl_tf_stream s, t;
+	struct nl_state st;
+	struct nl_err err = { 0 };
+	size_t len;
+	if (model_make(&m, "model=hope", NULL) || model_make(&wide, "model=hope", "d_model=24") ||
+	    model_make(&mlp, "model=hope", "mlp.hidden=40")) {
+		T_CHECK(0);
+		return;
+	}
+	T_CHECK(nl_tf_stream_init(&m.tf, &s, B, N, &err) == 0);
+	nl_tf_stream_reset(&m.tf, &s, m.p);
+	int32_t ids[B * 3] = { 1, 2, 3, 4, 5, 6 };
+	T_CHECK(!isnan(nl_tf_forward_stream(&m.tf, m.p, &s, ids, ids, 3, NULL, 1)));
+	unsigned char *data = state_bytes(&m, &s, &len);
+	T_CHECK(data && nl_state_from_bytes(&st, data, len, &err) == 0);
+	T_CHECK(st.tokens_seen == 3 && st.streams == B);
+	/* another width: named */
+	T_CHECK(nl_tf_stream_init(&wide.tf, &t, B, N, &err) == 0);
+	T_CHECK(nl_state_load(&st, &wide.tf, &wide.c, wide.p, &t, &err) != 0);
+	T_CHECK_MSG(strstr(err.msg, "d_model = 16") && strstr(err.msg, "d_model = 24"), "%s",
+	    err.msg);
+	nl_tf_stream_free(&t);
+	/* a key hope does not use: the same state */
+	T_CHECK(nl_tf_stream_init(&mlp.tf, &t, B, N, &err) == 0);
+	T_CHECK_MSG(nl_state_load(&st, &mlp.tf, &mlp.c, m.p, &t, &err) == 0, "%s", err.msg);
+	nl_tf_stream_free(&t);
+	/* one stream where the file has two */
+	T_CHECK(nl_tf_stream_init(&m.tf, &t, 1, N, &err) == 0);
+	T_CHECK(nl_state_load(&st, &m.tf, &m.c, m.p, &t, &err) != 0 &&
+	    strstr(err.msg, "2 streams") != NULL);
+	nl_tf_stream_free(&t);
+	/* a flipped byte: the CRC catches it */
+	data[len / 2] ^= 1;
+	struct nl_state bad;
+	T_CHECK(nl_state_from_bytes(&bad, data, len, &err) != 0 || (nl_tf_stream_init(&m.tf, &t,
+	    B, N, &err) == 0 && nl_state_load(&bad, &m.tf, &m.c, m.p, &t, &err) != 0));
+	printf("# flipped byte: %s\n", err.msg);
+	nl_state_free(&st);
+	free(data);
+	nl_tf_stream_free(&s);
+	model_free(&m);
+	model_free(&wide);
+	model_free(&mlp);
+}
+
+int
+main(void)
+{
+	t_run(split_streams_equal_one, "a stream cut anywhere, state saved and loaded = one run");
+	t_run(state_refuses_others, "another architecture or stream count is refused");
+	return t_done();
+}
