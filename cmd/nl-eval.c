@@ -69,7 +69,8 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	}
 	double t0 = nl_cli_seconds();
 	if (rc == 0 && (stream
-	    ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl, &r, curve, &err)
+	    ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl,
+	    strcmp(m->cfg.reset, "doc") == 0, &r, curve, &err)
 	    : nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err))) {
 		nl_cli_report(name, &err);
 		rc = 1;

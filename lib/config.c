@@ -87,6 +87,8 @@ static const struct cfg_key cfg_keys[] = {
 	KF("optim.weight_decay", optim_weight_decay, 0.1, 0, 10, 0, "decoupled weight decay"),
 	KW("preset", preset, "tiny", "tiny|small|base", "named size, applied where it is set"),
 	KI("projector", projector, 1, 0, 1, "the DGD term -eta (W2 k) k^T in selfmod writes"),
+	KW("reset", reset, "never", "never|doc",
+	    "streams: back to the meta-learned state at every document start, or never"),
 	KF("rope.base", rope_base, 10000, 1, 1e9, OPEN_MIN, "RoPE base frequency"),
 	KI("train.batch", train_batch, 16, 1, 65536, "sequences per step"),
 	KI("train.eval_tokens", train_eval_tokens, 0, 0, INT64_C(4611686018427387904),

@@ -42,6 +42,7 @@ struct nl_config {
 	char eval_mode[NL_CONFIG_WORD];  /* eval.mode: window | stream */
 	int64_t ttl;                     /* stream: the CMS levels learn as they go (D10) */
 	char eval_curve[NL_CONFIG_WORD]; /* eval.curve: none | position | token */
+	char reset[NL_CONFIG_WORD];      /* reset: never | doc (streams, MODEL D9) */
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: adamw */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */

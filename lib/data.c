@@ -613,6 +613,17 @@ nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok, str
 	return r == 0 ? 0 : -1;
 }
 
+int64_t
+nl_tokens_eot(const struct nl_tokens *tk)
+{
+	const char *v = nl_meta_get(&tk->meta, "tokenizer.eot");
+	char *end;
+	if (v == NULL)
+		return -1;
+	long long x = strtoll(v, &end, 10);
+	return end != v && *end == 0 && x >= 0 ? x : -1;
+}
+
 void
 nl_tokens_init(struct nl_tokens *tk)
 {

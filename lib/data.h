@@ -81,6 +81,15 @@ int nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struc
  * exactly there) into tail, which must be empty. */
 int nl_tokens_split(struct nl_tokens *tk, double percent, struct nl_tokens *tail,
     struct nl_err *err);
+/* Whether position i starts a document: the DOC flag of a rank-2 stream, else the
+ * end-of-text token eot (−1: none). */
+static inline int
+nl_tokens_doc_start(const struct nl_tokens *tk, size_t i, int64_t eot)
+{
+	return tk->flags ? (tk->flags[i] & NL_DATA_DOC) != 0 : tk->ids[i] == eot;
+}
+/* The stream's end-of-text id (HEAD tokenizer.eot), −1 when it has none. */
+int64_t nl_tokens_eot(const struct nl_tokens *tk);
 /* Whether the target at position i (predicting ids[i]) is scored. */
 static inline int
 nl_tokens_scored(const struct nl_tokens *tk, size_t i)

@@ -87,7 +87,7 @@ nl_eval_curve_free(struct nl_eval_curve *c)
 
 int
 nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
-    const struct nl_tokens *data, const struct nl_tok *tok, int learn,
+    const struct nl_tokens *data, const struct nl_tok *tok, int learn, int reset_doc,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err)
 {
 	const int T = tf->max_seq, W = tf->teach_len;
@@ -105,11 +105,20 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}
+	const int64_t eot = nl_tokens_eot(data);
 	for (size_t pos = 0; pos + 1 < n;) {
-		/* pieces of at most T tokens that never cross a teach window's end */
+		/* a document's first input meets the meta-learned state (reset_doc) */
+		if (reset_doc && pos >= lead && s->pos > 0 &&
+		    nl_tokens_doc_start(data, pos - lead, eot))
+			nl_tf_stream_reset(tf, s, params);
+		/* pieces of at most T tokens that never cross a teach window's end, nor with
+		 * reset_doc a document start */
 		int t = n - 1 - pos >= (size_t)T ? T : (int)(n - 1 - pos);
 		if (W > 0 && W - (int)(s->pos % W) < t)
 			t = W - (int)(s->pos % W);
+		for (int i = 1; reset_doc && i < t; i++)
+			if (nl_tokens_doc_start(data, pos + i - lead, eot))
+				t = i;
 		if (!tf->memfam && s->pos + t > s->cap) {
 			rc = nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
 			    "%d tokens", s->cap);

@@ -43,10 +43,11 @@ void nl_eval_curve_free(struct nl_eval_curve *c);
  * window's end. The token an earlier call left pending (s->next) comes first, so every
  * token of data is a target; on a fresh stream data's first token is context only. With
  * learn the CMS levels learn as they go: each teach window is scored, then taught (D10);
- * memories always write. curve, if not NULL, accumulates the loss by position. Results
+ * memories always write. With reset_doc every document start of data (nl_tokens_doc_start)
+ * meets the meta-learned state, at stream position 0 (MODEL D9). curve, if not NULL, accumulates the loss by position. Results
  * add to res. */
 int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
-    const struct nl_tokens *data, const struct nl_tok *tok, int learn,
+    const struct nl_tokens *data, const struct nl_tok *tok, int learn, int reset_doc,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
 /* A stream of one sequence for the next tokens tokens (its attention cache sized to them):
  * from the meta-learned state, or from a state file's (nl_state_load; cfg the model's). */

@@ -1,7 +1,8 @@
 # memory-state files: a stream cut in two (mid teach window, mid memory chunk) and scored
 # with -W then -M gives the one run's losses token by token and its final state byte for
-# byte, for every family; nl-train carries a state into checkpoints (-M, --keep-state);
-# states of another architecture, files of another kind and misuse are refused
+# byte, for every family; reset = doc reads each document from the meta-learned state;
+# nl-train carries a state into checkpoints (-M, --keep-state); states of another
+# architecture, files of another kind and misuse are refused
 seq 1 500 | head -c 1083 | $NL_EXEC nl-tokenize -k bytes -o a.nlt
 seq 1 500 | tail -c +1084 | $NL_EXEC nl-tokenize -k bytes -o b.nlt
 cat a.nlt b.nlt > ab.nlt
@@ -24,6 +25,13 @@ done
 # the teach window under way at the cut, and the pending chunk of the memory
 $NL_EXEC nl-eval -q -j 1 --adapt -W half.nlt -m hope.tar a.nlt > /dev/null
 $NL_EXEC nl-convert -l half.nlt | cut -f 2,4 | grep -E 'window|pending.k|stream'
+# reset = doc: the second document of ab.nlt is read as if alone (positions from 1 again)
+for reset in doc never; do
+	$NL_EXEC nl-eval -j 1 --adapt -D reset=$reset -D eval.curve=token -m hope.tar ab.nlt |
+	    losses > docs.txt
+	$NL_EXEC nl-eval -j 1 --adapt -D eval.curve=token -m hope.tar b.nlt | losses > b.txt
+	tail -n "$(wc -l < b.txt)" docs.txt | cmp -s - b.txt && echo "reset=$reset: b alone"
+done
 # a state carried by checkpoints
 $NL_EXEC nl-train -q -j 1 -i hope.tar -M half.nlt -n 5 -o kept.tar ab.nlt && echo "-M $?"
 $NL_EXEC nl-train -q -j 1 -i kept.tar --keep-state -n 6 -o kept2.tar ab.nlt

@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 45);
+	T_CHECK(n == 46);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -544,6 +544,7 @@ T_TEST(test_format)
 	    "optim.warmup = 100\n"
 	    "optim.weight_decay = 0.1\n"
 	    "projector = 1\n"
+	    "reset = never\n"
 	    "rope.base = 10000\n"
 	    "train.batch = 16\n"
 	    "train.eval_tokens = 0\n"
