@@ -30,6 +30,10 @@ struct run {
 	const char *save;                 /* -W: where the stream's state goes */
 };
 
+/* Tokens read at a time when a stream does not need its input whole (memory families:
+ * no attention cache to size), so memory stays flat however long the input. */
+#define STREAM_PIECE (1u << 16)
+
 /* One input: read, score, print a row; the curve, if asked for, into curve. */
 static int
 eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
@@ -37,22 +41,22 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	struct nl_model *m = &run->m;
 	struct nl_tf *tf = &run->tf;
 	struct nl_tokens tk;
+	struct nl_data_reader *rd = NULL;
 	struct nl_io in;
 	struct nl_err err = { 0, "" };
 	struct nl_eval_result r;
 	struct nl_tf_stream s;
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
-	int rc = 0, stream = strcmp(m->cfg.eval_mode, "stream") == 0, started = 0;
+	const int stream = strcmp(m->cfg.eval_mode, "stream") == 0;
+	const size_t piece = stream && tf->memfam ? STREAM_PIECE : 0;
+	size_t got = 0;
+	int rc = 0, started = 0;
 
 	memset(&r, 0, sizeof r);
 	nl_tokens_init(&tk);
 	if (nl_io_open_read(&in, path, 0, &err) ||
-	    nl_tokens_read(&tk, &in, (uint32_t)m->cfg.vocab_size, &err)) {
-		nl_cli_report(name, &err);
-		rc = 1;
-	}
-	nl_io_abort(&in);
-	if (rc == 0 && nl_model_check_stream(m, &tk, &err)) {
+	    nl_tokens_open(&rd, &tk, &in, (uint32_t)m->cfg.vocab_size, &err) ||
+	    nl_tokens_fill(&tk, rd, piece, &got, &err) || nl_model_check_stream(m, &tk, &err)) {
 		nl_cli_report(name, &err);
 		rc = 1;
 	}
@@ -61,19 +65,28 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 			nl_cli_die(1, "%s: %s", run->from ? run->from_name : name, err.msg);
 		started = 1;
 	}
-	/* a stream that goes on from a state has its pending token as the first input */
-	size_t inputs = tk.n + (started && s.next[0] >= 0);
-	if (rc == 0 && inputs < 2) {
+	/* a stream that goes on from a state has a token to feed first; a short first piece
+	 * is the whole input */
+	size_t lead = started && s.next[0] >= 0;
+	if (rc == 0 && lead + tk.n < 2) {
 		nl_cli_error("%s: %zu tokens are too few to score (need at least 2)", name, tk.n);
 		rc = 1;
 	}
 	double t0 = nl_cli_seconds();
-	if (rc == 0 && (stream
-	    ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl,
-	    strcmp(m->cfg.reset, "doc") == 0, &r, curve, &err)
-	    : nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err))) {
-		nl_cli_report(name, &err);
-		rc = 1;
+	while (rc == 0 && tk.n > 0) {
+		if (stream ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl,
+		    strcmp(m->cfg.reset, "doc") == 0, &r, curve, &err) :
+		    nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err)) {
+			nl_cli_report(name, &err);
+			rc = 1;
+		}
+		if (rc || piece == 0)
+			break;
+		tk.n = 0;
+		if (nl_tokens_fill(&tk, rd, piece, &got, &err)) {
+			nl_cli_report(name, &err);
+			rc = 1;
+		}
 	}
 	double dt = nl_cli_seconds() - t0;
 	if (rc == 0 && run->save && nl_state_save(tf, &m->cfg, &s, run->save, &err)) {
@@ -91,6 +104,8 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	}
 	if (started)
 		nl_tf_stream_free(&s);
+	nl_data_reader_free(rd);
+	nl_io_abort(&in);
 	nl_tokens_free(&tk);
 	return rc;
 }

@@ -665,47 +665,71 @@ tokens_reserve(struct nl_tokens *tk, size_t more, int with_flags, struct nl_err 
 }
 
 int
-nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struct nl_err *err)
+nl_tokens_open(struct nl_data_reader **r, struct nl_tokens *tk, struct nl_io *in,
+    uint32_t vocab, struct nl_err *err)
 {
-	struct nl_data_reader *r;
-	uint32_t buf[4096];
-	uint8_t fl[4096];
-	size_t got;
-	int rc = -1;
-
-	if (nl_data_reader_open(&r, in, vocab, err) < 0)
+	if (nl_data_reader_open(r, in, vocab, err) < 0)
 		return -1;
-	const struct nl_meta *m = nl_data_reader_meta(r);
+	const struct nl_meta *m = nl_data_reader_meta(*r);
 	const char *hash = nl_meta_get(m, "tokenizer.hash");
 	const char *have = nl_meta_get(&tk->meta, "tokenizer.hash");
-	int rank2 = nl_meta_get(m, "stream.flags") && strcmp(nl_meta_get(m, "stream.flags"), "1") == 0;
 	if (hash && have && strcmp(hash, have) != 0) {
 		nl_err_set(err, NL_EFORMAT,
 		    "token stream uses another tokenizer than the first (hash %s, not %s)", hash, have);
-		goto out;
+		goto fail;
 	}
 	if (tk->meta.n == 0 && m->n > 0) {
 		if (nl_meta_copy(&tk->meta, m, err) < 0)
-			goto out;
+			goto fail;
 		const char *v = nl_meta_get(m, "tokenizer.vocab_size");
 		tk->vocab = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
 	}
-	for (;;) {
-		if (nl_data_read(r, buf, rank2 ? fl : NULL, sizeof buf / sizeof buf[0], &got, err) < 0)
-			goto out;
-		if (got == 0)
+	return 0;
+fail:
+	nl_data_reader_free(*r);
+	*r = NULL;
+	return -1;
+}
+
+int
+nl_tokens_fill(struct nl_tokens *tk, struct nl_data_reader *r, size_t max, size_t *got,
+    struct nl_err *err)
+{
+	const struct nl_meta *m = nl_data_reader_meta(r);
+	const char *flags = nl_meta_get(m, "stream.flags");
+	int rank2 = flags && strcmp(flags, "1") == 0;
+	uint32_t buf[4096];
+	uint8_t fl[4096];
+	*got = 0;
+	while (max == 0 || *got < max) {
+		size_t want = sizeof buf / sizeof buf[0], n;
+		if (max && max - *got < want)
+			want = max - *got;
+		if (nl_data_read(r, buf, rank2 ? fl : NULL, want, &n, err) < 0)
+			return -1;
+		if (n == 0)
 			break;
-		if (tokens_reserve(tk, got, rank2, err) < 0)
-			goto out;
-		for (size_t i = 0; i < got; i++)
+		if (tokens_reserve(tk, n, rank2, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
 			tk->ids[tk->n + i] = (int32_t)buf[i];
 		if (tk->flags)
-			for (size_t i = 0; i < got; i++)
+			for (size_t i = 0; i < n; i++)
 				tk->flags[tk->n + i] = rank2 ? fl[i] : NL_DATA_SCORE;
-		tk->n += got;
+		tk->n += n;
+		*got += n;
 	}
-	rc = 0;
-out:
+	return 0;
+}
+
+int
+nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struct nl_err *err)
+{
+	struct nl_data_reader *r;
+	size_t got;
+	if (nl_tokens_open(&r, tk, in, vocab, err) < 0)
+		return -1;
+	int rc = nl_tokens_fill(tk, r, 0, &got, err);
 	nl_data_reader_free(r);
 	return rc;
 }

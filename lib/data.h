@@ -77,6 +77,12 @@ void nl_tokens_free(struct nl_tokens *tk);
 /* Append the stream read from in (vocab as for nl_data_reader_open). Streams appended to
  * one another must agree on their tokenizer (tokenizer.hash). */
 int nl_tokens_read(struct nl_tokens *tk, struct nl_io *in, uint32_t vocab, struct nl_err *err);
+/* The same in steps: open the stream of in (checking and taking its HEAD as read does),
+ * then append up to max rows at a time (0: all; *got 0 at the end). */
+int nl_tokens_open(struct nl_data_reader **r, struct nl_tokens *tk, struct nl_io *in,
+    uint32_t vocab, struct nl_err *err);
+int nl_tokens_fill(struct nl_tokens *tk, struct nl_data_reader *r, size_t max, size_t *got,
+    struct nl_err *err);
 /* Move the last percent % of tk (from the first document start at or after that point, else
  * exactly there) into tail, which must be empty. */
 int nl_tokens_split(struct nl_tokens *tk, double percent, struct nl_tokens *tail,

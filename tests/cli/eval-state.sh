@@ -22,6 +22,15 @@ for model in transformer titans selfmod hope hope-attention; do
 		case $model in hope*) ;; *) break ;; esac
 	done
 done
+# an input longer than nl-eval's reading piece (65536 tokens), cut elsewhere
+seq 1 14000 | head -c 40001 | $NL_EXEC nl-tokenize -k bytes -o big1.nlt
+seq 1 14000 | tail -c +40002 | $NL_EXEC nl-tokenize -k bytes -o big2.nlt
+cat big1.nlt big2.nlt > big.nlt
+set -- -j 1 --adapt -D eval.curve=token -m selfmod.tar
+$NL_EXEC nl-eval "$@" big.nlt | losses | sed -n '40002,$p' > whole.txt
+$NL_EXEC nl-eval "$@" -W half.nlt big1.nlt > /dev/null
+$NL_EXEC nl-eval "$@" -M half.nlt big2.nlt | losses > split.txt
+echo "long input: $(wc -l < whole.txt) targets, $(cmp -s whole.txt split.txt && echo same losses)"
 # the teach window under way at the cut, and the pending chunk of the memory
 $NL_EXEC nl-eval -q -j 1 --adapt -W half.nlt -m hope.tar a.nlt > /dev/null
 $NL_EXEC nl-convert -l half.nlt | cut -f 2,4 | grep -E 'window|pending.k|stream'
