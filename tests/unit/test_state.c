@@ -1,7 +1,9 @@
 /* nl — see LICENSE. Memory-state files (lib/state.c, MODEL §8.5): two streams of every
- * family cut anywhere — inside a teach window, inside a memory chunk — with the state
- * saved and loaded in between give the logits of one uncut run bit for bit and the same
- * final state file; a state refuses another architecture or stream count. */
+ * family cut anywhere — inside a teach window, inside a memory chunk — and fed in pieces
+ * smaller than a teach window (MODEL §8.16: the base chunk changes nothing), with the
+ * state saved and loaded in between, give the logits of one run of whole windows bit for
+ * bit and the same final state file; a state refuses another architecture or stream
+ * count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,16 +63,17 @@ model_free(struct model *m)
 	free(m->p);
 }
 
-/* Feed tokens [from, to) of both streams in pieces that stay inside teach windows (and
- * vary in length), learning, the logits of position j into logits[(i·N + j)·V]. */
+/* Feed tokens [from, to) of both streams in pieces that stay inside teach windows, of
+ * whole windows (whole) or of 1 to 3 tokens, learning, the logits of position j into
+ * logits[(i·N + j)·V]. */
 static int
 feed(struct model *m, struct nl_tf_stream *s, const int32_t *ids, const int32_t *tg,
-    int from, int to, float *logits)
+    int from, int to, int whole, float *logits)
 {
 	int32_t pi[B * W], pt[B * W];
 	float out[B * W * V];
 	for (int j = from, k = 0; j < to; k++) {
-		int t = 1 + k % 3;
+		int t = whole ? W : 1 + k % 3;
 		if (t > W - (int)(s->pos % W))
 			t = W - (int)(s->pos % W);
 		if (t > to - j)
@@ -127,7 +130,7 @@ T_TEST(split_streams_equal_one)
 			continue;
 		}
 		nl_tf_stream_reset(&m.tf, &one, m.p);
-		T_CHECK(feed(&m, &one, ids, tg, 0, N, whole) == 0);
+		T_CHECK(feed(&m, &one, ids, tg, 0, N, 1, whole) == 0);
 		unsigned char *end1 = state_bytes(&m, &one, &len1);
 		for (int cut = 1; cut < N; cut += 6) {
 			struct nl_state st;
@@ -136,11 +139,11 @@ T_TEST(split_streams_equal_one)
 			T_CHECK(nl_tf_stream_init(&m.tf, &b, B, N, &err) == 0);
 			nl_tf_stream_reset(&m.tf, &a, m.p);
 			memset(split, 0, sizeof split);
-			T_CHECK(feed(&m, &a, ids, tg, 0, cut, split) == 0);
+			T_CHECK(feed(&m, &a, ids, tg, 0, cut, 0, split) == 0);
 			unsigned char *mid = state_bytes(&m, &a, &len);
 			T_CHECK(mid && nl_state_from_bytes(&st, mid, len, &err) == 0);
 			T_CHECK_MSG(nl_state_load(&st, &m.tf, &m.c, m.p, &b, &err) == 0, "%s", err.msg);
-			T_CHECK(feed(&m, &b, ids, tg, cut, N, split) == 0);
+			T_CHECK(feed(&m, &b, ids, tg, cut, N, 0, split) == 0);
 			unsigned char *end2 = state_bytes(&m, &b, &len2);
 			T_CHECK_MSG(memcmp(whole, split, sizeof whole) == 0, "%s cut at %d: logits differ",
 			    families[f], cut);
