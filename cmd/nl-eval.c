@@ -217,8 +217,9 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", model_path, err.msg);
 	if (memory_path) {
 		run.from_name = strcmp(memory_path, "-") ? memory_path : "(stdin)";
-		if (nl_state_read(&from, memory_path, &err) ||
-		    nl_state_check(&from, &m->cfg, &m->lo, m->params, &err))
+		if (nl_state_read(&from, memory_path, &err) || (from.streams != 1 &&
+		    nl_err_set(&err, NL_EFORMAT, "holds %d streams; nl-eval reads one",
+		    from.streams)) || nl_state_check(&from, &m->cfg, &m->lo, m->params, &err))
 			nl_cli_die(1, "%s: %s", run.from_name, err.msg);
 		run.from = &from;
 	}

@@ -172,6 +172,18 @@ main(int argc, char **argv)
 		nl_cli_error("--partial needs -i checkpoint");
 		return 2;
 	}
+	/* standard input feeds one of them */
+	const char *readers[] = { input, memory_path, config, valid_path };
+	int stdin_users = argc == 0 && !dry;
+	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
+		stdin_users += readers[i] && strcmp(readers[i], "-") == 0;
+	for (int i = 0; i < argc; i++)
+		stdin_users += strcmp(argv[i], "-") == 0;
+	if (stdin_users > 1 && !check) {
+		nl_cli_error("standard input can feed only one of -c, -i, -M, --valid and the token "
+		    "stream; give the others as files");
+		return 2;
+	}
 	if (keep && !input) {
 		nl_cli_error("--keep-state needs -i checkpoint");
 		return 2;
@@ -268,7 +280,8 @@ main(int argc, char **argv)
 	if (!memory_path && !keep && kept && verbose >= 0)
 		nl_cli_warn("%s: its memory state is not carried over (--keep-state keeps it)", input);
 	if (state.data && nl_state_check(&state, &model.cfg, &model.lo, model.params, &err))
-		nl_cli_die(1, "%s: %s", memory_path ? memory_path : input, err.msg);
+		nl_cli_die(1, "%s: %s", memory_path ? (strcmp(memory_path, "-") ? memory_path :
+		    "(stdin)") : input, err.msg);
 	tr.memory = state.data;
 	tr.memory_len = state.len;
 	nl_ckpt_free(&ck);

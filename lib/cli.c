@@ -31,7 +31,9 @@ nl_cli_init(const char *argv0)
 	/* Subnormal floats to zero, as ML runtimes do: a memory's state decays by α every
 	 * token, so values that are never refreshed sink into the subnormal range, where
 	 * each operation costs about a hundred cycles (a hope stream ran 7 times slower by
-	 * its 5000th token). Threads created later inherit the mode. */
+	 * its 5000th token). Threads created later (nl-train's workers) inherit the mode;
+	 * OpenBLAS starts its own before main and keeps IEEE subnormals, which its dense
+	 * products rarely meet. */
 #if defined(__SSE2__)
 	_MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
 	_MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);

@@ -308,6 +308,8 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 	const long long W = m->teach_len;
 	int n = 0, rc;
 
+	if (m->elem != sizeof(float))
+		return nl_err_set(err, NL_EUSAGE, "state files hold float models only");
 	nl_io_open_mem_read(&in, st->data, st->len);
 	rc = nl_tfile_open_read(&tf, &in, err) || check_identity(tf, cfg, err);
 	if (rc == 0 && st->streams != s->b)
@@ -358,10 +360,23 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 			rc = nl_err_set(err, NL_EFORMAT, "no tensor %s", parts[k].name);
 			goto out;
 		}
+	/* the token ids the stream will feed and score */
+	for (int i = 0; i < s->b; i++) {
+		int bad = s->next[i] < -1 || s->next[i] >= m->vocab;
+		for (long long j = 0; j < window; j++) {
+			int32_t id = s->win[i * W + j], target = s->win[(s->b + i) * W + j];
+			bad |= id < 0 || id >= m->vocab || target < -1 || target >= m->vocab;
+		}
+		if (bad) {
+			rc = nl_err_set(err, NL_EFORMAT, "a token id out of the vocabulary of %d",
+			    m->vocab);
+			goto out;
+		}
+	}
 	/* run the window again from the state before it: the stream then stands where it was */
 	if (window > 0) {
 		size_t k = (size_t)s->b * window;
-		if ((win = malloc(2 * k * sizeof *win)) == NULL) {
+		if ((win = malloc((2 * k + 2 * (size_t)s->b * m->max_seq) * sizeof *win)) == NULL) {
 			rc = nl_err_set(err, NL_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -375,8 +390,18 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 			    m->elem);
 		s->pos -= window;
 		s->nwin = 0;
-		if (isnan(nl_tf_forward_stream(m, params, s, win, win + k, (int)window, NULL, 0)))
-			rc = nl_err_set(err, NL_ERANGE, "the teach window's tokens do not run");
+		/* in pieces the model's arena holds (a stream may be cut anywhere) */
+		int32_t *pi = win + 2 * k, *pt = pi + (size_t)s->b * m->max_seq;
+		for (long long j0 = 0; j0 < window && rc == 0; j0 += m->max_seq) {
+			int t = window - j0 < m->max_seq ? (int)(window - j0) : m->max_seq;
+			for (int i = 0; i < s->b; i++)
+				for (int j = 0; j < t; j++) {
+					pi[i * t + j] = win[i * window + j0 + j];
+					pt[i * t + j] = win[k + i * window + j0 + j];
+				}
+			if (isnan(nl_tf_forward_stream(m, params, s, pi, pt, t, NULL, 0)))
+				rc = nl_err_set(err, NL_ERANGE, "the teach window's tokens do not run");
+		}
 	}
 out:
 	if (rc == 0 && nl_tfile_next_member(tf, err) != 0)

@@ -31,7 +31,7 @@ void nl_state_free(struct nl_state *st);
  * model of the same architecture (else the first key that differs is named) and hold
  * exactly the tensors s has, in shape. A teach window under way is run again from the
  * state before it (the file keeps that state and the window's tokens), so s ends as the
- * saved stream was, bit for bit. */
+ * saved stream was, bit for bit. Float models only (elem sizeof(float)). */
 int nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config *cfg,
     const float *params, struct nl_tf_stream *s, struct nl_err *err);
 /* Whether st loads into a model of configuration cfg, layout lo and parameters params

@@ -670,8 +670,10 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_
 	const int ends = W > 0 && (s->pos + t) % W == 0;   /* the call ends a teach window */
 	double loss;
 	learn = learn && m->learns && ends;
-	/* pieces stay inside a teach window; attention needs room in its cache */
-	if ((W > 0 && s->pos % W + t > W) || (!m->memfam && s->pos + t > s->cap))
+	/* pieces stay inside a teach window, which the arena must hold when it is taught;
+	 * attention needs room in its cache */
+	if (t > m->max_seq || (learn && W > m->max_seq) || (W > 0 && s->pos % W + t > W) ||
+	    (!m->memfam && s->pos + t > s->cap))
 		return NAN;
 	m->fast = s->cms ? s->tab : NULL;
 	m->fast_chunks = 0;

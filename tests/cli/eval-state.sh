@@ -31,6 +31,12 @@ $NL_EXEC nl-eval "$@" big.nlt | losses | sed -n '40002,$p' > whole.txt
 $NL_EXEC nl-eval "$@" -W half.nlt big1.nlt > /dev/null
 $NL_EXEC nl-eval "$@" -M half.nlt big2.nlt | losses > split.txt
 echo "long input: $(wc -l < whole.txt) targets, $(cmp -s whole.txt split.txt && echo same losses)"
+# a window longer than the pieces (-T 2 with frozen levels) runs again in pieces
+set -- -j 1 --no-adapt -D cms.lr=0 -T 2 -D eval.curve=token -m hope.tar
+$NL_EXEC nl-eval "$@" ab.nlt | losses > whole.txt
+$NL_EXEC nl-eval "$@" -W half.nlt a.nlt | losses > split.txt
+$NL_EXEC nl-eval "$@" -M half.nlt b.nlt | losses >> split.txt
+echo "pieces of 2: $(cmp -s whole.txt split.txt && echo same losses)"
 # the teach window under way at the cut, and the pending chunk of the memory
 $NL_EXEC nl-eval -q -j 1 --adapt -W half.nlt -m hope.tar a.nlt > /dev/null
 $NL_EXEC nl-convert -l half.nlt | cut -f 2,4 | grep -E 'window|pending.k|stream'

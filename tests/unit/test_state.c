@@ -179,7 +179,7 @@ T_TEST(state_refuses_others)
 	T_CHECK(!isnan(nl_tf_forward_stream(&m.tf, m.p, &s, ids, ids, 3, NULL, 1)));
 	unsigned char *data = state_bytes(&m, &s, &len);
 	T_CHECK(data && nl_state_from_bytes(&st, data, len, &err) == 0);
-	T_CHECK(st.tokens_seen == 3 && st.streams == B);
+	T_CHECK(st.tokens_seen == 3 && st.streams == B && s.nwin == 3);
 	/* another width: named */
 	T_CHECK(nl_tf_stream_init(&wide.tf, &t, B, N, &err) == 0);
 	T_CHECK(nl_state_load(&st, &wide.tf, &wide.c, wide.p, &t, &err) != 0);
@@ -195,11 +195,37 @@ T_TEST(state_refuses_others)
 	T_CHECK(nl_state_load(&st, &m.tf, &m.c, m.p, &t, &err) != 0 &&
 	    strstr(err.msg, "2 streams") != NULL);
 	nl_tf_stream_free(&t);
+	/* token ids out of the vocabulary (a file written by hand) */
+	for (int which = 0; which < 2; which++) {
+		int32_t saved = which ? s.next[1] : s.win[W + 1];
+		if (which)
+			s.next[1] = V + 5;
+		else
+			s.win[W + 1] = -7;
+		size_t blen;
+		struct nl_state bad;
+		unsigned char *b = state_bytes(&m, &s, &blen);
+		T_CHECK(b && nl_state_from_bytes(&bad, b, blen, &err) == 0);
+		T_CHECK(nl_tf_stream_init(&m.tf, &t, B, N, &err) == 0);
+		T_CHECK(nl_state_load(&bad, &m.tf, &m.c, m.p, &t, &err) != 0);
+		T_CHECK_MSG(strstr(err.msg, "out of the vocabulary") != NULL, "%s", err.msg);
+		nl_tf_stream_free(&t);
+		nl_state_free(&bad);
+		free(b);
+		if (which)
+			s.next[1] = saved;
+		else
+			s.win[W + 1] = saved;
+	}
 	/* a flipped byte: the CRC catches it */
 	data[len / 2] ^= 1;
 	struct nl_state bad;
-	T_CHECK(nl_state_from_bytes(&bad, data, len, &err) != 0 || (nl_tf_stream_init(&m.tf, &t,
-	    B, N, &err) == 0 && nl_state_load(&bad, &m.tf, &m.c, m.p, &t, &err) != 0));
+	if (nl_state_from_bytes(&bad, data, len, &err) == 0) {
+		T_CHECK(nl_tf_stream_init(&m.tf, &t, B, N, &err) == 0);
+		T_CHECK(nl_state_load(&bad, &m.tf, &m.c, m.p, &t, &err) != 0);
+		nl_tf_stream_free(&t);
+		nl_state_free(&bad);
+	}
 	printf("# flipped byte: %s\n", err.msg);
 	nl_state_free(&st);
 	free(data);
