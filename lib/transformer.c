@@ -678,16 +678,17 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_
 	m->fast = s->cms ? s->tab : NULL;
 	m->fast_chunks = 0;
 	m->fast_grad = NULL;
-	if (W > 0 && k == 0 && m->memfam) {     /* the state the window starts from */
+	/* the state a window starts from, when it will be taught or run again */
+	if (W > 0 && k == 0 && m->memfam && (learn || !ends)) {
 		memcpy(s->mem0.data, s->mem.data, (size_t)m->layers * s->mem.layer_size * m->elem);
 		s->mem0.pos = s->mem.pos;
 	}
 	if (!learn) {
 		loss = tf_forward(m, params, ids, targets, b, t, logits, s);
-		if (W > 0) {
+		if (W > 0 && !ends)
 			window_append(m, s, ids, targets, t);
+		if (W > 0)
 			s->nwin = ends ? 0 : k + t;
-		}
 	} else {
 		/* the whole window again from its start (its first k tokens came in earlier
 		 * calls; cut anywhere, the same bits), then its teach signal */
