@@ -30,8 +30,7 @@ struct run {
 	const char *save;                 /* -W: where the stream's state goes */
 };
 
-/* Tokens read at a time when a stream does not need its input whole (memory families:
- * no attention cache to size), so memory stays flat however long the input. */
+/* Tokens a stream reads at a time, so memory stays flat however long the input. */
 #define STREAM_PIECE (1u << 16)
 
 /* One input: read, score, print a row; the curve, if asked for, into curve. */
@@ -48,7 +47,7 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	struct nl_tf_stream s;
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
 	const int stream = strcmp(m->cfg.eval_mode, "stream") == 0;
-	const size_t piece = stream && tf->memfam ? STREAM_PIECE : 0;
+	const size_t piece = stream ? STREAM_PIECE : 0;
 	size_t got = 0;
 	int rc = 0, started = 0;
 
@@ -61,7 +60,7 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 		rc = 1;
 	}
 	if (rc == 0 && stream) {
-		if (nl_eval_stream_start(tf, m->params, &s, tk.n, &m->cfg, run->from, &err))
+		if (nl_eval_stream_start(tf, m->params, &s, &m->cfg, run->from, &err))
 			nl_cli_die(1, "%s: %s", run->from ? run->from_name : name, err.msg);
 		started = 1;
 	}

@@ -306,9 +306,16 @@ cache_row(nlk_real *row, const nlk_real *qi, const nlk_real *kb, int n, size_t c
 		row[j] *= inv;
 }
 
+/* The first cache row query i of a call at p sees. */
+static int
+cache_first(int p, int i, int win)
+{
+	return win > 0 && p + i + 1 > win ? p + i + 1 - win : 0;
+}
+
 void
 NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *row, const nlk_real *q, const nlk_real *kc,
-    const nlk_real *vc, int b, int t, int p, int cap, int h, int d)
+    const nlk_real *vc, int b, int t, int p, int cap, int win, int h, int d)
 {
 	const size_t c = (size_t)h * d;
 	const nlk_real scale = attn_scale(d);
@@ -320,14 +327,16 @@ NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *row, const nlk_real *q, const n
 			const nlk_real *vb = vc + (size_t)bi * cap * c + (size_t)hh * d;
 			nlk_real *ob = out + (size_t)bi * t * c + (size_t)hh * d;
 			for (int i = 0; i < t; i++) {
-				int n = p + i + 1;
-				cache_row(row, qb + i * c, kb, n, c, d, scale);
-				for (int e = 0; e < d; e++) {
-					nlk_real o = 0;
-					for (int j = 0; j < n; j++)
-						o += row[j] * vb[j * c + e];
-					ob[i * c + e] = o;
-				}
+				int j0 = cache_first(p, i, win), n = p + i + 1 - j0;
+				const nlk_real *kw = kb + (size_t)j0 * c, *vw = vb + (size_t)j0 * c;
+				cache_row(row, qb + i * c, kw, n, c, d, scale);
+				/* each output sums over j in order, a value row at a time (contiguous) */
+				nlk_real *o = ob + i * c;
+				for (int e = 0; e < d; e++)
+					o[e] = 0;
+				for (int j = 0; j < n; j++)
+					for (int e = 0; e < d; e++)
+						o[e] += row[j] * vw[j * c + e];
 			}
 		}
 }
@@ -335,7 +344,7 @@ NLK(nlk_attn_cache_fwd)(nlk_real *out, nlk_real *row, const nlk_real *q, const n
 void
 NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *row,
     const nlk_real *dout, const nlk_real *q, const nlk_real *kc, const nlk_real *vc, int b,
-    int t, int p, int cap, int h, int d)
+    int t, int p, int cap, int win, int h, int d)
 {
 	const size_t c = (size_t)h * d;
 	const nlk_real scale = attn_scale(d);
@@ -346,27 +355,28 @@ NLK(nlk_attn_cache_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *row,
 			size_t ko = (size_t)bi * cap * c + (size_t)hh * d;
 			for (int i = 0; i < t; i++) {
 				const nlk_real *go = dout + qo + i * c;
-				int n = p + i + 1;
-				cache_row(row, q + qo + i * c, kc + ko, n, c, d, scale);
+				int j0 = cache_first(p, i, win), n = p + i + 1 - j0;
+				const nlk_real *kw = kc + ko + (size_t)j0 * c, *vw = vc + ko + (size_t)j0 * c;
+				cache_row(row, q + qo + i * c, kw, n, c, d, scale);
 				/* dP_j = dO·v_j, dS_j = P_j (dP_j − Σ P dP); the keys and values before p
 				 * are constants */
 				nlk_real pdp = 0;
 				for (int j = 0; j < n; j++) {
 					nlk_real dp = 0;
 					for (int e = 0; e < d; e++)
-						dp += go[e] * vc[ko + j * c + e];
+						dp += go[e] * vw[j * c + e];
 					pdp += row[j] * dp;
 				}
 				for (int j = 0; j < n; j++) {
 					nlk_real dp = 0;
 					for (int e = 0; e < d; e++)
-						dp += go[e] * vc[ko + j * c + e];
+						dp += go[e] * vw[j * c + e];
 					nlk_real ds = row[j] * (dp - pdp) * scale;
 					for (int e = 0; e < d; e++)
-						dq[qo + i * c + e] += ds * kc[ko + j * c + e];
-					if (j < p)
+						dq[qo + i * c + e] += ds * kw[j * c + e];
+					if (j0 + j < p)
 						continue;
-					size_t wo = qo + (size_t)(j - p) * c;
+					size_t wo = qo + (size_t)(j0 + j - p) * c;
 					for (int e = 0; e < d; e++) {
 						dv[wo + e] += row[j] * go[e];
 						dk[wo + e] += ds * q[qo + i * c + e];

@@ -52,13 +52,14 @@ void NLK_API(nlk_attn_bwd)(R *dq, R *dk, R *dv, R *scratch, const R *dout, const
     const R *v, const R *att, int b, int t, int h, int d);
 
 /* The same over a cache (streams): t new queries q [B,t,C] at positions p..p+t−1 attend to
- * the rows 0..p+i of kc, vc [B,cap,C] (their own included); row: scratch of p + t elements.
- * Backward accumulates dq, and dk, dv [B,t,C] for the window's own keys and values (cache
- * rows p..p+t−1), recomputing the probabilities; the rows before p are held constant. */
+ * the rows 0..p+i of kc, vc [B,cap,C] (their own included), or with win > 0 to the last win
+ * of them (a sliding window); row: scratch of p + t elements. Backward accumulates dq, and
+ * dk, dv [B,t,C] for the window's own keys and values (cache rows p..p+t−1), recomputing
+ * the probabilities; the rows before p are held constant. */
 void NLK_API(nlk_attn_cache_fwd)(R *out, R *row, const R *q, const R *kc, const R *vc, int b,
-    int t, int p, int cap, int h, int d);
+    int t, int p, int cap, int win, int h, int d);
 void NLK_API(nlk_attn_cache_bwd)(R *dq, R *dk, R *dv, R *row, const R *dout, const R *q,
-    const R *kc, const R *vc, int b, int t, int p, int cap, int h, int d);
+    const R *kc, const R *vc, int b, int t, int p, int cap, int win, int h, int d);
 
 /* softmax_xent.c — per row of logits[N,V]: probs = softmax, loss = −log p[target]; a target
  * < 0 is not scored (loss 0, no gradient). Returns the sum of the scored losses.

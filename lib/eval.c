@@ -119,11 +119,6 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		for (int i = 1; reset_doc && i < t; i++)
 			if (nl_tokens_doc_start(data, pos + i - lead, eot))
 				t = i;
-		if (!tf->memfam && s->pos + t > s->cap) {
-			rc = nl_err_set(err, NL_ERANGE, "the stream outgrows its attention cache of "
-			    "%d tokens", s->cap);
-			goto out;
-		}
 		for (int i = 0; i < t; i++) {
 			size_t at = pos + 1 + (size_t)i - lead;     /* the target's index in data */
 			ids[i] = pos + i < lead ? s->next[0] : data->ids[pos + i - lead];
@@ -163,15 +158,17 @@ out:
 
 int
 nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
-    size_t tokens, const struct nl_config *cfg, const struct nl_state *from,
-    struct nl_err *err)
+    const struct nl_config *cfg, const struct nl_state *from, struct nl_err *err)
 {
-	long long seen = from ? from->tokens_seen : 0;
-	size_t cap = (size_t)seen + tokens;
+	/* attention sees the last context keys: the cache holds them, the keys a state file
+	 * brings and a call's */
+	long long keys = from ? from->tokens_seen - from->base : 0;
+	size_t cap = (size_t)keys + (size_t)cfg->context + (size_t)tf->max_seq;
 	if (cap > INT32_MAX)
 		cap = INT32_MAX;
 	if (nl_tf_stream_init(tf, s, 1, (int)cap, err))
 		return -1;
+	s->span = (int)cfg->context;
 	if (from == NULL) {
 		nl_tf_stream_reset(tf, s, params);
 		return 0;

@@ -49,11 +49,11 @@ void nl_eval_curve_free(struct nl_eval_curve *c);
 int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_tokens *data, const struct nl_tok *tok, int learn, int reset_doc,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
-/* A stream of one sequence for the next tokens tokens (its attention cache sized to them):
- * from the meta-learned state, or from a state file's (nl_state_load; cfg the model's). */
+/* A stream of one sequence whose attention sees the last cfg->context keys (so its memory
+ * does not grow), from the meta-learned state or from a state file's (nl_state_load; cfg
+ * the model's). */
 int nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
-    size_t tokens, const struct nl_config *cfg, const struct nl_state *from,
-    struct nl_err *err);
+    const struct nl_config *cfg, const struct nl_state *from, struct nl_err *err);
 /* loss per token, bits per byte (NAN without bytes), perplexity */
 double nl_eval_loss(const struct nl_eval_result *r);
 double nl_eval_bpb(const struct nl_eval_result *r);

@@ -76,7 +76,11 @@ nl_state_from_bytes(struct nl_state *st, const void *data, size_t len, struct nl
 		    nl_tfile_meta(tf, "kind", &kind) == 1 ? kind : "none");
 	if (rc == 0)
 		rc = head_count(tf, "memory.tokens_seen", INT64_MAX / 2, &st->tokens_seen, err) ||
+		    head_count(tf, "memory.base", INT64_MAX / 2, &st->base, err) ||
 		    head_count(tf, "memory.streams", 65536, &streams, err);
+	if (rc == 0 && st->base > st->tokens_seen)
+		rc = nl_err_set(err, NL_EFORMAT, "memory.base %lld after memory.tokens_seen %lld",
+		    st->base, st->tokens_seen);
 	nl_tfile_free(tf);
 	nl_io_abort(&in);
 	if (rc == 0 && (st->data = malloc(len ? len : 1)) == NULL)
@@ -196,6 +200,9 @@ nl_state_write(const struct nl_tf *m, const struct nl_config *cfg,
 	snprintf(num, sizeof num, "%d", s->b);
 	if (rc == 0)
 		rc = nl_meta_set(&meta, "memory.streams", num, err);
+	snprintf(num, sizeof num, "%lld", nl_tf_stream_first_key(s));
+	if (rc == 0)
+		rc = nl_meta_set(&meta, "memory.base", num, err);
 	if (rc || nl_tfile_open_write(&tf, out, &meta, NL_TFILE_DEFAULT_LEVEL, err)) {
 		rc = -1;
 		goto out;
@@ -306,6 +313,7 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 	int32_t *win = NULL;
 	long long window = 0;
 	const long long W = m->teach_len;
+	const int span = s->span;
 	int n = 0, rc;
 
 	if (m->elem != sizeof(float))
@@ -315,16 +323,20 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 	if (rc == 0 && st->streams != s->b)
 		rc = nl_err_set(err, NL_EFORMAT, "holds %d streams; this run has %d", st->streams,
 		    s->b);
-	if (rc == 0 && !m->memfam && st->tokens_seen > s->cap)
-		rc = nl_err_set(err, NL_ERANGE, "%lld tokens seen do not fit the attention cache of "
-		    "%d", st->tokens_seen, s->cap);
+	window = W > 0 ? st->tokens_seen % W : 0;
+	if (rc == 0 && st->base > st->tokens_seen - window)
+		rc = nl_err_set(err, NL_EFORMAT, "memory.base %lld inside the teach window", st->base);
+	if (rc == 0 && !m->memfam && st->tokens_seen - st->base > s->cap)
+		rc = nl_err_set(err, NL_ERANGE, "%lld attention keys do not fit the cache of %d",
+		    st->tokens_seen - st->base, s->cap);
 	if (rc)
 		goto out;
-	window = W > 0 ? st->tokens_seen % W : 0;
 
 	/* the stream as the file describes it: at tokens_seen, its window's tokens kept and the
 	 * memories' state before them in mem0 (nl_tf_stream_parts) */
 	nl_tf_stream_reset(m, s, params);
+	s->span = 0;                    /* every key the file has: from base on */
+	s->base = m->memfam ? 0 : st->base;
 	s->pos = st->tokens_seen;
 	s->nwin = (int)window;
 	s->mem.pos = s->mem0.pos = st->tokens_seen - window;
@@ -336,6 +348,7 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 		goto out;
 	}
 	nl_tf_stream_parts(m, s, parts);
+	s->span = span;
 	while ((rc = nl_tfile_next(tf, &ti, err)) == 1) {
 		int k = 0;
 		while (k < n && strcmp(parts[k].name, ti.name) != 0)
@@ -413,6 +426,7 @@ out:
 	nl_io_abort(&in);
 	if (rc)
 		nl_tf_stream_reset(m, s, params);
+	s->span = span;
 	return rc ? -1 : 0;
 }
 
@@ -423,7 +437,8 @@ nl_state_check(const struct nl_state *st, const struct nl_config *cfg,
 	struct nl_tf tf;
 	struct nl_tf_stream s;
 	int64_t teach = nl_config_has_cms(cfg) ? nl_config_cms_teach(cfg) : 0;
-	int cap = st->tokens_seen < INT32_MAX ? (int)st->tokens_seen : INT32_MAX;
+	long long keys = st->tokens_seen - st->base;
+	int cap = keys < INT32_MAX ? (int)keys : INT32_MAX;
 	if (st->streams < 1)
 		return nl_err_set(err, NL_EFORMAT, "holds no stream");
 	if (nl_tf_init(&tf, cfg, lo, st->streams, teach > 0 ? (int)teach : 1, sizeof(float),

@@ -15,6 +15,7 @@ struct nl_state {
 	unsigned char *data;
 	size_t len;
 	long long tokens_seen;        /* memory.tokens_seen: tokens fed to each stream */
+	long long base;               /* memory.base: the first position of its attention keys */
 	int streams;                  /* memory.streams */
 };
 
@@ -27,7 +28,7 @@ int nl_state_from_bytes(struct nl_state *st, const void *data, size_t len,
 void nl_state_free(struct nl_state *st);
 
 /* Load st into stream s of model m (configuration cfg, parameters params): s must have
- * st->streams sequences and room for st->tokens_seen positions. The file must come from a
+ * st->streams sequences and room for its attention keys (tokens_seen − base positions). The file must come from a
  * model of the same architecture (else the first key that differs is named) and hold
  * exactly the tensors s has, in shape. A teach window under way is run again from the
  * state before it (the file keeps that state and the window's tokens), so s ends as the

@@ -248,12 +248,20 @@ nl_tf_stream_free(struct nl_tf_stream *s)
 	memset(s, 0, sizeof *s);
 }
 
+long long
+nl_tf_stream_first_key(const struct nl_tf_stream *s)
+{
+	long long from = s->pos - s->nwin + 1 - s->span;     /* a window may run again */
+	return s->span > 0 && from > s->base ? from : s->base;
+}
+
 int
 nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
     struct nl_state_part *parts)
 {
 	const size_t e = m->elem, b = (size_t)s->b, d = (size_t)m->d, f = (size_t)m->hidden;
-	const size_t seen = (size_t)(s->pos - s->nwin), W = (size_t)m->teach_len;
+	const long long first = nl_tf_stream_first_key(s);
+	const size_t seen = (size_t)(s->pos - s->nwin - first), W = (size_t)m->teach_len;
 	const int dt = e == sizeof(double) ? NL_DTYPE_F64 : NL_DTYPE_F32;
 	char name[64];
 	int n = 0;
@@ -262,7 +270,8 @@ nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
 	for (int l = 0; l < m->layers && !m->memfam; l++)
 		for (int kv = 0; kv < 2; kv++) {
 			uint64_t dims[3] = { b, seen, d };
-			char *base = (char *)s->kv + ((size_t)l * 2 + kv) * b * s->cap * d * e;
+			char *base = (char *)s->kv + (((size_t)l * 2 + kv) * b * s->cap +
+			    (size_t)(first - s->base)) * d * e;
 			snprintf(name, sizeof name, "layers.%d.attn.%s", l, kv ? "v" : "k");
 			n = nl_state_part_add(parts, n, name, dt, e, base, b, seen * d,
 			    (size_t)s->cap * d, 3, dims);
@@ -500,18 +509,18 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		mul(a.q, a.a, qkv, n, d, d);
 		mul(a.k, a.a, qkv + (size_t)d * d, n, d, d);
 		mul(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
-		if (stream) {      /* a window after pos cached tokens */
-			int p0 = (int)stream->pos;
+		if (stream) {      /* t tokens at stream position pos, cache row pos − base */
+			int p0 = (int)stream->pos, pc = (int)(stream->pos - stream->base);
 			NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, p0, base);
 			NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, p0, base);
 			nlk_real *kc = stream_kv(m, stream, l, 0), *vc = stream_kv(m, stream, l, 1);
 			for (int i = 0; i < b; i++) {
-				size_t at = ((size_t)i * stream->cap + p0) * d, from = (size_t)i * t * d;
+				size_t at = ((size_t)i * stream->cap + pc) * d, from = (size_t)i * t * d;
 				memcpy(kc + at, a.k + from, (size_t)t * d * sizeof *kc);
 				memcpy(vc + at, a.v + from, (size_t)t * d * sizeof *vc);
 			}
-			NLK(nlk_attn_cache_fwd)(a.o, stream->att, a.q, kc, vc, b, t, p0, stream->cap, h,
-			    dh);
+			NLK(nlk_attn_cache_fwd)(a.o, stream->att, a.q, kc, vc, b, t, pc, stream->cap,
+			    stream->span, h, dh);
 		} else {
 			NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, 0, base);
 			NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, 0, base);
@@ -568,6 +577,7 @@ void
 NLK(nl_tf_stream_reset)(const struct nl_tf *m, struct nl_tf_stream *s, const nlk_real *params)
 {
 	s->pos = 0;
+	s->base = 0;
 	s->nwin = 0;
 	for (int i = 0; i < s->b; i++)
 		s->next[i] = -1;
@@ -648,6 +658,27 @@ window_tail(struct nl_tf *m, nlk_real *logits, int t)
 	return sum;
 }
 
+/* Whether the cache of s holds positions [from, from + t) with the keys before them that
+ * their queries see, dropping (moving out) the keys no query will see again when needed. */
+static int
+cache_room(const struct nl_tf *m, struct nl_tf_stream *s, long long from, int t)
+{
+	if (from + t - s->base <= s->cap)
+		return 1;
+	long long keep = nl_tf_stream_first_key(s);
+	if (keep == s->base || from + t - keep > s->cap)
+		return 0;
+	const size_t row = (size_t)m->d * m->elem, rows = (size_t)(s->pos - keep);
+	for (int l = 0; l < m->layers; l++)
+		for (int kv = 0; kv < 2; kv++)
+			for (int i = 0; i < s->b; i++) {
+				char *c = (char *)s->kv + (((size_t)l * 2 + kv) * s->b + i) * s->cap * row;
+				memmove(c, c + (size_t)(keep - s->base) * row, rows * row);
+			}
+	s->base = keep;
+	return 1;
+}
+
 /* Keep the window's first tokens (ids, targets; −1 where none) after the nwin already kept. */
 static void
 window_append(const struct nl_tf *m, struct nl_tf_stream *s, const int32_t *ids,
@@ -671,9 +702,9 @@ NLK(nl_tf_forward_stream)(struct nl_tf *m, const nlk_real *params, struct nl_tf_
 	double loss;
 	learn = learn && m->learns && ends;
 	/* pieces stay inside a teach window, which the arena must hold when it is taught;
-	 * attention needs room in its cache */
+	 * attention needs room in its cache for what the call runs (a taught window, whole) */
 	if (t > m->max_seq || (learn && W > m->max_seq) || (W > 0 && s->pos % W + t > W) ||
-	    (!m->memfam && s->pos + t > s->cap))
+	    (!m->memfam && !cache_room(m, s, learn ? s->pos - k : s->pos, learn ? W : t)))
 		return NAN;
 	m->fast = s->cms ? s->tab : NULL;
 	m->fast_chunks = 0;
@@ -862,7 +893,7 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
     const struct nl_tf_stream *s)
 {
 	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h;
-	const int n = b * t, p0 = s ? (int)s->pos : 0;
+	const int n = b * t, p0 = s ? (int)s->pos : 0, pc = s ? (int)(s->pos - s->base) : 0;
 	const size_t nd = (size_t)n * d;
 	const nlk_real base = (nlk_real)m->rope_base;
 	/* a teach pass wants the levels' gradients only: the dense ones are skipped (NULL) and
@@ -908,7 +939,7 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		memset(dv, 0, nd * sizeof *dv);
 		if (s)
 			NLK(nlk_attn_cache_bwd)(g.dq, dk, dv, s->att, g.dout, a.q, stream_kv(m, s, l, 0),
-			    stream_kv(m, s, l, 1), b, t, p0, s->cap, h, dh);
+			    stream_kv(m, s, l, 1), b, t, pc, s->cap, s->span, h, dh);
 		else
 			NLK(nlk_attn_bwd)(g.dq, dk, dv, g.scratch, g.dout, a.q, a.k, a.v, a.att, b, t, h,
 			    dh);

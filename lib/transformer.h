@@ -81,6 +81,10 @@ struct nl_tf_stream {
 	int exact;
 	long long pos;
 	struct nl_mem_stream mem, mem0;    /* mem0: the state before the window being taught */
+	/* attention: each query sees the last span keys (0: every one); the cache holds the
+	 * keys from position base on, and drops the ones no query will see when it fills */
+	int span;
+	long long base;
 	void *kv;                          /* per layer: K then V [b, cap, d] */
 	void *att;                         /* a query's attention probabilities [cap] (scratch) */
 	void *dkv;                         /* teach: adjoints of a window's K, V [b, t, d] each */
@@ -102,19 +106,25 @@ struct nl_tf_stream {
 int nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
     int max_batch, int max_seq, size_t elem, struct nl_err *err);
 void nl_tf_free(struct nl_tf *m);
-/* A stream of b ≤ max_batch sequences of at most cap tokens for attention families (memory
- * families: any length); calls on it take t ≤ max_seq tokens. Reset before use. */
+/* A stream of b ≤ max_batch sequences, with an attention cache of cap positions (memory
+ * families have none): with win 0 the stream holds at most cap tokens; with a sliding
+ * window (s->span, set after init) any number when cap ≥ span + max_seq. Calls on it take
+ * t ≤ max_seq tokens. Reset before use. */
 int nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
     struct nl_err *err);
 void nl_tf_stream_free(struct nl_tf_stream *s);
 /* The tensors of stream s (memory.nlt, nl-eval(1)) into parts (NULL: count them); returns
  * their number. With a teach window under way they hold the state before it and its
  * tokens (nl_state_load runs them again): the memories' (nl_mem_stream_parts), the
- * attention keys and values as layers.L.attn.k, .v (b, positions, d), each CMS level V
+ * attention keys and values from nl_tf_stream_first_key on as layers.L.attn.k, .v
+ * (b, positions, d), each CMS level V
  * that learns: θ as layers.L.cms.V.w_gate, .w_up (b, f, d), .w_down (b, d, f) and A as
  * layers.L.cms.V.acc.w_gate …, stream.next (b), and window.ids, window.targets (b, k). */
 int nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
     struct nl_state_part *parts);
+/* The first position whose attention key a query may still see (with the teach window
+ * under way run again): the keys a state file keeps. */
+long long nl_tf_stream_first_key(const struct nl_tf_stream *s);
 
 /* Forward over ids[b·t] with targets[b·t] (−1: not scored, targets may be NULL: no loss).
  * Returns the summed cross-entropy of the scored targets (m->scored of them) and keeps the

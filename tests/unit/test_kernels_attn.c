@@ -407,8 +407,8 @@ T_TEST(attn_cache_is_rows_of_full)
 			}
 	nlk_attn_fwd_ref_f64(o, att, q, k, v, b, T, h, d);
 	nlk_attn_bwd_ref_f64(dq, dk, dv, NULL, go, q, k, v, att, b, T, h, d);
-	nlk_attn_cache_fwd_f64(ow, row, qw, kc, vc, b, t, p, cap, h, d);
-	nlk_attn_cache_bwd_f64(dqw, dkw, dvw, row, gw, qw, kc, vc, b, t, p, cap, h, d);
+	nlk_attn_cache_fwd_f64(ow, row, qw, kc, vc, b, t, p, cap, 0, h, d);
+	nlk_attn_cache_bwd_f64(dqw, dkw, dvw, row, gw, qw, kc, vc, b, t, p, cap, 0, h, d);
 	double worst = 0;
 	for (int i = 0; i < b; i++)
 		for (int r = 0; r < t; r++) {
@@ -429,10 +429,71 @@ T_TEST(attn_cache_is_rows_of_full)
 	free(q), free(k), free(v), free(go);
 }
 
+/* A sliding window of win keys: each query equals the last row of full causal attention
+ * over the win tokens that end at it, forward and backward (its keys and values before p
+ * constants, the window's own accumulating every query's share). */
+T_TEST(attn_cache_sliding_window)
+{
+	enum { b = 2, p = 6, t = 5, T = p + t, cap = 12, win = 4, h = 2, d = 3, c = h * d };
+	double *k = t_dvec((size_t)b * T * c, 2), *v = t_dvec((size_t)b * T * c, 3);
+	double *qw = t_dvec((size_t)b * t * c, 4), *gw = t_dvec((size_t)b * t * c, 5);
+	static double kc[b * cap * c], vc[b * cap * c], ow[b * t * c], row[cap];
+	static double dqw[b * t * c], dkw[b * t * c], dvw[b * t * c];
+	static double rdq[b * t * c], rdk[b * t * c], rdv[b * t * c], ro[b * t * c];
+	for (int i = 0; i < b; i++)
+		for (int r = 0; r < T; r++)
+			for (int e = 0; e < c; e++) {
+				kc[((size_t)i * cap + r) * c + e] = k[((size_t)i * T + r) * c + e];
+				vc[((size_t)i * cap + r) * c + e] = v[((size_t)i * T + r) * c + e];
+			}
+	nlk_attn_cache_fwd_f64(ow, row, qw, kc, vc, b, t, p, cap, win, h, d);
+	nlk_attn_cache_bwd_f64(dqw, dkw, dvw, row, gw, qw, kc, vc, b, t, p, cap, win, h, d);
+	/* the reference: full attention over each query's slice, the query in its last row */
+	for (int i = 0; i < b; i++)
+		for (int r = 0; r < t; r++) {
+			int P = p + r, s0 = P + 1 - win > 0 ? P + 1 - win : 0, L = P + 1 - s0;
+			static double sq[win * c], sk[win * c], sv[win * c], sg[win * c], so[win * c];
+			static double sa[h * win * win], sdq[win * c], sdk[win * c], sdv[win * c];
+			memset(sq, 0, sizeof sq), memset(sg, 0, sizeof sg);
+			memset(sdq, 0, sizeof sdq), memset(sdk, 0, sizeof sdk), memset(sdv, 0, sizeof sdv);
+			for (int j = 0; j < L; j++)
+				for (int e = 0; e < c; e++) {
+					sk[j * c + e] = k[((size_t)i * T + s0 + j) * c + e];
+					sv[j * c + e] = v[((size_t)i * T + s0 + j) * c + e];
+				}
+			for (int e = 0; e < c; e++) {
+				sq[(L - 1) * c + e] = qw[((size_t)i * t + r) * c + e];
+				sg[(L - 1) * c + e] = gw[((size_t)i * t + r) * c + e];
+			}
+			nlk_attn_fwd_ref_f64(so, sa, sq, sk, sv, 1, L, h, d);
+			nlk_attn_bwd_ref_f64(sdq, sdk, sdv, NULL, sg, sq, sk, sv, sa, 1, L, h, d);
+			for (int e = 0; e < c; e++) {
+				ro[((size_t)i * t + r) * c + e] = so[(L - 1) * c + e];
+				rdq[((size_t)i * t + r) * c + e] = sdq[(L - 1) * c + e];
+			}
+			for (int j = 0; j < L; j++)
+				for (int e = 0; e < c; e++)
+					if (s0 + j >= p) {
+						rdk[((size_t)i * t + s0 + j - p) * c + e] += sdk[j * c + e];
+						rdv[((size_t)i * t + s0 + j - p) * c + e] += sdv[j * c + e];
+					}
+		}
+	double worst = 0;
+	for (size_t e = 0; e < (size_t)b * t * c; e++) {
+		worst = fmax(worst, fabs(ow[e] - ro[e]));
+		worst = fmax(worst, fabs(dqw[e] - rdq[e]));
+		worst = fmax(worst, fabs(dkw[e] - rdk[e]));
+		worst = fmax(worst, fabs(dvw[e] - rdv[e]));
+	}
+	T_CHECK_MSG(worst < 1e-13, "worst %.3g", worst);
+	free(k), free(v), free(qw), free(gw);
+}
+
 int
 main(void)
 {
 	T_RUN(rope_bwd_fd);
+	T_RUN(attn_cache_sliding_window);
 	T_RUN(rope_known_angles);
 	T_RUN(rope_pos0_identity);
 	T_RUN(rope_preserves_pair_norm);
