@@ -44,11 +44,14 @@ bin/nl-tokenize -q -k "$tok" -o "$out/valid.nlt" "$out/valid.txt"
 printf 'model\tparams\twindow_bpb\tadapt_bpb\tno_adapt_bpb\ttrain_s\n' > "$out/table.tsv"
 : > "$out/curves.tsv"
 for model in transformer titans hope-attention hope; do
-	start=$(date +%s)
-	[ -f "$out/$model.tar" ] || bin/nl-train -q -j "$threads" -c "$preset" -D model=$model -s 1 \
-	    -n "$steps" -e 0 -D train.valid_percent=0 -k "$tok" -l "$out/$model.log" \
-	    -o "$out/$model.tar" "$out/train.nlt"
-	train_s=$(($(date +%s) - start))
+	if [ ! -f "$out/$model.tar" ]; then   # a checkpoint there is reused
+		start=$(date +%s)
+		bin/nl-train -q -j "$threads" -c "$preset" -D model=$model -s 1 -n "$steps" -e 0 \
+		    -D train.valid_percent=0 -k "$tok" -l "$out/$model.log" -o "$out/$model.tar" \
+		    "$out/train.nlt"
+		echo $(($(date +%s) - start)) > "$out/$model.train_s"
+	fi
+	train_s=$(cat "$out/$model.train_s" 2>/dev/null || echo -)
 	params=$(bin/nl-train -v --dry-run -i "$out/$model.tar" 2>&1 | sed -n 's/.*model, \([0-9]*\) parameters.*/\1/p')
 	window=$(bin/nl-eval -j "$threads" -m "$out/$model.tar" "$out/valid.nlt" | cut -f 4 | sed 1d)
 	row="$model\t$params\t$window"
