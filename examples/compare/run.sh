@@ -34,7 +34,8 @@ python-doc)
 	[ -n "$src" ] || { echo "run.sh: no data/python-doc: run make data" >&2; exit 1; }
 	# every tenth file held out, whole
 	echo "$src" | awk 'NR % 10 != 0' | xargs cat > "$out/train.txt"
-	echo "$src" | awk 'NR % 10 == 0' | xargs cat | head -c "$eval_bytes" > "$out/valid.txt"
+	echo "$src" | awk 'NR % 10 == 0' | xargs cat > "$out/held-out.txt"
+	head -c "$eval_bytes" "$out/held-out.txt" > "$out/valid.txt"
 	[ -f "$out/bpe.nlt" ] || bin/nl-tokenize -q -K 1024 -o "$out/bpe.nlt" "$out/train.txt"
 	tok=$out/bpe.nlt ;;
 *)	echo "run.sh: unknown corpus $corpus" >&2; exit 2 ;;
