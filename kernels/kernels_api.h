@@ -35,8 +35,9 @@ void NLK_API(nlk_swiglu_bwd)(R *da, R *db, const R *dy, const R *a, const R *b, 
 /* rope.c — rotary positions on x[B,T,C] (H heads of D, D even), interleaved pairs
  * (x_2i, x_2i+1) of each head rotated by angle (pos0 + t)·base^(−2i/D); y may alias x.
  * Backward: dx += Rᵀ dy (dx must not alias dy). */
-void NLK_API(nlk_rope_fwd)(R *y, const R *x, int b, int t, int h, int d, int pos0, R base);
-void NLK_API(nlk_rope_bwd)(R *dx, const R *dy, int b, int t, int h, int d, int pos0, R base);
+void NLK_API(nlk_rope_fwd)(R *y, const R *x, int b, int t, int h, int d, int64_t pos0, R base);
+void NLK_API(nlk_rope_bwd)(R *dx, const R *dy, int b, int t, int h, int d, int64_t pos0,
+    R base);
 
 /* attn.c — causal softmax attention per head, scale 1/√D: q, k, v, out are [B,T,C];
  * att[B,H,T,T] holds the probabilities (row i uses columns 0..i; the rest are written 0).

@@ -14,7 +14,7 @@
 
 /* Cosine and sine of the angle of pair i (of d/2) at position pos. */
 static void
-rope_angle(double *c, double *s, int pos, int i, int d, double base)
+rope_angle(double *c, double *s, int64_t pos, int i, int d, double base)
 {
 	double freq = pow(base, -2.0 * i / d);
 	double a = (double)pos * freq;
@@ -26,7 +26,7 @@ rope_angle(double *c, double *s, int pos, int i, int d, double base)
 /* Rotate every pair of x[B,T,C] by its angle (by minus it when inverse), writing y, or adding
  * to y when accumulate; with accumulate unset y may alias x (each pair is read before written). */
 static void
-rope_apply(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0, nlk_real base,
+rope_apply(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int64_t pos0, nlk_real base,
     int inverse, int accumulate)
 {
 	size_t c = (size_t)h * d;
@@ -59,7 +59,7 @@ rope_apply(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0,
 /* y[B,T,C] = rotate(x[B,T,C]), C = h·d, d even; y may alias x (each pair is read before it is
  * written). */
 void
-NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int pos0,
+NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, int64_t pos0,
     nlk_real base)
 {
 	rope_apply(y, x, b, t, h, d, pos0, base, 0, 0);
@@ -68,7 +68,7 @@ NLK(nlk_rope_fwd)(nlk_real *y, const nlk_real *x, int b, int t, int h, int d, in
 /* dx[B,T,C] += Rᵀ dy[B,T,C]: the transpose of a rotation is the rotation by −θ, so this is the
  * forward pass with the sine negated, accumulated. dx must not alias dy. */
 void
-NLK(nlk_rope_bwd)(nlk_real *dx, const nlk_real *dy, int b, int t, int h, int d, int pos0,
+NLK(nlk_rope_bwd)(nlk_real *dx, const nlk_real *dy, int b, int t, int h, int d, int64_t pos0,
     nlk_real base)
 {
 	if (dx != NULL)

@@ -163,7 +163,8 @@ nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream 
 	/* attention sees the last context keys: the cache holds them, the keys a state file
 	 * brings and a call's */
 	long long keys = from ? from->tokens_seen - from->base : 0;
-	size_t cap = (size_t)keys + (size_t)cfg->context + (size_t)tf->max_seq;
+	int piece = tf->max_seq > tf->teach_len ? tf->max_seq : tf->teach_len;
+	size_t cap = (size_t)keys + (size_t)cfg->context + (size_t)piece;
 	if (cap > INT32_MAX)
 		cap = INT32_MAX;
 	if (nl_tf_stream_init(tf, s, 1, (int)cap, err))

@@ -76,7 +76,8 @@ nl_state_from_bytes(struct nl_state *st, const void *data, size_t len, struct nl
 		    nl_tfile_meta(tf, "kind", &kind) == 1 ? kind : "none");
 	if (rc == 0)
 		rc = head_count(tf, "memory.tokens_seen", INT64_MAX / 2, &st->tokens_seen, err) ||
-		    head_count(tf, "memory.base", INT64_MAX / 2, &st->base, err) ||
+		    (nl_tfile_meta(tf, "memory.base", &kind) == 1 &&   /* files before it: 0 */
+		    head_count(tf, "memory.base", INT64_MAX / 2, &st->base, err)) ||
 		    head_count(tf, "memory.streams", 65536, &streams, err);
 	if (rc == 0 && st->base > st->tokens_seen)
 		rc = nl_err_set(err, NL_EFORMAT, "memory.base %lld after memory.tokens_seen %lld",
@@ -326,6 +327,12 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 	window = W > 0 ? st->tokens_seen % W : 0;
 	if (rc == 0 && st->base > st->tokens_seen - window)
 		rc = nl_err_set(err, NL_EFORMAT, "memory.base %lld inside the teach window", st->base);
+	/* attention keys dropped by a stream of a shorter context than this one's */
+	if (rc == 0 && !m->memfam && span > 0 && st->base > 0 &&
+	    st->base > st->tokens_seen - window + 1 - span)
+		rc = nl_err_set(err, NL_EFORMAT, "keeps the attention keys from position %lld on, "
+		    "too few for this stream's window of %d (a state of a shorter context)",
+		    st->base, span);
 	if (rc == 0 && !m->memfam && st->tokens_seen - st->base > s->cap)
 		rc = nl_err_set(err, NL_ERANGE, "%lld attention keys do not fit the cache of %d",
 		    st->tokens_seen - st->base, s->cap);
@@ -445,6 +452,7 @@ nl_state_check(const struct nl_state *st, const struct nl_config *cfg,
 	    err))
 		return -1;
 	int rc = nl_tf_stream_init(&tf, &s, st->streams, cap, err);
+	s.span = (int)cfg->context;             /* as nl_eval_stream_start's */
 	if (rc == 0) {
 		rc = nl_state_load(st, &tf, cfg, params, &s, err);
 		nl_tf_stream_free(&s);

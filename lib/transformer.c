@@ -252,7 +252,7 @@ long long
 nl_tf_stream_first_key(const struct nl_tf_stream *s)
 {
 	long long from = s->pos - s->nwin + 1 - s->span;     /* a window may run again */
-	return s->span > 0 && from > s->base ? from : s->base;
+	return s->kv && s->span > 0 && from > s->base ? from : s->base;
 }
 
 int
@@ -510,7 +510,8 @@ tf_forward(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 		mul(a.k, a.a, qkv + (size_t)d * d, n, d, d);
 		mul(a.v, a.a, qkv + 2 * (size_t)d * d, n, d, d);
 		if (stream) {      /* t tokens at stream position pos, cache row pos − base */
-			int p0 = (int)stream->pos, pc = (int)(stream->pos - stream->base);
+			int64_t p0 = stream->pos;
+			int pc = (int)(stream->pos - stream->base);
 			NLK(nlk_rope_fwd)(a.q, a.q, b, t, h, dh, p0, base);
 			NLK(nlk_rope_fwd)(a.k, a.k, b, t, h, dh, p0, base);
 			nlk_real *kc = stream_kv(m, stream, l, 0), *vc = stream_kv(m, stream, l, 1);
@@ -893,7 +894,8 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
     const struct nl_tf_stream *s)
 {
 	const int b = m->b, t = m->t, d = m->d, h = m->heads, dh = d / h;
-	const int n = b * t, p0 = s ? (int)s->pos : 0, pc = s ? (int)(s->pos - s->base) : 0;
+	const int n = b * t, pc = s ? (int)(s->pos - s->base) : 0;
+	const int64_t p0 = s ? s->pos : 0;
 	const size_t nd = (size_t)n * d;
 	const nlk_real base = (nlk_real)m->rope_base;
 	/* a teach pass wants the levels' gradients only: the dense ones are skipped (NULL) and

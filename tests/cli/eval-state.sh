@@ -32,11 +32,18 @@ $NL_EXEC nl-eval "$@" -W half.nlt big1.nlt > /dev/null
 $NL_EXEC nl-eval "$@" -M half.nlt big2.nlt | losses > split.txt
 echo "long input: $(wc -l < whole.txt) targets, $(cmp -s whole.txt split.txt && echo same losses)"
 # a window longer than the pieces (-T 2 with frozen levels) runs again in pieces
-set -- -j 1 --no-adapt -D cms.lr=0 -T 2 -D eval.curve=token -m hope.tar
-$NL_EXEC nl-eval "$@" ab.nlt | losses > whole.txt
-$NL_EXEC nl-eval "$@" -W half.nlt a.nlt | losses > split.txt
-$NL_EXEC nl-eval "$@" -M half.nlt b.nlt | losses >> split.txt
-echo "pieces of 2: $(cmp -s whole.txt split.txt && echo same losses)"
+for model in hope hope-attention; do
+	set -- -j 1 --no-adapt -D cms.lr=0 -T 2 -D eval.curve=token -m $model.tar
+	$NL_EXEC nl-eval "$@" ab.nlt | losses > whole.txt
+	$NL_EXEC nl-eval "$@" -W half.nlt a.nlt | losses > split.txt
+	$NL_EXEC nl-eval "$@" -M half.nlt b.nlt | losses >> split.txt
+	echo "$model pieces of 2: $(wc -l < whole.txt) targets," \
+	    "$(cmp -s whole.txt split.txt && echo same losses)"
+done
+# attention slides over the last `context` keys: a state of a shorter context has too few
+$NL_EXEC nl-eval -j 1 --adapt -D context=24 -W short.nlt -m hope-attention.tar a.nlt > /dev/null
+$NL_EXEC nl-eval -j 1 --adapt -M short.nlt -m hope-attention.tar b.nlt > /dev/null
+echo "shorter context $?"
 # the teach window under way at the cut, and the pending chunk of the memory
 $NL_EXEC nl-eval -q -j 1 --adapt -W half.nlt -m hope.tar a.nlt > /dev/null
 $NL_EXEC nl-convert -l half.nlt | cut -f 2,4 | grep -E 'window|pending.k|stream'
