@@ -173,12 +173,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* standard input feeds one of them */
-	int stdin_users = (strcmp(model_path, "-") == 0) + (memory_path &&
-	    strcmp(memory_path, "-") == 0) + (argc == 0);
-	for (int i = 0; i < argc; i++)
-		stdin_users += strcmp(argv[i], "-") == 0;
-	if (stdin_users > 1)
+	const char *readers[] = { model_path, memory_path };
+	if (nl_cli_stdin_readers(readers, 2, argv, argc, argc == 0) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m, -M and the token stream; give "
 		    "the others as files");
 	nl_model_set_threads((int)threads);

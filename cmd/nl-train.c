@@ -172,14 +172,8 @@ main(int argc, char **argv)
 		nl_cli_error("--partial needs -i checkpoint");
 		return 2;
 	}
-	/* standard input feeds one of them */
 	const char *readers[] = { input, memory_path, config, valid_path };
-	int stdin_users = argc == 0 && !dry;
-	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
-		stdin_users += readers[i] && strcmp(readers[i], "-") == 0;
-	for (int i = 0; i < argc; i++)
-		stdin_users += strcmp(argv[i], "-") == 0;
-	if (stdin_users > 1 && !check) {
+	if (!check && nl_cli_stdin_readers(readers, 4, argv, argc, argc == 0 && !dry) > 1) {
 		nl_cli_error("standard input can feed only one of -c, -i, -M, --valid and the token "
 		    "stream; give the others as files");
 		return 2;

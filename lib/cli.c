@@ -176,3 +176,15 @@ nl_cli_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+int
+nl_cli_stdin_readers(const char *const *opts, int n, char *const *files, int nfiles,
+    int stdin_stream)
+{
+	int readers = stdin_stream;
+	for (int i = 0; i < n; i++)
+		readers += opts[i] && strcmp(opts[i], "-") == 0;
+	for (int i = 0; i < nfiles; i++)
+		readers += strcmp(files[i], "-") == 0;
+	return readers;
+}

@@ -29,6 +29,11 @@ void nl_cli_version(int verbose);
  * features support; a no-op when the variable is already set (the user's choice, or after
  * the restart) or when the restart fails. Call first in main, before any input is read. */
 void nl_cli_blas_core(char **argv);
+/* How many of a program's inputs read standard input: the option arguments opts[0..n) that
+ * are "-" (NULL: not given), and the operands files[0..nfiles) that are, or the token
+ * stream itself when stdin_stream (no operands). */
+int nl_cli_stdin_readers(const char *const *opts, int n, char *const *files, int nfiles,
+    int stdin_stream);
 /* Monotonic seconds, for rates and ETAs. */
 double nl_cli_seconds(void);
 /* Flush and check stdout (and stderr); returns status, or 1 if stdout failed. */
