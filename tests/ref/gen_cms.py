@@ -230,15 +230,8 @@ def main():
         for n in names:
             exp["grad." + n] = grads[n]
         savez_deterministic(os.path.join(out, "expected.npz"), exp)
-        savez_deterministic(os.path.join(out, "params.npz"), params)
-        savez_deterministic(os.path.join(out, "batch.npz"), {"tokens": tokens, "mask": mask})
-        with open(os.path.join(out, "config"), "w") as fh:
-            for k, v in config_lines(family):
-                fh.write("%s = %s\n" % (k, v))
-    if not ok:
-        print("SELF-CHECK FAILED", file=sys.stderr)
-        sys.exit(1)
-    print("wrote", os.path.join(HERE, "cms"))
+        gm.write_inputs(out, params, tokens, mask, config_lines(family))
+    gm.finish(ok, os.path.join(HERE, "cms"))
 
 
 if __name__ == "__main__":

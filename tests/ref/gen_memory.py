@@ -118,6 +118,23 @@ def param_specs(family):
     return s
 
 
+def write_inputs(out, params, tokens, mask, config):
+    """A fixture directory's inputs: params.npz, batch.npz and the config lines."""
+    savez_deterministic(os.path.join(out, "params.npz"), params)
+    savez_deterministic(os.path.join(out, "batch.npz"), {"tokens": tokens, "mask": mask})
+    with open(os.path.join(out, "config"), "w") as fh:
+        for k, v in config:
+            fh.write("%s = %s\n" % (k, v))
+
+
+def finish(ok, wrote):
+    """Exit non-zero when a self-check failed, else say where the fixtures went."""
+    if not ok:
+        print("SELF-CHECK FAILED", file=sys.stderr)
+        sys.exit(1)
+    print("wrote", wrote)
+
+
 def init_params(specs, seed):
     """Draws in spec order from one RandomState: each kind around its initial value."""
     rs = np.random.RandomState(seed)
@@ -534,17 +551,10 @@ def main():
             ov = ["meta_grad=" + mode, "inner_step=" + rule] + \
                 ["%s=%s" % kv for kv in sorted(extra.items())]
             index.append(fname + " " + " ".join(ov))
-        savez_deterministic(os.path.join(out, "params.npz"), params)
-        savez_deterministic(os.path.join(out, "batch.npz"), {"tokens": tokens, "mask": mask})
-        with open(os.path.join(out, "config"), "w") as fh:
-            for k, v in config_lines(family):
-                fh.write("%s = %s\n" % (k, v))
+        write_inputs(out, params, tokens, mask, config_lines(family))
         with open(os.path.join(out, "cases"), "w") as fh:
             fh.write("\n".join(index) + "\n")
-    if not ok:
-        print("SELF-CHECK FAILED", file=sys.stderr)
-        sys.exit(1)
-    print("wrote", os.path.join(HERE, "memory"))
+    finish(ok, os.path.join(HERE, "memory"))
 
 
 if __name__ == "__main__":
