@@ -1,7 +1,7 @@
 /* nl — see LICENSE. One training step taken apart: milliseconds of the forward, the backward
  * and the AdamW update, and model GFLOP/s, at a given shape, family and thread count. The
  * phase breakdown `bench/train` cannot see (it times whole steps).
- * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch [model]]  (default:
+ * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch [model [steps]]] (default:
  * nanoGPT's baby shape 128 4 344 64 12, transformer; 4 heads, vocabulary 257). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@ main(int argc, char **argv)
 	if (argc > 6) {
 		d = atoi(argv[2]), layers = atoi(argv[3]), hidden = atoi(argv[4]);
 		t = atoi(argv[5]), b = atoi(argv[6]);
-		steps = 5;
+		steps = argc > 8 ? atoi(argv[8]) : 5;
 	}
 	nl_config_init(&c);
 	if (argc > 7 && nl_config_set(&c, "model", argv[7], &err)) {
@@ -34,6 +34,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	c.vocab_size = 257, c.d_model = d, c.layers = layers, c.heads = 4, c.mlp_hidden = hidden;
+	c.cms_hidden = hidden;   /* the CMS families' level width */
 	c.context = t;
 	if (nl_model_create(&m, &c, &err) || nl_tf_init(&tf, &m.cfg, &m.lo, b, t, sizeof(float), &err)) {
 		fprintf(stderr, "step: %s\n", err.msg);

@@ -4,13 +4,14 @@
 # text in windows of the training length, and as one stream with the CMS levels learning
 # (--adapt) and frozen (--no-adapt); one table of bits per byte, and the loss by position
 # ("context usage") of every stream.
-# Usage: sh examples/compare/run.sh [preset] [steps] [corpus] [eval_bytes] [threads]
+# Usage: sh examples/compare/run.sh [preset] [steps] [corpus] [eval_bytes] [threads] [batch]
 #   preset  tiny | small | base (default tiny)
 #   steps   optimizer steps of each model (default 300)
 #   corpus  shakespeare: ../shared/data/tinyshakespeare.txt, bytes, nanoGPT's 90/10 split;
 #           python-doc: the Python documentation of `make data`, a 1024-id BPE learned on
 #           its training part (default shakespeare)
-#   eval_bytes  held-out bytes scored (default 30000: attention streams keep every key)
+#   eval_bytes  held-out bytes scored (default 30000)
+#   batch   sequences per step (default: the preset's train.batch)
 # Outputs in build/compare/<corpus>-<preset>/: table.tsv, curves.tsv (gnuplot index per
 # model and mode), the checkpoints and the training logs.
 set -e
@@ -19,6 +20,7 @@ steps=${2:-300}
 corpus=${3:-shakespeare}
 eval_bytes=${4:-30000}
 threads=${5:-2}
+batch=${6:+-b $6}
 out=build/compare/$corpus-$preset
 mkdir -p "$out"
 case $corpus in
@@ -47,7 +49,7 @@ printf 'model\tparams\twindow_bpb\tadapt_bpb\tno_adapt_bpb\ttrain_s\n' > "$out/t
 for model in transformer titans hope-attention hope; do
 	if [ ! -f "$out/$model.tar" ]; then   # a checkpoint there is reused
 		start=$(date +%s)
-		bin/nl-train -q -j "$threads" -c "$preset" -D model=$model -s 1 -n "$steps" -e 0 \
+		bin/nl-train -q -j "$threads" -c "$preset" $batch -D model=$model -s 1 -n "$steps" -e 0 \
 		    -D train.valid_percent=0 -k "$tok" -l "$out/$model.log" -o "$out/$model.tar" \
 		    "$out/train.nlt"
 		echo $(($(date +%s) - start)) > "$out/$model.train_s"
