@@ -76,6 +76,25 @@ void NLK_API(nlk_adamw_step_ref)(R *p, R *m, R *v, const R *g, size_t n, R lr, R
     R eps, R wd, int t);
 void NLK_API(nlk_adamw_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R beta1, R beta2, R eps,
     R wd, int t);
+/* momentum (eq. 33): m = μ m − lr g; p += m (m NULL: SGD, p −= lr g). */
+void NLK_API(nlk_momentum_step)(R *p, R *m, const R *g, size_t n, R lr, R mu);
+/* Newton–Schulz: o [r,c] ≈ the polar factor of x, X₀ = x/‖x‖_F, X ← ½X(3I − XᵀX) steps times
+ * (Gram on the short side); x = 0 gives 0; o may alias x; work min(r,c)² + r·c. */
+void NLK_API(nlk_ns_ref)(R *o, const R *x, int r, int c, int steps, R *work);
+void NLK_API(nlk_ns)(R *o, const R *x, int r, int c, int steps, R *work);
+/* delta momentum (eq. 49): m = α m − λ (m·ĝ) ĝ − lr P g, ĝ = g/‖g‖; p += m; P = I (v NULL)
+ * or Adam's diagonal 1/(√v̂ + eps) with v = β2 v + (1−β2) g², v̂ = v/(1−β2^t). */
+void NLK_API(nlk_delta_momentum_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R alpha,
+    R lambda, R beta2, R eps, int t);
+/* M3 (Algorithm 1): p −= lr (o1 + α o2) / (√(v·vscale) + eps). */
+void NLK_API(nlk_m3_apply)(R *p, const R *o1, const R *o2, const R *v, size_t n, R lr, R alpha,
+    R eps, R vscale);
+/* DMGD (eq. 50): φ = (φ0 [r,c], W_a [h,c], W_b [c,h]) steps on Σ_r <φ0_r + W_b σ(W_a g_r), g_r>,
+ * φ ← α φ − lr ∇φ; then p_r += φ0_r + W_b σ(W_a g_r). work 2·r·h + 2·c·h. */
+void NLK_API(nlk_dmgd_step)(R *p, R *phi0, R *wa, R *wb, const R *g, int r, int c, int h, R lr,
+    R alpha, R *work);
+/* DGD (eq. 57): w [r,c] ← w (I − η' x xᵀ) + η' u xᵀ, η' = η/(1 + η xᵀx); work r. */
+void NLK_API(nlk_dgd_step)(R *w, const R *x, const R *u, int r, int c, R eta, R *work);
 
 /* memory.c — the MLP memory f(z) = [z +] W1 σ(W2 z), σ = SiLU, of one head (MODEL §2.2, §5):
  * W2 [hid, din], W1 [dout, hid]; rows are tokens. Reads y = f(z) keep hp = z W2ᵀ and

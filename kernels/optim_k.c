@@ -1,5 +1,15 @@
-/* nl — see LICENSE. Optimizer leaf kernels: one AdamW step over a flat parameter array. */
+/* nl — see LICENSE. Optimizer leaf kernels (MODEL §2.4, D12): AdamW, momentum, Newton–Schulz,
+ * delta momentum, M3's matrix step, DMGD and DGD, each over one parameter's elements. */
 #include "real.h"
+
+#ifdef NL_BLAS_OPENBLAS
+#include <cblas.h>
+#ifdef NLK_F64
+#define NLK_GEMM cblas_dgemm
+#else
+#define NLK_GEMM cblas_sgemm
+#endif
+#endif
 
 /*
  * AdamW with bias correction and decoupled weight decay, t counting from 1:
@@ -46,4 +56,247 @@ NLK(nlk_adamw_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_real *g, si
 		vv[i] = vi;
 		pp[i] -= lr * (mi * ic1 / (NLK_SQRT(vi * ic2) + eps) + wd * pp[i]);
 	}
+}
+
+/* The optimizers of MODEL §2.4 / D12 that are elementwise or per matrix. Decoupled weight
+ * decay (p −= lr·wd·p, p before the step) is the caller's, except in AdamW above. */
+
+/* Momentum as a memory of gradients (eq. 33): m = μ m − lr g; p += m. m NULL is SGD. */
+void
+NLK(nlk_momentum_step)(nlk_real *p, nlk_real *m, const nlk_real *g, size_t n, nlk_real lr,
+    nlk_real mu)
+{
+	if (m == NULL) {
+		for (size_t i = 0; i < n; i++)
+			p[i] -= lr * g[i];
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		m[i] = mu * m[i] - lr * g[i];
+		p[i] += m[i];
+	}
+}
+
+/*
+ * Newton–Schulz orthogonalisation: x [r, c] → o ≈ its polar factor U Vᵀ (every singular
+ * value taken to 1). X₀ = x / ‖x‖_F puts the singular values in (0, 1]; then steps times
+ * X ← ½ X (3I − XᵀX), the cubic iteration, which takes each singular value σ to
+ * ½σ(3 − σ²) and so toward 1 from below. The Gram matrix is formed on the short side
+ * (X ← ½ (3I − XXᵀ) X when r < c). x = 0 gives o = 0. o may alias x. work: min(r,c)² + r·c.
+ */
+void
+NLK(nlk_ns_ref)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *work)
+{
+	const size_t rc = (size_t)r * c;
+	const int s = r < c ? r : c;
+	nlk_real *a = work, *y = work + (size_t)s * s;
+	double fro = 0;
+	for (size_t i = 0; i < rc; i++)
+		fro += (double)x[i] * x[i];
+	fro = sqrt(fro);
+	for (size_t i = 0; i < rc; i++)
+		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
+	for (int it = 0; it < steps && fro > 0; it++) {
+		if (r >= c) {           /* a = XᵀX (c×c), y = X a */
+			for (int i = 0; i < c; i++)
+				for (int j = 0; j < c; j++) {
+					nlk_real t = 0;
+					for (int k = 0; k < r; k++)
+						t += o[(size_t)k * c + i] * o[(size_t)k * c + j];
+					a[(size_t)i * c + j] = t;
+				}
+			for (int k = 0; k < r; k++)
+				for (int j = 0; j < c; j++) {
+					nlk_real t = 0;
+					for (int i = 0; i < c; i++)
+						t += o[(size_t)k * c + i] * a[(size_t)i * c + j];
+					y[(size_t)k * c + j] = t;
+				}
+		} else {                /* a = XXᵀ (r×r), y = a X */
+			for (int i = 0; i < r; i++)
+				for (int j = 0; j < r; j++) {
+					nlk_real t = 0;
+					for (int k = 0; k < c; k++)
+						t += o[(size_t)i * c + k] * o[(size_t)j * c + k];
+					a[(size_t)i * r + j] = t;
+				}
+			for (int i = 0; i < r; i++)
+				for (int k = 0; k < c; k++) {
+					nlk_real t = 0;
+					for (int j = 0; j < r; j++)
+						t += a[(size_t)i * r + j] * o[(size_t)j * c + k];
+					y[(size_t)i * c + k] = t;
+				}
+		}
+		for (size_t i = 0; i < rc; i++)
+			o[i] = (nlk_real)1.5 * o[i] - (nlk_real)0.5 * y[i];
+	}
+}
+
+/* The same with the two products per step as gemms. */
+void
+NLK(nlk_ns)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *work)
+{
+#ifdef NL_BLAS_OPENBLAS
+	const size_t rc = (size_t)r * c;
+	const int s = r < c ? r : c;
+	nlk_real *a = work, *y = work + (size_t)s * s;
+	double fro = 0;
+	for (size_t i = 0; i < rc; i++)
+		fro += (double)x[i] * x[i];
+	fro = sqrt(fro);
+	for (size_t i = 0; i < rc; i++)
+		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
+	if (rc == 0)
+		return;
+	for (int it = 0; it < steps && fro > 0; it++) {
+		if (r >= c) {
+			NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, c, c, r, 1, o, c, o, c, 0, a, c);
+			NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, c, 1, o, c, a, c, 0, y, c);
+		} else {
+			NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, r, r, c, 1, o, c, o, c, 0, a, r);
+			NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1, a, r, o, c, 0, y, c);
+		}
+		for (size_t i = 0; i < rc; i++)
+			o[i] = (nlk_real)1.5 * o[i] - (nlk_real)0.5 * y[i];
+	}
+#else
+	NLK(nlk_ns_ref)(o, x, r, c, steps, work);
+#endif
+}
+
+/*
+ * Delta momentum (eq. 49, D12, A13) on a flattened parameter: ĝ = g/‖g‖,
+ *	m = α m − λ (m·ĝ) ĝ − lr P g;  p += m,
+ * P = I (v NULL) or Adam's diagonal (v: v = β2 v + (1−β2) g², P g = g / (√v̂ + eps),
+ * v̂ = v/(1−β2^t)). The projection erases the part of the memory along the new gradient
+ * (the delta rule on m); λ = 0 is momentum.
+ */
+void
+NLK(nlk_delta_momentum_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_real *g,
+    size_t n, nlk_real lr, nlk_real alpha, nlk_real lambda, nlk_real beta2, nlk_real eps, int t)
+{
+	double gg = 0, mg = 0;
+	for (size_t i = 0; i < n; i++) {
+		gg += (double)g[i] * g[i];
+		mg += (double)m[i] * g[i];
+	}
+	/* λ (m·ĝ) ĝ = λ (m·g)/‖g‖² g */
+	const nlk_real proj = gg > 0 ? (nlk_real)(lambda * mg / gg) : 0;
+	const nlk_real ic2 = (nlk_real)(1 / (1 - pow((double)beta2, t)));
+	for (size_t i = 0; i < n; i++) {
+		nlk_real pg = g[i];
+		if (v) {
+			v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+			pg = g[i] / (NLK_SQRT(v[i] * ic2) + eps);
+		}
+		m[i] = alpha * m[i] - proj * g[i] - lr * pg;
+		p[i] += m[i];
+	}
+}
+
+/*
+ * M3's matrix step (Algorithm 1) once O1 = NS(M1) is formed: p −= lr (o1 + α o2)/(√v̂ + eps),
+ * v̂ = v·vscale (1, or 1/(1−β2^t) in the EMA variant).
+ */
+void
+NLK(nlk_m3_apply)(nlk_real *p, const nlk_real *o1, const nlk_real *o2, const nlk_real *v,
+    size_t n, nlk_real lr, nlk_real alpha, nlk_real eps, nlk_real vscale)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] -= lr * (o1[i] + alpha * o2[i]) / (NLK_SQRT(v[i] * vscale) + eps);
+}
+
+/*
+ * DMGD (eq. 50, D12): the momentum is a memory m_φ(u) = φ0_r + W_b σ(W_a u), σ = SiLU, read
+ * on each gradient row u = g_r of a parameter [r, c] (φ0 [r, c], W_a [h, c], W_b [c, h]). Its
+ * inner objective L(φ) = Σ_r <m_φ(g_r), g_r> takes one step φ ← α φ − lr ∇_φ L:
+ *	∇φ0_r = g_r,  ∇W_b = Σ_r g_r a_rᵀ,  ∇W_a = Σ_r ((W_bᵀ g_r) ⊙ σ'(z_r)) g_rᵀ,
+ *	z_r = W_a g_r, a_r = σ(z_r)  (both gradients at φ before the step);
+ * then p_r += m_φ(g_r) with the new φ. With W_b = 0 and α = μ this is momentum until W_b
+ * moves. work: 2·r·h + 2·c·h.
+ */
+static nlk_real
+silu_d(nlk_real z, nlk_real *a)
+{
+	nlk_real s = 1 / (1 + NLK_EXP(-z));
+	*a = z * s;
+	return s * (1 + z * (1 - s));
+}
+
+void
+NLK(nlk_dmgd_step)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb, const nlk_real *g,
+    int r, int c, int h, nlk_real lr, nlk_real alpha, nlk_real *work)
+{
+	nlk_real *a = work, *ds = work + (size_t)r * h;            /* a_r, (W_bᵀg_r)⊙σ'(z_r) */
+	nlk_real *gwa = ds + (size_t)r * h, *gwb = gwa + (size_t)h * c;
+	for (int i = 0; i < r; i++) {
+		const nlk_real *gr = g + (size_t)i * c;
+		for (int j = 0; j < h; j++) {
+			nlk_real z = 0, bg = 0;
+			for (int k = 0; k < c; k++) {
+				z += wa[(size_t)j * c + k] * gr[k];
+				bg += wb[(size_t)k * h + j] * gr[k];
+			}
+			nlk_real d = silu_d(z, &a[(size_t)i * h + j]);
+			ds[(size_t)i * h + j] = bg * d;
+		}
+	}
+	for (int j = 0; j < h; j++)
+		for (int k = 0; k < c; k++) {
+			nlk_real sa = 0, sb = 0;
+			for (int i = 0; i < r; i++) {
+				sa += ds[(size_t)i * h + j] * g[(size_t)i * c + k];
+				sb += g[(size_t)i * c + k] * a[(size_t)i * h + j];
+			}
+			gwa[(size_t)j * c + k] = sa;
+			gwb[(size_t)k * h + j] = sb;
+		}
+	for (size_t e = 0; e < (size_t)h * c; e++) {
+		wa[e] = alpha * wa[e] - lr * gwa[e];
+		wb[e] = alpha * wb[e] - lr * gwb[e];
+	}
+	for (size_t e = 0; e < (size_t)r * c; e++)
+		phi0[e] = alpha * phi0[e] - lr * g[e];
+	/* p_r += φ0_r + W_b σ(W_a g_r), the memory read after its step */
+	for (int i = 0; i < r; i++) {
+		const nlk_real *gr = g + (size_t)i * c;
+		nlk_real *ar = a + (size_t)i * h;
+		for (int j = 0; j < h; j++) {
+			nlk_real z = 0;
+			for (int k = 0; k < c; k++)
+				z += wa[(size_t)j * c + k] * gr[k];
+			silu_d(z, &ar[j]);
+		}
+		for (int k = 0; k < c; k++) {
+			nlk_real y = phi0[(size_t)i * c + k];
+			for (int j = 0; j < h; j++)
+				y += wb[(size_t)k * h + j] * ar[j];
+			p[(size_t)i * c + k] += y;
+		}
+	}
+}
+
+/*
+ * DGD (eqs. 56–57): one proximal step of W [r, c] on ½‖W x − u‖² + 1/(2η)‖W − W_t‖²,
+ *	W ← W (I − η' x xᵀ) + η' u xᵀ,  η' = η / (1 + η xᵀx)
+ * (η/(1+η) for a unit x): the exact minimiser. work: r.
+ */
+void
+NLK(nlk_dgd_step)(nlk_real *w, const nlk_real *x, const nlk_real *u, int r, int c, nlk_real eta,
+    nlk_real *work)
+{
+	double xx = 0;
+	for (int k = 0; k < c; k++)
+		xx += (double)x[k] * x[k];
+	const nlk_real e = (nlk_real)(eta / (1 + eta * xx));
+	for (int i = 0; i < r; i++) {
+		nlk_real wx = 0;
+		for (int k = 0; k < c; k++)
+			wx += w[(size_t)i * c + k] * x[k];
+		work[i] = e * (u[i] - wx);
+	}
+	for (int i = 0; i < r; i++)
+		for (int k = 0; k < c; k++)
+			w[(size_t)i * c + k] += work[i] * x[k];
 }

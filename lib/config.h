@@ -44,11 +44,18 @@ struct nl_config {
 	char eval_curve[NL_CONFIG_WORD]; /* eval.curve: none | position | token */
 	char reset[NL_CONFIG_WORD];      /* reset: never | doc (streams, MODEL D9) */
 	/* outer optimizer */
-	char optim[NL_CONFIG_WORD];      /* optim: adamw */
+	char optim[NL_CONFIG_WORD];      /* optim: sgd | momentum | adamw | muon | m3 | m3-ema | ... */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */
 	double optim_lr, optim_lr_min, optim_weight_decay, optim_beta1, optim_beta2, optim_eps;
 	double optim_clip;               /* global gradient-norm clip, 0 = off */
 	int64_t optim_warmup;            /* steps of linear warmup */
+	double optim_momentum;           /* optim.momentum: μ / α of the momentum rules */
+	int64_t optim_ns_steps;          /* Newton–Schulz steps of muon and m3 */
+	double m3_alpha, m3_beta3;       /* m3.*: slow momentum's weight and gradient weight */
+	int64_t m3_period;               /* m3.period: steps between slow-momentum updates */
+	double delta_lambda;             /* delta.lambda */
+	char delta_precond[NL_CONFIG_WORD]; /* delta.precond: none | adam */
+	int64_t dmgd_hidden;             /* dmgd.hidden */
 	/* training run */
 	int64_t train_batch;             /* -b */
 	int64_t train_seq_len;           /* -T; 0 = context */

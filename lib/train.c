@@ -31,14 +31,13 @@ nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, int threads, struct n
 		tr->workers = 1;
 	nl_rng_seed(&tr->rng, (uint64_t)c->train_seed ^ 0x6e6c2d747261696eu);  /* "nl-train" */
 	size_t n = m->lo.total, bt = (size_t)tr->batch * tr->seq;
+	if (nl_optim_init(&tr->opt, c, &m->lo, (uint64_t)c->train_seed, err))
+		return -1;
 	tr->grads = calloc(n, sizeof *tr->grads);
-	tr->m = calloc(n, sizeof *tr->m);
-	tr->v = calloc(n, sizeof *tr->v);
 	tr->ids = malloc(bt * sizeof *tr->ids);
 	tr->targets = malloc(bt * sizeof *tr->targets);
 	tr->w = calloc((size_t)tr->workers, sizeof *tr->w);
-	if (tr->grads == NULL || tr->m == NULL || tr->v == NULL || tr->ids == NULL ||
-	    tr->targets == NULL || tr->w == NULL) {
+	if (tr->grads == NULL || tr->ids == NULL || tr->targets == NULL || tr->w == NULL) {
 		nl_trainer_free(tr);
 		return nl_err_set(err, NL_ENOMEM, "out of memory for the optimizer");
 	}
@@ -72,8 +71,7 @@ nl_trainer_free(struct nl_trainer *tr)
 	}
 	free(tr->w);
 	free(tr->grads);
-	free(tr->m);
-	free(tr->v);
+	nl_optim_free(&tr->opt);
 	free(tr->ids);
 	free(tr->targets);
 	memset(tr, 0, sizeof *tr);
@@ -191,30 +189,20 @@ nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *
 		for (size_t i = 0; i < md->lo.total; i++)
 			tr->grads[i] *= s;
 	}
-	int t = (int)(tr->step + 1);
-	for (size_t i = 0; i < md->lo.n; i++) {
-		const struct nl_param *p = &md->lo.p[i];
-		nlk_adamw_step(md->params + p->offset, tr->m + p->offset, tr->v + p->offset,
-		    tr->grads + p->offset, p->numel, (float)*lr, (float)c->optim_beta1,
-		    (float)c->optim_beta2, (float)c->optim_eps,
-		    p->decay ? (float)c->optim_weight_decay : 0.0f, t);
-	}
+	nl_optim_step(&tr->opt, md->params, tr->grads, *lr);
 	tr->step++;
 	tr->tokens_seen += scored;
 	return 0;
 }
 
-/* optim.nlt: m.<param> and v.<param> for every parameter (AdamW's moments). */
+/* optim.nlt: the optimizer's name and its state tensors by parameter name (optim.h). */
 static int
 optim_tset(const struct nl_trainer *tr, struct nl_tset *ts, struct nl_err *err)
 {
-	const struct nl_layout *lo = &tr->model->lo;
-
 	if (nl_meta_set(&ts->meta, "kind", "optim", err) ||
 	    nl_meta_set(&ts->meta, "optim", tr->model->cfg.optim, err))
 		return -1;
-	return nl_layout_export(lo, tr->m, "m.", ts, err) || nl_layout_export(lo, tr->v, "v.", ts, err) ?
-	    -1 : 0;
+	return nl_optim_export(&tr->opt, ts, err);
 }
 
 int
@@ -277,7 +265,6 @@ state_get(const char *text, size_t len, const char *key, char *buf, size_t size)
 int
 nl_trainer_resume(struct nl_trainer *tr, const struct nl_ckpt *ck, struct nl_err *err)
 {
-	const struct nl_layout *lo = &tr->model->lo;
 	const struct nl_ckpt_member *st = nl_ckpt_find(ck, "state");
 	struct nl_tset ts;
 	char buf[128];
@@ -310,20 +297,16 @@ nl_trainer_resume(struct nl_trainer *tr, const struct nl_ckpt *ck, struct nl_err
 		nl_tset_free(&ts);
 		return -1;
 	}
-	for (int which = 0; which < 2; which++) {
-		float *dst = which ? tr->v : tr->m;
-		for (size_t i = 0; i < lo->n; i++) {
-			const struct nl_param *p = &lo->p[i];
-			char name[80];
-			snprintf(name, sizeof name, "%c.%s", which ? 'v' : 'm', p->name);
-			const struct nl_tensor *t = nl_tset_find(&ts, name);
-			if (t == NULL || t->info.dtype != NL_DTYPE_F32 || t->nbytes != p->numel * 4) {
-				nl_tset_free(&ts);
-				return nl_err_set(err, NL_EFORMAT, "optim.nlt: %s missing or of the wrong shape",
-				    name);
-			}
-			memcpy(dst + p->offset, t->data, t->nbytes);
-		}
+	const char *was = nl_meta_get(&ts.meta, "optim");
+	if (was && strcmp(was, tr->model->cfg.optim) != 0) {
+		nl_err_set(err, NL_EFORMAT, "optim.nlt: state of optim %s, not %s (the run's "
+		    "optimizer cannot change on resume)", was, tr->model->cfg.optim);
+		nl_tset_free(&ts);
+		return -1;
+	}
+	if (nl_optim_import(&tr->opt, &ts, tr->step, err)) {
+		nl_tset_free(&ts);
+		return -1;
 	}
 	nl_tset_free(&ts);
 	return 0;

@@ -1,6 +1,6 @@
 /* nl — see LICENSE. The outer training loop of nl-train: batch sampling, forward/backward,
- * global-norm clipping, the learning-rate schedule, AdamW, and the optimizer and run state
- * that checkpoints carry so a resumed run continues bit for bit. */
+ * global-norm clipping, the learning-rate schedule, the outer optimizer (optim.h), and the
+ * optimizer and run state that checkpoints carry so a resumed run continues bit for bit. */
 #ifndef NL_TRAIN_H
 #define NL_TRAIN_H
 #include <stdint.h>
@@ -8,6 +8,7 @@
 #include "data.h"
 #include "err.h"
 #include "model.h"
+#include "optim.h"
 #include "rng.h"
 #include "transformer.h"
 
@@ -29,7 +30,8 @@ struct nl_trainer {
 	struct nl_train_worker *w;   /* w[0].tf also serves evaluation */
 	int batch, seq;
 	const int32_t *batch_ids, *batch_targets;
-	float *grads, *m, *v;        /* share the layout's offsets */
+	float *grads;                /* the layout's offsets */
+	struct nl_optim opt;         /* the outer optimizer and its state */
 	int64_t step;                /* optimizer steps done */
 	uint64_t tokens_seen;        /* scored targets trained on */
 	struct nl_rng rng;           /* batch sampling */

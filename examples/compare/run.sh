@@ -12,6 +12,7 @@
 #           its training part (default shakespeare)
 #   eval_bytes  held-out bytes scored (default 30000)
 #   batch   sequences per step (default: the preset's train.batch)
+# NL_TRAIN_FLAGS, if set, is added to every nl-train command (e.g. "-D optim.warmup=30").
 # Outputs in build/compare/<corpus>-<preset>/: table.tsv, curves.tsv (gnuplot index per
 # model and mode), the checkpoints and the training logs.
 set -e
@@ -49,7 +50,7 @@ printf 'model\tparams\twindow_bpb\tadapt_bpb\tno_adapt_bpb\ttrain_s\n' > "$out/t
 for model in transformer titans hope-attention hope; do
 	if [ ! -f "$out/$model.tar" ]; then   # a checkpoint there is reused
 		start=$(date +%s)
-		bin/nl-train -q -j "$threads" -c "$preset" $batch -D model=$model -s 1 -n "$steps" -e 0 \
+		bin/nl-train -q -j "$threads" -c "$preset" $batch $NL_TRAIN_FLAGS -D model=$model -s 1 -n "$steps" -e 0 \
 		    -D train.valid_percent=0 -k "$tok" -l "$out/$model.log" -o "$out/$model.tar" \
 		    "$out/train.nlt"
 		echo $(($(date +%s) - start)) > "$out/$model.train_s"

@@ -10,7 +10,7 @@
 #include "rng.h"
 #include "transformer.h"
 
-static int
+static inline int
 load(const char *path, struct nl_tset *ts)
 {
 	struct nl_io in;
@@ -26,7 +26,7 @@ load(const char *path, struct nl_tset *ts)
 	return 0;
 }
 
-static double *
+static inline double *
 f64(const struct nl_tset *ts, const char *name, size_t n)
 {
 	const struct nl_tensor *t = nl_tset_find(ts, name);
@@ -47,7 +47,7 @@ struct fixture {
 	int b, t;
 };
 
-static int
+static inline int
 t_fixture_load(struct fixture *fx, const char *dir, const char *expected,
     const char *const *overrides)
 {
@@ -120,7 +120,7 @@ t_random_params(const struct nl_layout *lo, double *p, uint64_t seed, double sca
 			    scale * nl_rng_normal(&rng);
 }
 
-static void
+static inline void
 t_fixture_free(struct fixture *fx)
 {
 	nl_config_free(&fx->cfg);
@@ -134,7 +134,7 @@ t_fixture_free(struct fixture *fx)
 }
 
 /* ‖a − b‖ / ‖b‖ */
-static double
+static inline double
 rel_err(const void *a, int a_is_float, const double *b, size_t n)
 {
 	double num = 0, den = 0;
@@ -149,7 +149,7 @@ rel_err(const void *a, int a_is_float, const double *b, size_t n)
 /* Loss, logits and all gradients of the fixture in dir with the expectations of file
  * expected (config keys overridden by "key=value" strings), in double or float, each within
  * relative error tol. */
-static void
+static inline void
 t_reference_check(const char *dir, const char *expected, const char *const *overrides,
     int use_float, double tol)
 {

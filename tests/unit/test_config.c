@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 46);
+	T_CHECK(n == 54);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -329,7 +329,8 @@ T_TEST(test_set_errors)
 	    "(longer than 31 characters once written)");
 	set_fails("cms.periods", "2097152", NL_ERANGE, "invalid value for cms.periods: '2097152' "
 	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
-	set_fails("optim", "sgd", NL_EFORMAT, "invalid value for optim: 'sgd' (must be adamw)");
+	set_fails("optim", "adam", NL_EFORMAT, "invalid value for optim: 'adam' (must be one of "
+	    "sgd, momentum, adamw, muon, m3, m3-ema, delta-momentum, dmgd)");
 
 	/* the format line */
 	set_fails("format", "nl-checkpoint 2", NL_EUNSUPPORTED,
@@ -520,6 +521,9 @@ T_TEST(test_format)
 	    "cms.teach = 0\n"
 	    "context = 128\n"
 	    "d_model = 128\n"
+	    "delta.lambda = 0.5\n"
+	    "delta.precond = none\n"
+	    "dmgd.hidden = 16\n"
 	    "eta_max = 0.2\n"
 	    "eval.curve = none\n"
 	    "eval.mode = window\n"
@@ -528,6 +532,9 @@ T_TEST(test_format)
 	    "inner_momentum = 1\n"
 	    "inner_step = prox-chunk+ema\n"
 	    "layers = 2\n"
+	    "m3.alpha = 1\n"
+	    "m3.beta3 = 0.9\n"
+	    "m3.period = 100\n"
 	    "mem.w1_scale = 0\n"
 	    "meta_grad = full\n"
 	    "mlp.hidden = 608\n"
@@ -540,6 +547,8 @@ T_TEST(test_format)
 	    "optim.eps = 1e-8\n"
 	    "optim.lr = 0.001\n"
 	    "optim.lr_min = 0.0001\n"
+	    "optim.momentum = 0.9\n"
+	    "optim.ns_steps = 5\n"
 	    "optim.schedule = cosine\n"
 	    "optim.warmup = 100\n"
 	    "optim.weight_decay = 0.1\n"

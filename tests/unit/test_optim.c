@@ -1,0 +1,363 @@
+/* nl — see LICENSE. The outer optimizers (MODEL §2.4, D12): every rule's first six steps on a
+ * 2×3 matrix and a 3-vector against the independent numpy reference of tests/ref/gen_optim.py;
+ * Newton–Schulz's output is orthogonal; DGD's closed form is the exact proximal step; M3's
+ * slow momentum moves only at period ends and with α = 0 has no effect; delta momentum with
+ * λ = 0 is momentum; the state exported and imported continues bit for bit. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "t_fixture.h"
+#include "kernels.h"
+#include "optim.h"
+
+/* A layout of two tensors: a weight-decayed 2×3 projection (a matrix to muon and m3) and a
+ * 3-vector norm weight. */
+static void
+toy_layout(struct nl_layout *lo)
+{
+	static struct nl_param p[2];
+	memset(p, 0, sizeof p);
+	snprintf(p[0].name, sizeof p[0].name, "layers.0.attn.w_o");
+	p[0].rank = 2, p[0].dims[0] = 2, p[0].dims[1] = 3, p[0].numel = 6, p[0].decay = 1;
+	snprintf(p[1].name, sizeof p[1].name, "layers.0.attn.norm.weight");
+	p[1].rank = 1, p[1].dims[0] = 3, p[1].numel = 3, p[1].offset = 16;
+	lo->n = lo->cap = 2, lo->p = p, lo->total = 19;
+}
+
+static double
+hp(const struct nl_tset *ts, const char *key)
+{
+	char name[32];
+	snprintf(name, sizeof name, "hp.%s", key);
+	const double *v = f64(ts, name, 1);
+	return v ? *v : NAN;
+}
+
+/* The fixture's hyperparameters, and optimizer name (a "-adam" suffix: delta.precond adam). */
+static void
+toy_config(struct nl_config *c, const struct nl_tset *ts, const char *name)
+{
+	nl_config_init(c);
+	snprintf(c->optim, sizeof c->optim, "%s", name);
+	char *adam = strstr(c->optim, "-adam");
+	if (adam) {
+		*adam = '\0';
+		snprintf(c->delta_precond, sizeof c->delta_precond, "adam");
+	}
+	c->optim_weight_decay = hp(ts, "wd"), c->optim_momentum = hp(ts, "mu");
+	c->optim_beta1 = hp(ts, "beta1"), c->optim_beta2 = hp(ts, "beta2"), c->optim_eps = hp(ts, "eps");
+	c->optim_ns_steps = (int64_t)hp(ts, "ns_steps"), c->m3_period = (int64_t)hp(ts, "period");
+	c->m3_beta3 = hp(ts, "beta3"), c->m3_alpha = hp(ts, "alpha3");
+	c->delta_lambda = hp(ts, "lam"), c->dmgd_hidden = (int64_t)hp(ts, "hidden");
+}
+
+T_TEST(first_steps_match_the_reference)
+{
+	static const char *const names[] = { "sgd", "momentum", "adamw", "muon", "m3", "m3-ema",
+		"delta-momentum", "delta-momentum-adam", "dmgd" };
+	struct nl_tset ts;
+	struct nl_layout lo;
+	if (load("tests/ref/optim/expected.npz", &ts)) {
+		T_CHECK(0);
+		return;
+	}
+	toy_layout(&lo);
+	const double *w0 = f64(&ts, "w0", 6), *n0 = f64(&ts, "n0", 3);
+	const double *gw = f64(&ts, "g.w", 36), *gn = f64(&ts, "g.n", 18);
+	const double *wa_w = f64(&ts, "dmgd.wa.w", 6), *wa_n = f64(&ts, "dmgd.wa.n", 6);
+	T_CHECK(w0 && n0 && gw && gn && wa_w && wa_n);
+	for (size_t k = 0; w0 && n0 && gw && gn && wa_w && wa_n && k < sizeof names / sizeof *names;
+	    k++) {
+		char key[64];
+		snprintf(key, sizeof key, "%s.w", names[k]);
+		const double *ew = f64(&ts, key, 36);
+		snprintf(key, sizeof key, "%s.n", names[k]);
+		const double *en = f64(&ts, key, 18);
+		struct nl_config c;
+		struct nl_optim o;
+		struct nl_err err = { 0 };
+		toy_config(&c, &ts, names[k]);
+		if (ew == NULL || en == NULL || nl_optim_init(&o, &c, &lo, 1, &err)) {
+			printf("# %s: %s\n", names[k], err.msg);
+			T_CHECK(0);
+			continue;
+		}
+		if (o.extra)     /* the reference's W_a (hidden 2 × cols 3) */
+			for (int e = 0; e < 6; e++) {
+				o.extra[o.extra_off[0] + e] = (float)wa_w[e];
+				o.extra[o.extra_off[1] + e] = (float)wa_n[e];
+			}
+		float p[19] = { 0 }, g[19] = { 0 };
+		for (int e = 0; e < 6; e++)
+			p[e] = (float)w0[e];
+		for (int e = 0; e < 3; e++)
+			p[16 + e] = (float)n0[e];
+		double worst = 0;
+		for (int s = 0; s < 6; s++) {
+			for (int e = 0; e < 6; e++)
+				g[e] = (float)gw[s * 6 + e];
+			for (int e = 0; e < 3; e++)
+				g[16 + e] = (float)gn[s * 3 + e];
+			nl_optim_step(&o, p, g, hp(&ts, "lr"));
+			for (int e = 0; e < 6; e++)
+				worst = fmax(worst, fabs(p[e] - ew[s * 6 + e]) / fmax(1, fabs(ew[s * 6 + e])));
+			for (int e = 0; e < 3; e++)
+				worst = fmax(worst, fabs(p[16 + e] - en[s * 3 + e]) /
+				    fmax(1, fabs(en[s * 3 + e])));
+		}
+		T_CHECK_MSG(worst < 2e-5, "%s: worst relative difference %.3g", names[k], worst);
+		nl_optim_free(&o);
+		nl_config_free(&c);
+	}
+	nl_tset_free(&ts);
+}
+
+static void
+fill(double *x, size_t n, uint64_t seed)
+{
+	struct nl_rng r;
+	nl_rng_seed(&r, seed);
+	for (size_t i = 0; i < n; i++)
+		x[i] = nl_rng_normal(&r);
+}
+
+/* XᵀX − I (r ≥ c) or XXᵀ − I, largest entry */
+static double
+orth_error(const double *o, int r, int c)
+{
+	int s = r < c ? r : c, tall = r >= c;
+	double worst = 0;
+	for (int i = 0; i < s; i++)
+		for (int j = 0; j < s; j++) {
+			double t = 0;
+			for (int k = 0; k < (tall ? r : c); k++)
+				t += tall ? o[k * c + i] * o[k * c + j] : o[i * c + k] * o[j * c + k];
+			worst = fmax(worst, fabs(t - (i == j)));
+		}
+	return worst;
+}
+
+T_TEST(newton_schulz_orthogonalises)
+{
+	static const int shapes[][2] = { { 7, 4 }, { 4, 7 }, { 5, 5 } };
+	for (size_t k = 0; k < 3; k++) {
+		int r = shapes[k][0], c = shapes[k][1], s = r < c ? r : c;
+		double x[49], o[49], oref[49], work[25 + 49];
+		float xf[49], of[49], wf[25 + 49];
+		fill(x, (size_t)r * c, 40 + k);
+		/* singular values of x / ‖x‖_F lie in (0, 1]; thirty cubic steps take them to 1 */
+		nlk_ns_f64(o, x, r, c, 30, work);
+		T_CHECK_MSG(orth_error(o, r, c) < 1e-12, "%dx%d: %.3g", r, c, orth_error(o, r, c));
+		nlk_ns_ref_f64(oref, x, r, c, 30, work);
+		for (int i = 0; i < r * c; i++)
+			T_NEAR(o[i], oref[i], 1e-12);
+		/* the default 5 steps: every singular value moved toward 1, none past it */
+		nlk_ns_f64(o, x, r, c, 5, work);
+		double fro = 0;
+		for (int i = 0; i < r * c; i++)
+			fro += o[i] * o[i];
+		T_CHECK(fro <= s + 1e-12 && fro > 0.5 * s);
+		for (int i = 0; i < r * c; i++)
+			xf[i] = (float)x[i];
+		nlk_ns(of, xf, r, c, 30, wf);
+		for (int i = 0; i < r * c; i++)
+			o[i] = of[i];
+		T_CHECK(orth_error(o, r, c) < 1e-5);
+		(void)s;
+	}
+	double z[6] = { 0 }, oz[6], w[4 + 6];
+	nlk_ns_f64(oz, z, 2, 3, 5, w);
+	for (int i = 0; i < 6; i++)
+		T_CHECK(oz[i] == 0);
+}
+
+/* The proximal step solved directly: W (x xᵀ + I/η) = u xᵀ + W_t/η, row by row by Gaussian
+ * elimination, against the closed form of eq. 57. */
+T_TEST(dgd_is_the_exact_proximal_step)
+{
+	enum { R = 3, C = 4 };
+	for (int k = 0; k < 3; k++) {
+		double w[R * C], x[C], u[R], closed[R * C], work[R];
+		double eta = k == 0 ? 0.3 : k == 1 ? 1.0 : 5.0;
+		fill(w, R * C, 60 + k), fill(x, C, 70 + k), fill(u, R, 80 + k);
+		if (k == 1) {           /* unit x: η' = η/(1+η), eq. 57 */
+			double nx = 0;
+			for (int j = 0; j < C; j++)
+				nx += x[j] * x[j];
+			for (int j = 0; j < C; j++)
+				x[j] /= sqrt(nx);
+		}
+		memcpy(closed, w, sizeof w);
+		nlk_dgd_step_f64(closed, x, u, R, C, eta, work);
+		for (int i = 0; i < R; i++) {
+			double a[C][C + 1];
+			for (int p = 0; p < C; p++) {
+				for (int q = 0; q < C; q++)
+					a[p][q] = x[p] * x[q] + (p == q) / eta;
+				a[p][C] = u[i] * x[p] + w[i * C + p] / eta;
+			}
+			for (int p = 0; p < C; p++)          /* symmetric positive definite */
+				for (int q = p + 1; q < C; q++) {
+					double f = a[q][p] / a[p][p];
+					for (int e = p; e <= C; e++)
+						a[q][e] -= f * a[p][e];
+				}
+			double sol[C];
+			for (int p = C - 1; p >= 0; p--) {
+				double t = a[p][C];
+				for (int q = p + 1; q < C; q++)
+					t -= a[p][q] * sol[q];
+				sol[p] = t / a[p][p];
+			}
+			for (int p = 0; p < C; p++)
+				T_NEAR(closed[i * C + p], sol[p], 1e-13);
+		}
+	}
+}
+
+/* Runs optimizer c over the toy layout for n steps of seeded gradients; the parameters after
+ * each step go to trace (n × 19), M3's M2 after each step to m2 (n × 6) when not NULL. */
+static void
+toy_run(const struct nl_config *c, int n, float *trace, float *m2)
+{
+	struct nl_layout lo;
+	struct nl_optim o;
+	struct nl_err err = { 0 };
+	double g64[19];
+	float p[19] = { 0 }, g[19] = { 0 };
+	toy_layout(&lo);
+	if (nl_optim_init(&o, c, &lo, 1, &err)) {
+		printf("# %s\n", err.msg);
+		T_CHECK(0);
+		return;
+	}
+	fill(g64, 19, 5);
+	for (int e = 0; e < 19; e++)
+		p[e] = (float)g64[e];
+	for (int s = 0; s < n; s++) {
+		fill(g64, 19, 100 + (uint64_t)s);
+		for (int e = 0; e < 19; e++)
+			g[e] = (float)g64[e];
+		nl_optim_step(&o, p, g, 0.05);
+		memcpy(trace + s * 19, p, sizeof p);
+		if (m2)
+			memcpy(m2 + s * 6, o.slot[2], 6 * sizeof *m2);
+	}
+	nl_optim_free(&o);
+}
+
+T_TEST(m3_slow_momentum_moves_at_period_ends_only)
+{
+	struct nl_config c;
+	float tr[7 * 19], m2[7 * 6], tr2[7 * 19];
+	nl_config_init(&c);
+	snprintf(c.optim, sizeof c.optim, "m3");
+	c.m3_period = 3;
+	toy_run(&c, 7, tr, m2);
+	for (int s = 1; s < 7; s++) {
+		int moved = memcmp(m2 + s * 6, m2 + (s - 1) * 6, 6 * sizeof *m2) != 0;
+		T_CHECK_MSG(moved == ((s + 1) % 3 == 0), "step %d: M2 %s", s + 1,
+		    moved ? "moved" : "still");
+	}
+	/* α = 0: the slow momentum has no effect, whatever β3 */
+	c.m3_alpha = 0;
+	toy_run(&c, 7, tr, NULL);
+	c.m3_beta3 = 0.3;
+	toy_run(&c, 7, tr2, NULL);
+	T_CHECK(memcmp(tr, tr2, sizeof tr) == 0);
+	/* with α = 1 the first period (O2 = 0) is the same; the next is not */
+	c.m3_alpha = 1;
+	toy_run(&c, 7, tr2, NULL);
+	T_CHECK(memcmp(tr, tr2, 3 * 19 * sizeof *tr) == 0);
+	T_CHECK(memcmp(tr + 3 * 19, tr2 + 3 * 19, 19 * sizeof *tr) != 0);
+	nl_config_free(&c);
+}
+
+T_TEST(delta_momentum_with_lambda_0_is_momentum)
+{
+	struct nl_config c;
+	float a[5 * 19], b[5 * 19];
+	nl_config_init(&c);
+	snprintf(c.optim, sizeof c.optim, "momentum");
+	toy_run(&c, 5, a, NULL);
+	snprintf(c.optim, sizeof c.optim, "delta-momentum");
+	c.delta_lambda = 0;
+	toy_run(&c, 5, b, NULL);
+	T_CHECK(memcmp(a, b, sizeof a) == 0);
+	c.delta_lambda = 0.5;
+	toy_run(&c, 5, b, NULL);
+	T_CHECK(memcmp(a + 19, b + 19, 19 * sizeof *a) != 0);
+	nl_config_free(&c);
+}
+
+/* Two steps, the state through export and import into a fresh optimizer, two more: the
+ * same bits as four steps in one. */
+T_TEST(state_round_trip_is_bit_exact)
+{
+	static const char *const names[] = { "sgd", "momentum", "adamw", "muon", "m3", "m3-ema",
+		"delta-momentum", "delta-momentum-adam", "dmgd" };
+	struct nl_layout lo;
+	toy_layout(&lo);
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		struct nl_config c;
+		struct nl_optim a, b;
+		struct nl_tset ts;
+		struct nl_err err = { 0 };
+		double g64[19];
+		float pa[19], pb[19], g[19];
+		nl_config_init(&c);
+		snprintf(c.optim, sizeof c.optim, "%s", names[k]);
+		char *adam = strstr(c.optim, "-adam");
+		if (adam)
+			*adam = '\0', snprintf(c.delta_precond, sizeof c.delta_precond, "adam");
+		c.m3_period = 3;
+		nl_tset_init(&ts);
+		T_CHECK(nl_optim_init(&a, &c, &lo, 7, &err) == 0);
+		fill(g64, 19, 5);
+		for (int e = 0; e < 19; e++)
+			pa[e] = (float)g64[e];
+		for (int s = 0; s < 4; s++) {
+			if (s == 2) {
+				memcpy(pb, pa, sizeof pa);
+				T_CHECK(nl_optim_export(&a, &ts, &err) == 0);
+				/* another seed: dmgd's W_a must come from the file */
+				T_CHECK(nl_optim_init(&b, &c, &lo, 8, &err) == 0);
+				T_CHECK_MSG(nl_optim_import(&b, &ts, 2, &err) == 0, "%s", err.msg);
+			}
+			fill(g64, 19, 200 + (uint64_t)s);
+			for (int e = 0; e < 19; e++)
+				g[e] = (float)g64[e];
+			nl_optim_step(&a, pa, g, 0.05);
+			if (s >= 2)
+				nl_optim_step(&b, pb, g, 0.05);
+		}
+		T_CHECK_MSG(memcmp(pa, pb, sizeof pa) == 0, "%s", names[k]);
+		/* a state missing a tensor is refused by name */
+		if (a.nslots > 0) {
+			struct nl_tset empty;
+			nl_tset_init(&empty);
+			T_CHECK(nl_optim_import(&b, &empty, 2, &err) != 0 &&
+			    strstr(err.msg, "optim.nlt: m.layers.0.attn.w_o missing") != NULL);
+			nl_tset_free(&empty);
+		}
+		nl_optim_free(&a);
+		nl_optim_free(&b);
+		nl_tset_free(&ts);
+		nl_config_free(&c);
+	}
+}
+
+int
+main(void)
+{
+	t_run(first_steps_match_the_reference, "first_steps_match_the_reference");
+	t_run(newton_schulz_orthogonalises, "newton_schulz_orthogonalises");
+	t_run(dgd_is_the_exact_proximal_step, "dgd_is_the_exact_proximal_step");
+	t_run(m3_slow_momentum_moves_at_period_ends_only, "m3_slow_momentum_moves_at_period_ends_only");
+	t_run(delta_momentum_with_lambda_0_is_momentum, "delta_momentum_with_lambda_0_is_momentum");
+	t_run(state_round_trip_is_bit_exact, "state_round_trip_is_bit_exact");
+	return t_done();
+}
