@@ -1,8 +1,9 @@
 /* nl — see LICENSE. One training step taken apart: milliseconds of the forward, the backward
  * and the AdamW update, and model GFLOP/s, at a given shape, family and thread count. The
  * phase breakdown `bench/train` cannot see (it times whole steps).
- * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch [model [steps]]] (default:
- * nanoGPT's baby shape 128 4 344 64 12, transformer; 4 heads, vocabulary 257). */
+ * Usage: build/bench/step threads [d_model layers mlp.hidden seq batch [model [steps [optim]]]]
+ * (default: nanoGPT's baby shape 128 4 344 64 12, transformer, adamw; 4 heads, vocabulary 257;
+ * mlp.hidden is also the CMS levels' width). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "kernels.h"
 #include "model.h"
+#include "optim.h"
 #include "transformer.h"
 
 int
@@ -29,7 +31,8 @@ main(int argc, char **argv)
 		steps = argc > 8 ? atoi(argv[8]) : 5;
 	}
 	nl_config_init(&c);
-	if (argc > 7 && nl_config_set(&c, "model", argv[7], &err)) {
+	if ((argc > 7 && nl_config_set(&c, "model", argv[7], &err)) ||
+	    (argc > 9 && nl_config_set(&c, "optim", argv[9], &err))) {
 		fprintf(stderr, "step: %s\n", err.msg);
 		return 1;
 	}
@@ -43,8 +46,12 @@ main(int argc, char **argv)
 	nl_model_init_params(&m, 1);
 	nl_model_set_threads(threads);
 	int32_t *ids = malloc((size_t)b * t * sizeof *ids), *tg = malloc((size_t)b * t * sizeof *tg);
-	float *g = calloc(m.lo.total, sizeof *g), *mo = calloc(m.lo.total, sizeof *mo);
-	float *ve = calloc(m.lo.total, sizeof *ve);
+	float *g = calloc(m.lo.total, sizeof *g);
+	struct nl_optim o;
+	if (nl_optim_init(&o, &m.cfg, &m.lo, 1, &err)) {
+		fprintf(stderr, "step: %s\n", err.msg);
+		return 1;
+	}
 	for (int i = 0; i < b * t; i++)
 		ids[i] = i * 7 % 257, tg[i] = i * 13 % 257;
 	double fwd = 0, bwd = 0, opt = 0;
@@ -55,16 +62,18 @@ main(int argc, char **argv)
 		memset(g, 0, m.lo.total * sizeof *g);
 		nl_tf_backward(&tf, m.params, g, 1.0 / (b * t));
 		double t2 = nl_cli_seconds();
-		nlk_adamw_step(m.params, mo, ve, g, m.lo.total, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, s + 1);
+		nl_optim_step(&o, m.params, g, 1e-4);
 		double t3 = nl_cli_seconds();
 		if (s >= 3)   /* warm-up steps left out */
 			fwd += t1 - t0, bwd += t2 - t1, opt += t3 - t2;
 	}
 	double step = (fwd + bwd + opt) / steps;
-	printf("threads %d d %d L %d f %d T %d B %d: forward %.2f ms, backward %.2f ms, adamw %.2f ms, "
+	printf("threads %d d %d L %d f %d T %d B %d: forward %.2f ms, backward %.2f ms, %s %.2f ms, "
 	    "step %.2f ms, %.1f model GFLOP/s\n", threads, d, layers, hidden, t, b, fwd / steps * 1e3,
-	    bwd / steps * 1e3, opt / steps * 1e3, step * 1e3, nl_tf_train_flops(&tf, b, t) / step / 1e9);
-	free(ids), free(tg), free(g), free(mo), free(ve);
+	    bwd / steps * 1e3, m.cfg.optim, opt / steps * 1e3, step * 1e3,
+	    nl_tf_train_flops(&tf, b, t) / step / 1e9);
+	free(ids), free(tg), free(g);
+	nl_optim_free(&o);
 	nl_tf_free(&tf);
 	nl_model_free(&m);
 	nl_config_free(&c);

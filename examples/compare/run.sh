@@ -71,4 +71,9 @@ for model in transformer titans hope-attention hope; do
 	printf "$row\t$train_s\n" >> "$out/table.tsv"
 done
 column -t -s "$(printf '\t')" "$out/table.tsv"
-echo "curves: $out/curves.tsv"
+if command -v gnuplot > /dev/null; then
+	gnuplot -e "dir='$out'" examples/compare/plot.gp
+	echo "curves: $out/curves.tsv, $out/curves.png"
+else
+	echo "curves: $out/curves.tsv (no gnuplot: no picture)"
+fi

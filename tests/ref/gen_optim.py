@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Independent float64 numpy reference for nl's outer optimizers (MODEL.md §2.4, D12),
-written from the equations only: six steps of each rule on a 2×3 matrix (a weight-decayed
-dense projection: muon and m3 orthogonalise it) and a 3-vector (a norm weight: no decay,
-AdamW's step in muon and m3), from fixed gradients.
+written from the equations only: six steps of each rule on a 2×3 matrix and a 3×2 one
+(weight-decayed dense projections: muon and m3 orthogonalise them, and muon scales the tall
+one by √(3/2)) and a 3-vector (a norm weight: no decay, AdamW's step in muon and m3), from
+fixed gradients.
 
 Writes tests/ref/optim/expected.npz.  Regenerate with:
 
@@ -146,12 +147,17 @@ def main():
     gn = rs.standard_normal((STEPS, 3))
     wa_w = rs.standard_normal((HP["hidden"], 3)) / np.sqrt(3)
     wa_n = rs.standard_normal((HP["hidden"], 3)) / np.sqrt(3)
-    exp = {"w0": w0, "n0": n0, "g.w": gw, "g.n": gn, "dmgd.wa.w": wa_w, "dmgd.wa.n": wa_n}
+    t0 = rs.standard_normal((3, 2))
+    gt = rs.standard_normal((STEPS, 3, 2))
+    wa_t = rs.standard_normal((HP["hidden"], 2)) / np.sqrt(2)
+    exp = {"w0": w0, "n0": n0, "g.w": gw, "g.n": gn, "dmgd.wa.w": wa_w, "dmgd.wa.n": wa_n,
+           "t0": t0, "g.t": gt, "dmgd.wa.t": wa_t}
     for k, v in HP.items():
         exp["hp." + k] = np.array(float(v))
     for name in NAMES:
         exp[name + ".w"] = run(name, w0, gw, wa_w, True)
         exp[name + ".n"] = run(name, n0, gn, wa_n, False)
+        exp[name + ".t"] = run(name, t0, gt, wa_t, True)
     # self-checks: NS output is orthogonal; delta momentum with λ = 0 is momentum
     o = ns(rs.standard_normal((5, 3)), 30)
     ok = np.abs(o.T @ o - np.eye(3)).max() < 1e-12

@@ -13,18 +13,23 @@
 #include "kernels.h"
 #include "optim.h"
 
-/* A layout of two tensors: a weight-decayed 2×3 projection (a matrix to muon and m3) and a
- * 3-vector norm weight. */
+/* A layout of three tensors: weight-decayed 2×3 and 3×2 projections (matrices to muon and m3;
+ * muon scales the tall one by √(3/2)) and a 3-vector norm weight. */
+enum { N_OFF = 16, T_OFF = 32, TOTAL = 38 };
+
 static void
 toy_layout(struct nl_layout *lo)
 {
-	static struct nl_param p[2];
+	static struct nl_param p[3];
 	memset(p, 0, sizeof p);
 	snprintf(p[0].name, sizeof p[0].name, "layers.0.attn.w_o");
 	p[0].rank = 2, p[0].dims[0] = 2, p[0].dims[1] = 3, p[0].numel = 6, p[0].decay = 1;
 	snprintf(p[1].name, sizeof p[1].name, "layers.0.attn.norm.weight");
-	p[1].rank = 1, p[1].dims[0] = 3, p[1].numel = 3, p[1].offset = 16;
-	lo->n = lo->cap = 2, lo->p = p, lo->total = 19;
+	p[1].rank = 1, p[1].dims[0] = 3, p[1].numel = 3, p[1].offset = N_OFF;
+	snprintf(p[2].name, sizeof p[2].name, "layers.0.mlp.w_down");
+	p[2].rank = 2, p[2].dims[0] = 3, p[2].dims[1] = 2, p[2].numel = 6, p[2].offset = T_OFF;
+	p[2].decay = 1;
+	lo->n = lo->cap = 3, lo->p = p, lo->total = TOTAL;
 }
 
 static double
@@ -68,44 +73,54 @@ T_TEST(first_steps_match_the_reference)
 	const double *w0 = f64(&ts, "w0", 6), *n0 = f64(&ts, "n0", 3);
 	const double *gw = f64(&ts, "g.w", 36), *gn = f64(&ts, "g.n", 18);
 	const double *wa_w = f64(&ts, "dmgd.wa.w", 6), *wa_n = f64(&ts, "dmgd.wa.n", 6);
-	T_CHECK(w0 && n0 && gw && gn && wa_w && wa_n);
-	for (size_t k = 0; w0 && n0 && gw && gn && wa_w && wa_n && k < sizeof names / sizeof *names;
-	    k++) {
+	const double *t0 = f64(&ts, "t0", 6), *gt = f64(&ts, "g.t", 36);
+	const double *wa_t = f64(&ts, "dmgd.wa.t", 4);
+	const int have = w0 && n0 && gw && gn && wa_w && wa_n && t0 && gt && wa_t;
+	T_CHECK(have);
+	for (size_t k = 0; have && k < sizeof names / sizeof *names; k++) {
 		char key[64];
 		snprintf(key, sizeof key, "%s.w", names[k]);
 		const double *ew = f64(&ts, key, 36);
 		snprintf(key, sizeof key, "%s.n", names[k]);
 		const double *en = f64(&ts, key, 18);
+		snprintf(key, sizeof key, "%s.t", names[k]);
+		const double *et = f64(&ts, key, 36);
 		struct nl_config c;
 		struct nl_optim o;
 		struct nl_err err = { 0 };
 		toy_config(&c, &ts, names[k]);
-		if (ew == NULL || en == NULL || nl_optim_init(&o, &c, &lo, 1, &err)) {
+		if (ew == NULL || en == NULL || et == NULL || nl_optim_init(&o, &c, &lo, 1, &err)) {
 			printf("# %s: %s\n", names[k], err.msg);
 			T_CHECK(0);
 			continue;
 		}
-		if (o.extra)     /* the reference's W_a (hidden 2 × cols 3) */
+		if (o.extra) {   /* the reference's W_a (hidden 2 × cols) */
 			for (int e = 0; e < 6; e++) {
 				o.extra[o.extra_off[0] + e] = (float)wa_w[e];
 				o.extra[o.extra_off[1] + e] = (float)wa_n[e];
 			}
-		float p[19] = { 0 }, g[19] = { 0 };
+			for (int e = 0; e < 4; e++)
+				o.extra[o.extra_off[2] + e] = (float)wa_t[e];
+		}
+		float p[TOTAL] = { 0 }, g[TOTAL] = { 0 };
 		for (int e = 0; e < 6; e++)
-			p[e] = (float)w0[e];
+			p[e] = (float)w0[e], p[T_OFF + e] = (float)t0[e];
 		for (int e = 0; e < 3; e++)
-			p[16 + e] = (float)n0[e];
+			p[N_OFF + e] = (float)n0[e];
 		double worst = 0;
 		for (int s = 0; s < 6; s++) {
 			for (int e = 0; e < 6; e++)
-				g[e] = (float)gw[s * 6 + e];
+				g[e] = (float)gw[s * 6 + e], g[T_OFF + e] = (float)gt[s * 6 + e];
 			for (int e = 0; e < 3; e++)
-				g[16 + e] = (float)gn[s * 3 + e];
+				g[N_OFF + e] = (float)gn[s * 3 + e];
 			nl_optim_step(&o, p, g, hp(&ts, "lr"));
-			for (int e = 0; e < 6; e++)
+			for (int e = 0; e < 6; e++) {
 				worst = fmax(worst, fabs(p[e] - ew[s * 6 + e]) / fmax(1, fabs(ew[s * 6 + e])));
+				worst = fmax(worst, fabs(p[T_OFF + e] - et[s * 6 + e]) /
+				    fmax(1, fabs(et[s * 6 + e])));
+			}
 			for (int e = 0; e < 3; e++)
-				worst = fmax(worst, fabs(p[16 + e] - en[s * 3 + e]) /
+				worst = fmax(worst, fabs(p[N_OFF + e] - en[s * 3 + e]) /
 				    fmax(1, fabs(en[s * 3 + e])));
 		}
 		T_CHECK_MSG(worst < 2e-5, "%s: worst relative difference %.3g", names[k], worst);
@@ -219,30 +234,30 @@ T_TEST(dgd_is_the_exact_proximal_step)
 }
 
 /* Runs optimizer c over the toy layout for n steps of seeded gradients; the parameters after
- * each step go to trace (n × 19), M3's M2 after each step to m2 (n × 6) when not NULL. */
+ * each step go to trace (n × TOTAL), M3's M2 after each step to m2 (n × 6) when not NULL. */
 static void
 toy_run(const struct nl_config *c, int n, float *trace, float *m2)
 {
 	struct nl_layout lo;
 	struct nl_optim o;
 	struct nl_err err = { 0 };
-	double g64[19];
-	float p[19] = { 0 }, g[19] = { 0 };
+	double g64[TOTAL];
+	float p[TOTAL] = { 0 }, g[TOTAL] = { 0 };
 	toy_layout(&lo);
 	if (nl_optim_init(&o, c, &lo, 1, &err)) {
 		printf("# %s\n", err.msg);
 		T_CHECK(0);
 		return;
 	}
-	fill(g64, 19, 5);
-	for (int e = 0; e < 19; e++)
+	fill(g64, TOTAL, 5);
+	for (int e = 0; e < TOTAL; e++)
 		p[e] = (float)g64[e];
 	for (int s = 0; s < n; s++) {
-		fill(g64, 19, 100 + (uint64_t)s);
-		for (int e = 0; e < 19; e++)
+		fill(g64, TOTAL, 100 + (uint64_t)s);
+		for (int e = 0; e < TOTAL; e++)
 			g[e] = (float)g64[e];
 		nl_optim_step(&o, p, g, 0.05);
-		memcpy(trace + s * 19, p, sizeof p);
+		memcpy(trace + s * TOTAL, p, sizeof p);
 		if (m2)
 			memcpy(m2 + s * 6, o.slot[2], 6 * sizeof *m2);
 	}
@@ -252,7 +267,7 @@ toy_run(const struct nl_config *c, int n, float *trace, float *m2)
 T_TEST(m3_slow_momentum_moves_at_period_ends_only)
 {
 	struct nl_config c;
-	float tr[7 * 19], m2[7 * 6], tr2[7 * 19];
+	float tr[7 * TOTAL], m2[7 * 6], tr2[7 * TOTAL];
 	nl_config_init(&c);
 	snprintf(c.optim, sizeof c.optim, "m3");
 	c.m3_period = 3;
@@ -271,15 +286,15 @@ T_TEST(m3_slow_momentum_moves_at_period_ends_only)
 	/* with α = 1 the first period (O2 = 0) is the same; the next is not */
 	c.m3_alpha = 1;
 	toy_run(&c, 7, tr2, NULL);
-	T_CHECK(memcmp(tr, tr2, 3 * 19 * sizeof *tr) == 0);
-	T_CHECK(memcmp(tr + 3 * 19, tr2 + 3 * 19, 19 * sizeof *tr) != 0);
+	T_CHECK(memcmp(tr, tr2, 3 * TOTAL * sizeof *tr) == 0);
+	T_CHECK(memcmp(tr + 3 * TOTAL, tr2 + 3 * TOTAL, TOTAL * sizeof *tr) != 0);
 	nl_config_free(&c);
 }
 
 T_TEST(delta_momentum_with_lambda_0_is_momentum)
 {
 	struct nl_config c;
-	float a[5 * 19], b[5 * 19];
+	float a[5 * TOTAL], b[5 * TOTAL];
 	nl_config_init(&c);
 	snprintf(c.optim, sizeof c.optim, "momentum");
 	toy_run(&c, 5, a, NULL);
@@ -289,12 +304,13 @@ T_TEST(delta_momentum_with_lambda_0_is_momentum)
 	T_CHECK(memcmp(a, b, sizeof a) == 0);
 	c.delta_lambda = 0.5;
 	toy_run(&c, 5, b, NULL);
-	T_CHECK(memcmp(a + 19, b + 19, 19 * sizeof *a) != 0);
+	T_CHECK(memcmp(a + TOTAL, b + TOTAL, TOTAL * sizeof *a) != 0);
 	nl_config_free(&c);
 }
 
-/* Two steps, the state through export and import into a fresh optimizer, two more: the
- * same bits as four steps in one. */
+/* Four steps (M3 of period 3 past its first period end: M2 and O2 not zero), the state
+ * through export and import into a fresh optimizer, three more: the same bits as seven steps
+ * in one. */
 T_TEST(state_round_trip_is_bit_exact)
 {
 	static const char *const names[] = { "sgd", "momentum", "adamw", "muon", "m3", "m3-ema",
@@ -306,8 +322,8 @@ T_TEST(state_round_trip_is_bit_exact)
 		struct nl_optim a, b;
 		struct nl_tset ts;
 		struct nl_err err = { 0 };
-		double g64[19];
-		float pa[19], pb[19], g[19];
+		double g64[TOTAL];
+		float pa[TOTAL], pb[TOTAL], g[TOTAL];
 		nl_config_init(&c);
 		snprintf(c.optim, sizeof c.optim, "%s", names[k]);
 		char *adam = strstr(c.optim, "-adam");
@@ -316,22 +332,22 @@ T_TEST(state_round_trip_is_bit_exact)
 		c.m3_period = 3;
 		nl_tset_init(&ts);
 		T_CHECK(nl_optim_init(&a, &c, &lo, 7, &err) == 0);
-		fill(g64, 19, 5);
-		for (int e = 0; e < 19; e++)
+		fill(g64, TOTAL, 5);
+		for (int e = 0; e < TOTAL; e++)
 			pa[e] = (float)g64[e];
-		for (int s = 0; s < 4; s++) {
-			if (s == 2) {
+		for (int s = 0; s < 7; s++) {
+			if (s == 4) {
 				memcpy(pb, pa, sizeof pa);
 				T_CHECK(nl_optim_export(&a, &ts, &err) == 0);
 				/* another seed: dmgd's W_a must come from the file */
 				T_CHECK(nl_optim_init(&b, &c, &lo, 8, &err) == 0);
-				T_CHECK_MSG(nl_optim_import(&b, &ts, 2, &err) == 0, "%s", err.msg);
+				T_CHECK_MSG(nl_optim_import(&b, &ts, 4, &err) == 0, "%s", err.msg);
 			}
-			fill(g64, 19, 200 + (uint64_t)s);
-			for (int e = 0; e < 19; e++)
+			fill(g64, TOTAL, 200 + (uint64_t)s);
+			for (int e = 0; e < TOTAL; e++)
 				g[e] = (float)g64[e];
 			nl_optim_step(&a, pa, g, 0.05);
-			if (s >= 2)
+			if (s >= 4)
 				nl_optim_step(&b, pb, g, 0.05);
 		}
 		T_CHECK_MSG(memcmp(pa, pb, sizeof pa) == 0, "%s", names[k]);
