@@ -24,15 +24,14 @@
 import argparse
 import math
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
 import gen_memory as gm  # noqa: E402
+from memory_torch import time_steps  # noqa: E402
 
 S = argparse.Namespace()   # shapes and settings, set in main()
 
@@ -311,26 +310,7 @@ def main():
     gc.PERIODS = periods
     params = {k: torch.tensor(v, dtype=torch.float32, requires_grad=True)
               for k, v in gc.make_params(a.family).items()}
-    rs = np.random.RandomState(1)
-    tokens = torch.tensor(rs.randint(0, a.vocab, size=(a.batch, a.seq + 1)).astype(np.int64))
-    mask = torch.ones(a.batch, a.seq, dtype=torch.uint8)
-    times = []
-    for s in range(a.steps + 1):
-        t0 = time.perf_counter()
-        loss, grads = step(params, tokens, mask)
-        dt = (time.perf_counter() - t0) * 1e3
-        if s == 0:
-            print("# warm-up step: loss %.4f (ln V = %.4f), %.0f ms" % (loss.item(),
-                  np.log(a.vocab), dt))
-            if not all(torch.isfinite(g).all() for g in grads if g is not None):
-                sys.exit("hope_torch: non-finite gradient")
-            continue
-        times.append(dt)
-    med = statistics.median(times)
-    print("\t".join(str(x) for x in (a.family, a.d, a.layers, a.heads, a.hidden, a.seq, a.batch,
-                                      a.threads, "%.0f" % med, "%.0f" % min(times),
-                                      "%.0f" % max(times), "%.0f" % (a.seq * a.batch / med * 1e3))))
-
+    time_steps(a, params, step)
 
 if __name__ == "__main__":
     main()

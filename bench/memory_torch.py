@@ -44,29 +44,37 @@ def main():
     ref.DH, ref.T, ref.B, ref.ETA_MAX = a.d // a.heads, a.seq, a.batch, 0.2
     params = {k: torch.tensor(v, dtype=torch.float32, requires_grad=True)
               for k, v in ref.make_params(a.family).items()}
+    opt = ref.options("full", "prox-chunk+ema", {})
+    opt.update(chunk_memory=a.chunk_memory, chunk_other=a.chunk_other)
+
+    def step(params, tokens, mask):
+        loss, _ = ref.loss_fn(a.family, params, tokens, mask, opt)
+        return loss, torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+    time_steps(a, params, step)
+
+
+def time_steps(a, params, step):
+    """Times a.steps calls of step(params, tokens, mask) -> (loss, grads) after a warm-up
+    call, on a seeded batch of a.batch × a.seq tokens, and prints the TSV row."""
     rs = np.random.RandomState(1)
     tokens = torch.tensor(rs.randint(0, a.vocab, size=(a.batch, a.seq + 1)).astype(np.int64))
     mask = torch.ones(a.batch, a.seq, dtype=torch.uint8)
-    opt = ref.options("full", "prox-chunk+ema", {})
-    opt.update(chunk_memory=a.chunk_memory, chunk_other=a.chunk_other)
     times = []
     for s in range(a.steps + 1):
         t0 = time.perf_counter()
-        loss, _ = ref.loss_fn(a.family, params, tokens, mask, opt)
-        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        loss, grads = step(params, tokens, mask)
         dt = (time.perf_counter() - t0) * 1e3
         if s == 0:
             print("# warm-up step: loss %.4f (ln V = %.4f), %.0f ms" % (loss.item(),
                   np.log(a.vocab), dt))
             if not all(torch.isfinite(g).all() for g in grads if g is not None):
-                sys.exit("memory_torch: non-finite gradient")
+                sys.exit("%s: non-finite gradient" % os.path.basename(sys.argv[0]))
             continue
         times.append(dt)
     med = statistics.median(times)
     print("\t".join(str(x) for x in (a.family, a.d, a.layers, a.heads, a.hidden, a.seq, a.batch,
                                       a.threads, "%.0f" % med, "%.0f" % min(times),
                                       "%.0f" % max(times), "%.0f" % (a.seq * a.batch / med * 1e3))))
-
 
 if __name__ == "__main__":
     main()
