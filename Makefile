@@ -38,6 +38,9 @@ build/lib/%_f64.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DNLK_F64 -c -o $@ $<
 
+# the flags live in config.mk: a change there rebuilds the library
+$(LIBOBJ): config.mk
+
 libnl.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
