@@ -91,6 +91,8 @@ void NLK_API(nlk_m3_apply)(R *p, const R *o1, const R *o2, const R *v, size_t n,
     R eps, R vscale);
 /* DMGD (eq. 50): φ = (φ0 [r,c], W_a [h,c], W_b [c,h]) steps on Σ_r <φ0_r + W_b σ(W_a g_r), g_r>,
  * φ ← α φ − lr ∇φ; then p_r += φ0_r + W_b σ(W_a g_r). work 2·r·h + 2·c·h. */
+void NLK_API(nlk_dmgd_step_ref)(R *p, R *phi0, R *wa, R *wb, const R *g, int r, int c, int h,
+    R lr, R alpha, R *work);
 void NLK_API(nlk_dmgd_step)(R *p, R *phi0, R *wa, R *wb, const R *g, int r, int c, int h, R lr,
     R alpha, R *work);
 /* DGD (eq. 57): w [r,c] ← w (I − η' x xᵀ) + η' u xᵀ, η' = η/(1 + η xᵀx); work r. */

@@ -225,8 +225,8 @@ silu_d(nlk_real z, nlk_real *a)
 }
 
 void
-NLK(nlk_dmgd_step)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb, const nlk_real *g,
-    int r, int c, int h, nlk_real lr, nlk_real alpha, nlk_real *work)
+NLK(nlk_dmgd_step_ref)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb,
+    const nlk_real *g, int r, int c, int h, nlk_real lr, nlk_real alpha, nlk_real *work)
 {
 	nlk_real *a = work, *ds = work + (size_t)r * h;            /* a_r, (W_bᵀg_r)⊙σ'(z_r) */
 	nlk_real *gwa = ds + (size_t)r * h, *gwb = gwa + (size_t)h * c;
@@ -275,6 +275,43 @@ NLK(nlk_dmgd_step)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb, cons
 			p[(size_t)i * c + k] += y;
 		}
 	}
+}
+
+/* The same with its five products as gemms: Z = G W_aᵀ and G W_b (r × h), the two weight
+ * gradients, and the read A W_bᵀ (r × c) added to p. */
+void
+NLK(nlk_dmgd_step)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb, const nlk_real *g,
+    int r, int c, int h, nlk_real lr, nlk_real alpha, nlk_real *work)
+{
+#ifdef NL_BLAS_OPENBLAS
+	if (r <= 0 || c <= 0 || h <= 0)
+		return;
+	nlk_real *a = work, *ds = work + (size_t)r * h;
+	nlk_real *gwa = ds + (size_t)r * h, *gwb = gwa + (size_t)h * c;
+	const size_t rh = (size_t)r * h, hc = (size_t)h * c, rc = (size_t)r * c;
+	NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, r, h, c, 1, g, c, wa, c, 0, a, h);
+	NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, h, c, 1, g, c, wb, h, 0, ds, h);
+	for (size_t e = 0; e < rh; e++) {
+		nlk_real z = a[e];
+		ds[e] *= silu_d(z, &a[e]);
+	}
+	NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, h, c, r, 1, ds, h, g, c, 0, gwa, c);
+	NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, c, h, r, 1, g, c, a, h, 0, gwb, h);
+	for (size_t e = 0; e < hc; e++) {
+		wa[e] = alpha * wa[e] - lr * gwa[e];
+		wb[e] = alpha * wb[e] - lr * gwb[e];
+	}
+	for (size_t e = 0; e < rc; e++) {
+		phi0[e] = alpha * phi0[e] - lr * g[e];
+		p[e] += phi0[e];
+	}
+	NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, r, h, c, 1, g, c, wa, c, 0, a, h);
+	for (size_t e = 0; e < rh; e++)
+		silu_d(a[e], &a[e]);
+	NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, r, c, h, 1, a, h, wb, h, 1, p, c);
+#else
+	NLK(nlk_dmgd_step_ref)(p, phi0, wa, wb, g, r, c, h, lr, alpha, work);
+#endif
 }
 
 /*

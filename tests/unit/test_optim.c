@@ -2,7 +2,8 @@
  * 2×3 matrix and a 3-vector against the independent numpy reference of tests/ref/gen_optim.py;
  * Newton–Schulz's output is orthogonal; DGD's closed form is the exact proximal step; M3's
  * slow momentum moves only at period ends and with α = 0 has no effect; delta momentum with
- * λ = 0 is momentum; the state exported and imported continues bit for bit. */
+ * λ = 0 is momentum; the state exported and imported continues bit for bit; DMGD's gemm form
+ * is its loops. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,33 @@ T_TEST(dgd_is_the_exact_proximal_step)
 	}
 }
 
+/* The gemm form of DMGD's step against its loops, two steps in a row (W_b moves in the first) */
+T_TEST(dmgd_fast_matches_reference)
+{
+	static const int shapes[][3] = { { 7, 5, 3 }, { 1, 9, 16 }, { 12, 4, 2 } };
+	for (size_t k = 0; k < 3; k++) {
+		int r = shapes[k][0], c = shapes[k][1], h = shapes[k][2];
+		double g[108], p[2][108], phi[2][108], wa[2][144], wb[2][144], work[2 * 12 * 16 + 2 * 9 * 16];
+		fill(p[0], (size_t)r * c, 90 + k), fill(phi[0], (size_t)r * c, 91 + k);
+		fill(wa[0], (size_t)h * c, 92 + k), fill(wb[0], (size_t)h * c, 93 + k);
+		memcpy(p[1], p[0], sizeof p[0]), memcpy(phi[1], phi[0], sizeof phi[0]);
+		memcpy(wa[1], wa[0], sizeof wa[0]), memcpy(wb[1], wb[0], sizeof wb[0]);
+		for (int s = 0; s < 2; s++) {
+			fill(g, (size_t)r * c, 94 + k + 10 * (uint64_t)s);
+			nlk_dmgd_step_ref_f64(p[0], phi[0], wa[0], wb[0], g, r, c, h, 0.1, 0.9, work);
+			nlk_dmgd_step_f64(p[1], phi[1], wa[1], wb[1], g, r, c, h, 0.1, 0.9, work);
+		}
+		for (int e = 0; e < r * c; e++) {
+			T_NEAR(p[1][e], p[0][e], 1e-12);
+			T_NEAR(phi[1][e], phi[0][e], 1e-12);
+		}
+		for (int e = 0; e < h * c; e++) {
+			T_NEAR(wa[1][e], wa[0][e], 1e-12);
+			T_NEAR(wb[1][e], wb[0][e], 1e-12);
+		}
+	}
+}
+
 /* Runs optimizer c over the toy layout for n steps of seeded gradients; the parameters after
  * each step go to trace (n × TOTAL), M3's M2 after each step to m2 (n × 6) when not NULL. */
 static void
@@ -375,5 +403,6 @@ main(void)
 	t_run(m3_slow_momentum_moves_at_period_ends_only, "m3_slow_momentum_moves_at_period_ends_only");
 	t_run(delta_momentum_with_lambda_0_is_momentum, "delta_momentum_with_lambda_0_is_momentum");
 	t_run(state_round_trip_is_bit_exact, "state_round_trip_is_bit_exact");
+	t_run(dmgd_fast_matches_reference, "dmgd_fast_matches_reference");
 	return t_done();
 }
