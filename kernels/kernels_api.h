@@ -86,9 +86,15 @@ void NLK_API(nlk_ns)(R *o, const R *x, int r, int c, int steps, R *work);
  * or Adam's diagonal 1/(√v̂ + eps) with v = β2 v + (1−β2) g², v̂ = v/(1−β2^t). */
 void NLK_API(nlk_delta_momentum_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R alpha,
     R lambda, R beta2, R eps, int t);
-/* M3 (Algorithm 1): p −= lr (o1 + α o2) / (√(v·vscale) + eps). */
-void NLK_API(nlk_m3_apply)(R *p, const R *o1, const R *o2, const R *v, size_t n, R lr, R alpha,
-    R eps, R vscale);
+/* Muon on a matrix w [r,c]: m = μ m + g; w −= lr √max(1, r/c) NS(m); work min(r,c)² + 2rc. */
+void NLK_API(nlk_muon_step)(R *w, R *m, const R *g, int r, int c, R lr, R mu, int ns_steps,
+    R *work);
+/* M3 on a matrix, step t ≥ 1 (Algorithm 1; ema: the averaged variant): m1 += β1 g, v += β2 g²,
+ * gsum += g, w −= lr (NS(m1) + α o2)/(√v + eps); at t % period = 0: m2 += β3 gsum, gsum = 0,
+ * o2 = NS(m2). work min(r,c)² + 2rc. */
+void NLK_API(nlk_m3_step)(R *w, R *m1, R *v, R *gsum, R *m2, R *o2, const R *g, int r, int c,
+    R lr, R beta1, R beta2, R beta3, R alpha, R eps, int ns_steps, int64_t t, int64_t period,
+    int ema, R *work);
 /* DMGD (eq. 50): φ = (φ0 [r,c], W_a [h,c], W_b [c,h]) steps on Σ_r <φ0_r + W_b σ(W_a g_r), g_r>,
  * φ ← α φ − lr ∇φ; then p_r += φ0_r + W_b σ(W_a g_r). work 2·r·h + 2·c·h. */
 void NLK_API(nlk_dmgd_step_ref)(R *p, R *phi0, R *wa, R *wb, const R *g, int r, int c, int h,

@@ -195,16 +195,53 @@ NLK(nlk_delta_momentum_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_re
 	}
 }
 
+/* Muon on one matrix w [r, c]: m = μ m + g; w −= lr √max(1, r/c) NS(m). */
+void
+NLK(nlk_muon_step)(nlk_real *w, nlk_real *m, const nlk_real *g, int r, int c, nlk_real lr,
+    nlk_real mu, int ns_steps, nlk_real *work)
+{
+	const size_t n = (size_t)r * c;
+	nlk_real *o = work;
+	for (size_t j = 0; j < n; j++)
+		m[j] = mu * m[j] + g[j];
+	NLK(nlk_ns)(o, m, r, c, ns_steps, work + n);
+	const nlk_real s = lr * (nlk_real)sqrt(r > c ? (double)r / c : 1.0);
+	for (size_t j = 0; j < n; j++)
+		w[j] -= s * o[j];
+}
+
 /*
- * M3's matrix step (Algorithm 1) once O1 = NS(M1) is formed: p −= lr (o1 + α o2)/(√v̂ + eps),
- * v̂ = v·vscale (1, or 1/(1−β2^t) in the EMA variant).
+ * M3 on one matrix (Algorithm 1), step t ≥ 1:
+ *	m1 += β1 g;  v += β2 g²;  gsum += g;  w −= lr (NS(m1) + α o2) / (√v + eps);
+ * and when t ends a period, m2 += β3 gsum, gsum = 0, o2 = NS(m2) for the next period. ema:
+ * the labelled variant, m1 = β1 m1 + (1−β1) g, v = β2 v + (1−β2) g² read bias-corrected,
+ * m2 = β3 m2 + (1−β3) gsum/period.
  */
 void
-NLK(nlk_m3_apply)(nlk_real *p, const nlk_real *o1, const nlk_real *o2, const nlk_real *v,
-    size_t n, nlk_real lr, nlk_real alpha, nlk_real eps, nlk_real vscale)
+NLK(nlk_m3_step)(nlk_real *w, nlk_real *m1, nlk_real *v, nlk_real *gsum, nlk_real *m2,
+    nlk_real *o2, const nlk_real *g, int r, int c, nlk_real lr, nlk_real beta1, nlk_real beta2,
+    nlk_real beta3, nlk_real alpha, nlk_real eps, int ns_steps, int64_t t, int64_t period,
+    int ema, nlk_real *work)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] -= lr * (o1[i] + alpha * o2[i]) / (NLK_SQRT(v[i] * vscale) + eps);
+	const size_t n = (size_t)r * c;
+	nlk_real *o1 = work;
+	for (size_t j = 0; j < n; j++) {
+		m1[j] = ema ? beta1 * m1[j] + (1 - beta1) * g[j] : m1[j] + beta1 * g[j];
+		v[j] = ema ? beta2 * v[j] + (1 - beta2) * g[j] * g[j] : v[j] + beta2 * g[j] * g[j];
+		gsum[j] += g[j];
+	}
+	NLK(nlk_ns)(o1, m1, r, c, ns_steps, work + n);
+	const nlk_real vscale = ema ? (nlk_real)(1 / (1 - pow((double)beta2, (double)t))) : 1;
+	for (size_t j = 0; j < n; j++)
+		w[j] -= lr * (o1[j] + alpha * o2[j]) / (NLK_SQRT(v[j] * vscale) + eps);
+	if (t % period != 0)
+		return;
+	const nlk_real mean = (nlk_real)(1.0 / (double)period);
+	for (size_t j = 0; j < n; j++) {
+		m2[j] = ema ? beta3 * m2[j] + (1 - beta3) * gsum[j] * mean : m2[j] + beta3 * gsum[j];
+		gsum[j] = 0;
+	}
+	NLK(nlk_ns)(o2, m2, r, c, ns_steps, work);
 }
 
 /*

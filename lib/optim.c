@@ -34,15 +34,22 @@ uses_adam_fallback(enum nl_optim_kind k)
 }
 
 int
+nl_optim_kind(const char *name)
+{
+	for (int k = 0; k < (int)(sizeof kind_names / sizeof *kind_names); k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+int
 nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_layout *lo,
     uint64_t seed, struct nl_err *err)
 {
 	memset(o, 0, sizeof *o);
 	o->lo = lo;
-	int k = 0;
-	while (k < (int)(sizeof kind_names / sizeof *kind_names) && strcmp(c->optim, kind_names[k]))
-		k++;
-	if (k == (int)(sizeof kind_names / sizeof *kind_names))
+	int k = nl_optim_kind(c->optim);
+	if (k < 0)
 		return nl_err_set(err, NL_EFORMAT, "optim: unknown optimizer '%s'", c->optim);
 	o->kind = (enum nl_optim_kind)k;
 	o->beta1 = c->optim_beta1, o->beta2 = c->optim_beta2, o->eps = c->optim_eps;
@@ -115,51 +122,19 @@ nl_optim_free(struct nl_optim *o)
 	memset(o, 0, sizeof *o);
 }
 
-/* M3's slow momentum at a period's end: M2 takes the period's gradients, O2 = NS(M2). */
-static void
-m3_fold(struct nl_optim *o, const struct nl_param *p)
-{
-	float *m2 = o->slot[2] + p->offset, *gs = o->slot[3] + p->offset;
-	const float b3 = (float)o->beta3;
-	const int ema = o->kind == NL_OPTIM_M3_EMA;
-	const float mean = (float)(1.0 / (double)o->period);
-	for (size_t j = 0; j < p->numel; j++) {
-		m2[j] = ema ? b3 * m2[j] + (1 - b3) * gs[j] * mean : m2[j] + b3 * gs[j];
-		gs[j] = 0;
-	}
-	nlk_ns(o->o2 + p->offset, m2, (int)p->dims[0], (int)p->dims[1], o->ns_steps, o->work);
-}
-
+/* Muon or M3 on one matrix parameter. */
 static void
 matrix_step(struct nl_optim *o, const struct nl_param *p, float *w, const float *g, float lr)
 {
 	const int r = (int)p->dims[0], c = (int)p->dims[1];
-	const size_t n = p->numel;
-	float *m = o->slot[0] + p->offset, *out = o->work, *ns = o->work + n;
-	if (o->kind == NL_OPTIM_MUON) {         /* m = μ m + g; w −= lr √max(1, r/c) NS(m) */
-		const float mu = (float)o->mu;
-		for (size_t j = 0; j < n; j++)
-			m[j] = mu * m[j] + g[j];
-		nlk_ns(out, m, r, c, o->ns_steps, ns);
-		const float s = lr * (float)sqrt(r > c ? (double)r / c : 1.0);
-		for (size_t j = 0; j < n; j++)
-			w[j] -= s * out[j];
-		return;
-	}
-	/* m3 (Algorithm 1: sums) or m3-ema (averages, V bias-corrected) */
-	float *v = o->slot[1] + p->offset, *gs = o->slot[3] + p->offset;
-	const int ema = o->kind == NL_OPTIM_M3_EMA;
-	const float b1 = (float)o->beta1, b2 = (float)o->beta2;
-	for (size_t j = 0; j < n; j++) {
-		m[j] = ema ? b1 * m[j] + (1 - b1) * g[j] : m[j] + b1 * g[j];
-		v[j] = ema ? b2 * v[j] + (1 - b2) * g[j] * g[j] : v[j] + b2 * g[j] * g[j];
-		gs[j] += g[j];
-	}
-	nlk_ns(out, m, r, c, o->ns_steps, ns);
-	const float vscale = ema ? (float)(1 / (1 - pow(o->beta2, (double)o->t))) : 1.0f;
-	nlk_m3_apply(w, out, o->o2 + p->offset, v, n, lr, (float)o->alpha3, (float)o->eps, vscale);
-	if (o->t % o->period == 0)
-		m3_fold(o, p);
+	float *m = o->slot[0] + p->offset;
+	if (o->kind == NL_OPTIM_MUON)
+		nlk_muon_step(w, m, g, r, c, lr, (float)o->mu, o->ns_steps, o->work);
+	else
+		nlk_m3_step(w, m, o->slot[1] + p->offset, o->slot[3] + p->offset,
+		    o->slot[2] + p->offset, o->o2 + p->offset, g, r, c, lr, (float)o->beta1,
+		    (float)o->beta2, (float)o->beta3, (float)o->alpha3, (float)o->eps, o->ns_steps,
+		    o->t, o->period, o->kind == NL_OPTIM_M3_EMA, o->work);
 }
 
 void

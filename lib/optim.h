@@ -37,6 +37,9 @@ struct nl_optim {
 	int64_t t;                    /* steps taken */
 };
 
+/* The kind named name, or -1. */
+int nl_optim_kind(const char *name);
+
 /* The optimizer c->optim over lo (lo must outlive it); state zero, as at step 0. */
 int nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_layout *lo,
     uint64_t seed, struct nl_err *err);

@@ -22,7 +22,7 @@ static const struct {
 	{ "model", FOR_ALL }, { "vocab_size", FOR_ALL }, { "d_model", FOR_ALL },
 	{ "layers", FOR_ALL }, { "heads", FOR_ALL }, { "norm_eps", FOR_ALL },
 	{ "rope.base", FOR_ATTENTION }, { "mlp.hidden", FOR_MLP }, { "cms.hidden", FOR_CMS },
-	{ "cms.periods", FOR_CMS }, { "chunk_memory", FOR_MEMORY }, { "chunk_other", FOR_MEMORY },
+	{ "cms.periods", FOR_CMS }, { "cms.optim", FOR_CMS }, { "chunk_memory", FOR_MEMORY }, { "chunk_other", FOR_MEMORY },
 	{ "inner_momentum", FOR_MEMORY }, { "inner_step", FOR_MEMORY },
 	{ "projector", FOR_MEMORY }, { "adaptive_q", FOR_MEMORY }, { "eta_max", FOR_MEMORY },
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "optim.h"
 #include "real.h"
 #include "transformer.h"
 
@@ -51,20 +52,51 @@ snap_elems(const struct nl_tf *m, int v)
 	return (size_t)m->layers * m->max_batch * (chunks - 1) * m->fast_len;
 }
 
+/* A stream's level-sized blocks per (layer, level, sequence): θ, A, the rule's slots. */
+static size_t
+cms_blocks(const struct nl_tf *m)
+{
+	return 2 + (size_t)m->rule.slots;
+}
+
 /* Point each (layer, level, sequence) of s's b sequences at its θ and A. */
 static void
 stream_tables(const struct nl_tf *m, struct nl_tf_stream *s)
 {
-	size_t n = (size_t)m->layers * m->levels * s->b;
+	size_t n = (size_t)m->layers * m->levels * s->b, K = cms_blocks(m);
 	for (size_t k = 0; k < n; k++) {
-		s->tab[k] = (char *)s->cms + 2 * k * m->fast_len * m->elem;
-		s->gtab[k] = (char *)s->cms + (2 * k + 1) * m->fast_len * m->elem;
+		s->tab[k] = (char *)s->cms + K * k * m->fast_len * m->elem;
+		s->gtab[k] = (char *)s->cms + (K * k + 1) * m->fast_len * m->elem;
 	}
 }
 
 #ifndef NLK_F64
 static int teach_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
     struct nl_err *err);
+
+/* cms.optim and the keys it reads (the outer optimizer's: nl-config(5)); no weight decay. */
+static int
+cms_rule(struct nl_tf_cms_rule *r, const struct nl_config *c, struct nl_err *err)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = nl_optim_kind(c->cms_optim);
+	r->delta_adam = strcmp(c->delta_precond, "adam") == 0;
+	switch (r->kind) {
+	case NL_OPTIM_SGD: r->slots = 0; break;
+	case NL_OPTIM_MOMENTUM: case NL_OPTIM_MUON: r->slots = 1; break;
+	case NL_OPTIM_DELTA: r->slots = 1 + r->delta_adam; break;
+	case NL_OPTIM_ADAMW: r->slots = 2; break;
+	case NL_OPTIM_M3: case NL_OPTIM_M3_EMA: r->slots = 5; break;
+	default:
+		return nl_err_set(err, NL_EUSAGE, "cms.optim: %s is not a rule for CMS levels",
+		    c->cms_optim);
+	}
+	r->ns_steps = (int)c->optim_ns_steps, r->period = c->m3_period;
+	r->mu = c->optim_momentum, r->beta1 = c->optim_beta1, r->beta2 = c->optim_beta2;
+	r->beta3 = c->m3_beta3, r->alpha = c->m3_alpha, r->eps = c->optim_eps;
+	r->lambda = c->delta_lambda;
+	return 0;
+}
 
 int
 nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *lo,
@@ -86,6 +118,8 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 		}
 		m->cms_lr = c->cms_lr;
 		m->teach_len = (int)nl_config_cms_teach(c);
+		if (cms_rule(&m->rule, c, err))
+			return -1;
 	}
 	m->param_elems = lo->total;
 	m->eps = c->norm_eps;
@@ -218,8 +252,12 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	}
 	if (m->levels > 1 || m->period[0] > 0) {     /* CMS levels: per-sequence fast weights */
-		size_t n = (size_t)m->layers * m->levels * b;
-		if ((s->cms = malloc(2 * n * m->fast_len * e)) == NULL ||
+		size_t n = (size_t)m->layers * m->levels * b, f = (size_t)m->hidden, d0 = (size_t)d;
+		size_t small = f < d0 ? f : d0;
+		int ns = m->rule.kind == NL_OPTIM_MUON || m->rule.kind == NL_OPTIM_M3 ||
+		    m->rule.kind == NL_OPTIM_M3_EMA;
+		if ((s->cms = malloc(cms_blocks(m) * n * m->fast_len * e)) == NULL ||
+		    (ns && (s->owork = malloc((small * small + 2 * f * d0) * e)) == NULL) ||
 		    (m->memfam && (s->grads = calloc(m->param_elems, e)) == NULL) ||
 		    (s->tab = calloc(n, sizeof *s->tab)) == NULL ||
 		    (s->gtab = calloc(n, sizeof *s->gtab)) == NULL) {
@@ -240,6 +278,7 @@ nl_tf_stream_free(struct nl_tf_stream *s)
 	free(s->att);
 	free(s->dkv);
 	free(s->cms);
+	free(s->owork);
 	free(s->grads);
 	free(s->tab);
 	free(s->gtab);
@@ -284,15 +323,23 @@ nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
 			char *theta = (char *)s->tab[((size_t)l * m->levels + v) * b];
 			if (m->period[v] <= 0)          /* outer-only: the parameters themselves */
 				continue;
-			for (int acc = 0; acc < 2; acc++)
+			/* θ, the teach accumulator A, then the rule's slots */
+			static const char *const slot[] = { "", "acc.", "opt.m.", "opt.v.", "opt.g.",
+				"opt.m2.", "opt.o2." };
+			for (size_t acc = 0; acc < cms_blocks(m); acc++)
 				for (int k = 0; k < 3; k++) {
 					uint64_t dims[3] = { b, k < 2 ? f : d, k < 2 ? d : f };
-					snprintf(name, sizeof name, "layers.%d.cms.%d.%s%s", l, v,
-					    acc ? "acc." : "", mat[k]);
+					snprintf(name, sizeof name, "layers.%d.cms.%d.%s%s", l, v, slot[acc],
+					    mat[k]);
 					n = nl_state_part_add(parts, n, name, dt, e, theta + (acc * m->fast_len +
-					    at[k]) * e, b, f * d, 2 * m->fast_len, 3, dims);
+					    at[k]) * e, b, f * d, cms_blocks(m) * m->fast_len, 3, dims);
 				}
 		}
+	if (s->cms && m->rule.slots > 0) {      /* the rule's step count t of each level */
+		uint64_t dims[1] = { (uint64_t)m->levels };
+		n = nl_state_part_add(parts, n, "cms.steps", NL_DTYPE_I64, sizeof(int64_t),
+		    (void *)s->cms_steps, 1, (size_t)m->levels, 0, 1, dims);
+	}
 	uint64_t dims[2] = { b, (uint64_t)s->nwin };
 	n = nl_state_part_add(parts, n, "stream.next", NL_DTYPE_I32, sizeof(int32_t), s->next, 1, b, 0,
 	    1, dims);
@@ -592,12 +639,56 @@ NLK(nl_tf_stream_reset)(const struct nl_tf *m, struct nl_tf_stream *s, const nlk
 				size_t k = ((size_t)l * m->levels + v) * s->b + i;
 				memcpy((void *)s->tab[k], params + m->lay[l].lev[v].w_gate,
 				    m->fast_len * sizeof *params);
-				memset(s->gtab[k], 0, m->fast_len * sizeof *params);
+				/* A and the rule's state start at zero */
+				memset(s->gtab[k], 0, (cms_blocks(m) - 1) * m->fast_len * sizeof *params);
 			}
+	memset(s->cms_steps, 0, sizeof s->cms_steps);
 }
 
-/* The levels whose period ends at the stream's position take their step (D8):
- * θ ← θ − cms.lr · A, A ← 0 (cms.optim = sgd). */
+/* One step of cms.optim on the level v of layer l with weights th, teach signal A and the
+ * rule's slots st (fast_len each), t the level's step count. */
+static void
+cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_real *th,
+    const nlk_real *A, nlk_real *st, int64_t t)
+{
+	const struct nl_tf_cms_rule *r = &m->rule;
+	const nlk_real lr = (nlk_real)m->cms_lr, mu = (nlk_real)r->mu;
+	const size_t L = m->fast_len;
+	const struct nl_tf_level *w = &m->lay[l].lev[v];
+	const size_t at[3] = { 0, w->w_up - w->w_gate, w->w_down - w->w_gate };
+	const int f = m->hidden, d = m->d;
+	switch (r->kind) {
+	case NL_OPTIM_MOMENTUM:
+		NLK(nlk_momentum_step)(th, st, A, L, lr, mu);
+		return;
+	case NL_OPTIM_ADAMW:
+		NLK(nlk_adamw_step)(th, st, st + L, A, L, lr, (nlk_real)r->beta1, (nlk_real)r->beta2,
+		    (nlk_real)r->eps, 0, (int)t);
+		return;
+	default:
+		break;
+	}
+	for (int k = 0; k < 3; k++) {           /* the matrix rules, one matrix at a time */
+		const size_t o = at[k];
+		const int rows = k < 2 ? f : d, cols = k < 2 ? d : f;
+		const size_t n = (size_t)f * d;
+		if (r->kind == NL_OPTIM_DELTA)
+			NLK(nlk_delta_momentum_step)(th + o, st + o, r->delta_adam ? st + L + o : NULL,
+			    A + o, n, lr, mu, (nlk_real)r->lambda, (nlk_real)r->beta2, (nlk_real)r->eps,
+			    (int)t);
+		else if (r->kind == NL_OPTIM_MUON)
+			NLK(nlk_muon_step)(th + o, st + o, A + o, rows, cols, lr, mu, r->ns_steps,
+			    s->owork);
+		else
+			NLK(nlk_m3_step)(th + o, st + o, st + L + o, st + 2 * L + o, st + 3 * L + o,
+			    st + 4 * L + o, A + o, rows, cols, lr, (nlk_real)r->beta1,
+			    (nlk_real)r->beta2, (nlk_real)r->beta3, (nlk_real)r->alpha, (nlk_real)r->eps,
+			    r->ns_steps, t, r->period, r->kind == NL_OPTIM_M3_EMA, s->owork);
+	}
+}
+
+/* The levels whose period ends at the stream's position take their step (D8): by default
+ * (cms.optim = sgd) θ ← θ − cms.lr · A; then A ← 0. */
 static void
 cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 {
@@ -605,14 +696,17 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 	for (int v = 0; v < m->levels; v++) {
 		if (m->period[v] <= 0 || s->pos % m->period[v] != 0)
 			continue;
+		const int64_t t = ++s->cms_steps[v];
 		for (int l = 0; l < m->layers; l++)
 			for (int i = 0; i < s->b; i++) {
 				size_t k = ((size_t)l * m->levels + v) * s->b + i;
 				nlk_real *th = (nlk_real *)s->tab[k], *A = s->gtab[k];
-				for (size_t e = 0; e < m->fast_len; e++) {
-					th[e] -= lr * A[e];
-					A[e] = 0;
-				}
+				if (m->rule.kind == NL_OPTIM_SGD)
+					for (size_t e = 0; e < m->fast_len; e++)
+						th[e] -= lr * A[e];
+				else
+					cms_rule_step(m, s, l, v, th, A, A + m->fast_len, t);
+				memset(A, 0, m->fast_len * sizeof *A);
 			}
 	}
 }

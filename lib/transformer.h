@@ -43,6 +43,14 @@ struct nl_tf {
 	int fast_chunks;                   /* 0: one entry per (layer, level, sequence) (streams) */
 	void *const *fast_grad;            /* teach: where each entry's weight gradient goes */
 	double cms_lr;
+	/* cms.optim, the rule of the levels' steps (nl-config(5)): its state is cms_slots
+	 * level-sized slots per (layer, level, sequence) in a stream, its step count per level */
+	struct nl_tf_cms_rule {
+		int kind;                  /* enum nl_optim_kind (optim.h) */
+		int slots, ns_steps, delta_adam;
+		double mu, beta1, beta2, beta3, alpha, eps, lambda;
+		int64_t period;
+	} rule;
 	int teach_len;                     /* cms.teach: the teach window in tokens (D8) */
 	int learns;                        /* some CMS level learns in context (finite period) */
 	/* Training with CMS levels that step inside max_seq (MODEL §3): a model of one teach
@@ -88,7 +96,10 @@ struct nl_tf_stream {
 	void *kv;                          /* per layer: K then V [b, cap, d] */
 	void *att;                         /* a query's attention probabilities [cap] (scratch) */
 	void *dkv;                         /* teach: adjoints of a window's K, V [b, t, d] each */
-	void *cms;                         /* per layer, level, sequence: θ, then A (fast_len) */
+	void *cms;                         /* per layer, level, sequence: θ, A, then the rule's
+	                                    * slots (fast_len each) */
+	int64_t cms_steps[NL_CMS_MAX_LEVELS]; /* steps each level has taken (the rule's t) */
+	void *owork;                       /* the rule's scratch (muon, m3) */
 	void *grads;                       /* teach: the memories' gradients (never read) */
 	const void **tab;                  /* θ of each (layer, level, sequence), for nl_tf.fast */
 	void **gtab;                       /* A of each, for nl_tf.fast_grad */

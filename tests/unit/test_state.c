@@ -32,7 +32,7 @@ model_make(struct model *m, const char *family, const char *extra)
 {
 	const char *sets[] = { family, "d_model=16", "heads=2", "layers=2", "mlp.hidden=12",
 		"cms.hidden=12", "cms.periods=4,8,0", "cms.lr=0.1", "chunk_memory=8",
-		"chunk_other=4", extra };
+		"chunk_other=4", "m3.period=3", extra };
 	struct nl_err err = { 0 };
 	memset(m, 0, sizeof *m);
 	nl_config_init(&m->c);
@@ -123,8 +123,12 @@ state_bytes(struct model *m, struct nl_tf_stream *s, size_t *len)
 
 T_TEST(split_streams_equal_one)
 {
-	static const char *const families[] = { "model=hope", "model=hope-attention",
-		"model=titans", "model=selfmod", "model=transformer" };
+	/* every family, and the levels stepping by other rules (their state in the file) */
+	static const char *const families[][2] = { { "model=hope", NULL },
+		{ "model=hope-attention", NULL }, { "model=titans", NULL }, { "model=selfmod", NULL },
+		{ "model=transformer", NULL }, { "model=hope", "cms.optim=m3" },
+		{ "model=hope-attention", "cms.optim=adamw" },
+		{ "model=hope-attention", "cms.optim=muon" } };
 	int32_t ids[B * N], tg[B * N];
 	for (int i = 0; i < B * N; i++) {
 		ids[i] = (i * 7 + 3) % V;
@@ -136,7 +140,7 @@ T_TEST(split_streams_equal_one)
 		struct nl_err err = { 0 };
 		static float whole[B * N * V], split[B * N * V];
 		size_t len1 = 0, len2 = 0;
-		if (model_make(&m, families[f], NULL) || stream_make(&m, &one)) {
+		if (model_make(&m, families[f][0], families[f][1]) || stream_make(&m, &one)) {
 			T_CHECK(0);
 			continue;
 		}
@@ -155,10 +159,10 @@ T_TEST(split_streams_equal_one)
 			T_CHECK_MSG(nl_state_load(&st, &m.tf, &m.c, m.p, &b, &err) == 0, "%s", err.msg);
 			T_CHECK(feed(&m, &b, ids, tg, cut, N, 0, split) == 0);
 			unsigned char *end2 = state_bytes(&m, &b, &len2);
-			T_CHECK_MSG(memcmp(whole, split, sizeof whole) == 0, "%s cut at %d: logits differ",
-			    families[f], cut);
+			T_CHECK_MSG(memcmp(whole, split, sizeof whole) == 0,
+			    "%s %s cut at %d: logits differ", families[f][0], families[f][1], cut);
 			T_CHECK_MSG(end1 && end2 && len1 == len2 && memcmp(end1, end2, len1) == 0,
-			    "%s cut at %d: final states differ", families[f], cut);
+			    "%s %s cut at %d: final states differ", families[f][0], families[f][1], cut);
 			free(mid);
 			free(end2);
 			nl_state_free(&st);
@@ -167,6 +171,41 @@ T_TEST(split_streams_equal_one)
 		}
 		free(end1);
 		nl_tf_stream_free(&one);
+		model_free(&m);
+	}
+}
+
+/* The levels' rules on a learning stream: momentum with μ = 0 is sgd bit for bit; adamw,
+ * muon and m3 are not (and stay finite). */
+T_TEST(level_rules)
+{
+	static const char *const rules[] = { "cms.optim=sgd", "cms.optim=adamw", "cms.optim=muon",
+		"cms.optim=m3", "cms.optim=m3-ema", "cms.optim=delta-momentum" };
+	static float base[B * N * V], out[B * N * V];
+	int32_t ids[B * N], tg[B * N];
+	for (int i = 0; i < B * N; i++)
+		ids[i] = (i * 3 + 1) % V, tg[i] = (i * 7 + 2) % V;
+	for (size_t r = 0; r <= sizeof rules / sizeof *rules; r++) {
+		struct model m;
+		struct nl_tf_stream s;
+		const char *rule = r < sizeof rules / sizeof *rules ? rules[r] : "cms.optim=momentum";
+		if (model_make(&m, "model=hope-attention", rule) || stream_make(&m, &s)) {
+			T_CHECK(0);
+			continue;
+		}
+		if (r == sizeof rules / sizeof *rules)
+			m.tf.rule.mu = 0;       /* optim.momentum = 0 */
+		nl_tf_stream_reset(&m.tf, &s, m.p);
+		T_CHECK(feed(&m, &s, ids, tg, 0, N, 1, r ? out : base) == 0);
+		if (r == sizeof rules / sizeof *rules)
+			T_CHECK_MSG(memcmp(base, out, sizeof out) == 0, "momentum 0 is not sgd");
+		else if (r > 0) {
+			int finite = 1;
+			for (size_t e = 0; e < sizeof out / sizeof *out; e++)
+				finite &= isfinite(out[e]) != 0;
+			T_CHECK_MSG(finite && memcmp(base, out, sizeof out) != 0, "%s", rule);
+		}
+		nl_tf_stream_free(&s);
 		model_free(&m);
 	}
 }
@@ -196,6 +235,15 @@ T_TEST(state_refuses_others)
 	T_CHECK_MSG(strstr(err.msg, "d_model = 16") && strstr(err.msg, "d_model = 24"), "%s",
 	    err.msg);
 	nl_tf_stream_free(&t);
+	/* levels of another rule: named */
+	struct model adam;
+	T_CHECK(model_make(&adam, "model=hope", "cms.optim=adamw") == 0);
+	T_CHECK(nl_tf_stream_init(&adam.tf, &t, B, N, &err) == 0);
+	T_CHECK(nl_state_load(&st, &adam.tf, &adam.c, adam.p, &t, &err) != 0);
+	T_CHECK_MSG(strstr(err.msg, "cms.optim = sgd") && strstr(err.msg, "cms.optim = adamw"),
+	    "%s", err.msg);
+	nl_tf_stream_free(&t);
+	model_free(&adam);
 	/* a key hope does not use: the same state */
 	T_CHECK(nl_tf_stream_init(&mlp.tf, &t, B, N, &err) == 0);
 	T_CHECK_MSG(nl_state_load(&st, &mlp.tf, &mlp.c, m.p, &t, &err) == 0, "%s", err.msg);
@@ -250,5 +298,6 @@ main(void)
 {
 	t_run(split_streams_equal_one, "a stream cut anywhere, state saved and loaded = one run");
 	t_run(state_refuses_others, "another architecture or stream count is refused");
+	t_run(level_rules, "the levels' rules: momentum 0 is sgd, the others step otherwise");
 	return t_done();
 }
