@@ -15,16 +15,21 @@
  * context-free; not cms.lr, ttl or training keys: a state may go on learning at another
  * rate). The teach window is compared as memory.teach, the value in effect. */
 enum { FOR_ALL = 0, FOR_ATTENTION = 1, FOR_MEMORY = 2, FOR_CMS = 4, FOR_MLP = 8 };
+/* absent: what a file written before the key joined means by leaving it out (NULL: none) */
 static const struct {
 	const char *key;
 	int families;
+	const char *absent;
 } state_keys[] = {
-	{ "model", FOR_ALL }, { "vocab_size", FOR_ALL }, { "d_model", FOR_ALL },
-	{ "layers", FOR_ALL }, { "heads", FOR_ALL }, { "norm_eps", FOR_ALL },
-	{ "rope.base", FOR_ATTENTION }, { "mlp.hidden", FOR_MLP }, { "cms.hidden", FOR_CMS },
-	{ "cms.periods", FOR_CMS }, { "cms.optim", FOR_CMS }, { "chunk_memory", FOR_MEMORY }, { "chunk_other", FOR_MEMORY },
-	{ "inner_momentum", FOR_MEMORY }, { "inner_step", FOR_MEMORY },
-	{ "projector", FOR_MEMORY }, { "adaptive_q", FOR_MEMORY }, { "eta_max", FOR_MEMORY },
+	{ "model", FOR_ALL, NULL }, { "vocab_size", FOR_ALL, NULL },
+	{ "d_model", FOR_ALL, NULL }, { "layers", FOR_ALL, NULL }, { "heads", FOR_ALL, NULL },
+	{ "norm_eps", FOR_ALL, NULL }, { "rope.base", FOR_ATTENTION, NULL },
+	{ "mlp.hidden", FOR_MLP, NULL }, { "cms.hidden", FOR_CMS, NULL },
+	{ "cms.periods", FOR_CMS, NULL }, { "cms.optim", FOR_CMS, "sgd" },
+	{ "delta.precond", FOR_CMS, "none" }, { "chunk_memory", FOR_MEMORY, NULL },
+	{ "chunk_other", FOR_MEMORY, NULL }, { "inner_momentum", FOR_MEMORY, NULL },
+	{ "inner_step", FOR_MEMORY, NULL }, { "projector", FOR_MEMORY, NULL },
+	{ "adaptive_q", FOR_MEMORY, NULL }, { "eta_max", FOR_MEMORY, NULL },
 };
 #define NSTATE_KEYS (sizeof state_keys / sizeof *state_keys)
 
@@ -265,7 +270,8 @@ check_identity(const struct nl_tfile *tf, const struct nl_config *cfg, struct nl
 			continue;
 		snprintf(key, sizeof key, i < NSTATE_KEYS ? "config.%s" : "%s", name);
 		const char *value = nl_meta_get(&want, key);
-		if (nl_tfile_meta(tf, key, &have) != 1)
+		if (nl_tfile_meta(tf, key, &have) != 1 &&
+		    (i == NSTATE_KEYS || (have = state_keys[i].absent) == NULL))
 			rc = nl_err_set(err, NL_EFORMAT, "no %s in its HEAD", key);
 		else if (strcmp(have, value) != 0)
 			rc = nl_err_set(err, NL_EFORMAT, "made for a model with %s = %s; this one has "
@@ -378,6 +384,14 @@ nl_state_load(const struct nl_state *st, struct nl_tf *m, const struct nl_config
 	for (int k = 0; k < n; k++)
 		if (!seen[k]) {
 			rc = nl_err_set(err, NL_EFORMAT, "no tensor %s", parts[k].name);
+			goto out;
+		}
+	/* a level's step count (the rule's t) is at most the steps its tokens allow */
+	for (int v = 0; v < m->levels; v++)
+		if (s->cms_steps[v] < 0 || (m->period[v] > 0 &&
+		    s->cms_steps[v] > (int64_t)(st->tokens_seen / m->period[v]))) {
+			rc = nl_err_set(err, NL_EFORMAT, "cms.steps: level %d cannot have taken %lld "
+			    "steps", v, (long long)s->cms_steps[v]);
 			goto out;
 		}
 	/* the token ids the stream will feed and score */

@@ -204,8 +204,9 @@ stream_copy(const struct nl_tf *m, struct nl_tf_stream *dst, const struct nl_tf_
 	else
 		memcpy(dst->kv, src->kv, (size_t)m->layers * 2 * src->b * src->cap * m->d *
 		    sizeof(double));
-	memcpy(dst->cms, src->cms, 2 * (size_t)m->layers * m->levels * src->b * m->fast_len *
-	    sizeof(double));
+	memcpy(dst->cms, src->cms, (2 + (size_t)m->rule.slots) * m->layers * m->levels * src->b *
+	    m->fast_len * sizeof(double));
+	memcpy(dst->cms_steps, src->cms_steps, sizeof dst->cms_steps);
 	dst->pos = src->pos;
 	dst->mem.pos = src->mem.pos;
 }

@@ -11,9 +11,11 @@
 
 #include "t.h"
 #include "config.h"
+#include "convert.h"
 #include "layout.h"
 #include "rng.h"
 #include "state.h"
+#include "tfile.h"
 #include "transformer.h"
 
 /* attention streams see the last SPAN keys from a cache of CAP rows, so they drop keys as
@@ -244,6 +246,37 @@ T_TEST(state_refuses_others)
 	    "%s", err.msg);
 	nl_tf_stream_free(&t);
 	model_free(&adam);
+	/* a file from before cms.optim and delta.precond joined its HEAD: sgd levels */
+	{
+		struct nl_tset ts;
+		struct nl_io in, out;
+		struct nl_meta keep;
+		enum nl_format fmt;
+		size_t olen = 0;
+		unsigned char *old = NULL;
+		nl_tset_init(&ts);
+		nl_meta_init(&keep);
+		nl_io_open_mem_read(&in, data, len);
+		T_CHECK(nl_convert_load(&in, "state", &ts, &fmt, &err) == 0);
+		for (size_t k = 0; k < ts.meta.n; k++)
+			if (strcmp(ts.meta.keys[k], "config.cms.optim") &&
+			    strcmp(ts.meta.keys[k], "config.delta.precond"))
+				T_CHECK(nl_meta_set(&keep, ts.meta.keys[k], ts.meta.vals[k], &err) == 0);
+		nl_meta_free(&ts.meta);
+		ts.meta = keep;
+		nl_io_open_mem_write(&out);
+		if (nl_tfile_write_tset(&out, &ts, 1, &err) == 0 && nl_io_flush(&out, &err) == 0)
+			old = nl_io_mem_take(&out, &olen);
+		nl_io_abort(&out);
+		struct nl_state ost;
+		T_CHECK(old && nl_state_from_bytes(&ost, old, olen, &err) == 0);
+		T_CHECK(nl_tf_stream_init(&m.tf, &t, B, N, &err) == 0);
+		T_CHECK_MSG(nl_state_load(&ost, &m.tf, &m.c, m.p, &t, &err) == 0, "%s", err.msg);
+		nl_tf_stream_free(&t);
+		nl_state_free(&ost);
+		free(old);
+		nl_tset_free(&ts);
+	}
 	/* a key hope does not use: the same state */
 	T_CHECK(nl_tf_stream_init(&mlp.tf, &t, B, N, &err) == 0);
 	T_CHECK_MSG(nl_state_load(&st, &mlp.tf, &mlp.c, m.p, &t, &err) == 0, "%s", err.msg);
