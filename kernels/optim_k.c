@@ -88,8 +88,10 @@ void
 NLK(nlk_ns_ref)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *work)
 {
 	const size_t rc = (size_t)r * c;
-	const int s = r < c ? r : c;
-	nlk_real *a = work, *y = work + (size_t)s * s;
+	/* the tall view: X (R × C, R ≥ C) is o itself, or its transpose when r < c */
+	const int R = r >= c ? r : c, C = r >= c ? c : r;
+	const size_t rs = r >= c ? (size_t)c : 1, cs = r >= c ? 1 : (size_t)c;
+	nlk_real *a = work, *y = work + (size_t)C * C;
 	double fro = 0;
 	for (size_t i = 0; i < rc; i++)
 		fro += (double)x[i] * x[i];
@@ -97,37 +99,20 @@ NLK(nlk_ns_ref)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_rea
 	for (size_t i = 0; i < rc; i++)
 		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
 	for (int it = 0; it < steps && fro > 0; it++) {
-		if (r >= c) {           /* a = XᵀX (c×c), y = X a */
-			for (int i = 0; i < c; i++)
-				for (int j = 0; j < c; j++) {
-					nlk_real t = 0;
-					for (int k = 0; k < r; k++)
-						t += o[(size_t)k * c + i] * o[(size_t)k * c + j];
-					a[(size_t)i * c + j] = t;
-				}
-			for (int k = 0; k < r; k++)
-				for (int j = 0; j < c; j++) {
-					nlk_real t = 0;
-					for (int i = 0; i < c; i++)
-						t += o[(size_t)k * c + i] * a[(size_t)i * c + j];
-					y[(size_t)k * c + j] = t;
-				}
-		} else {                /* a = XXᵀ (r×r), y = a X */
-			for (int i = 0; i < r; i++)
-				for (int j = 0; j < r; j++) {
-					nlk_real t = 0;
-					for (int k = 0; k < c; k++)
-						t += o[(size_t)i * c + k] * o[(size_t)j * c + k];
-					a[(size_t)i * r + j] = t;
-				}
-			for (int i = 0; i < r; i++)
-				for (int k = 0; k < c; k++) {
-					nlk_real t = 0;
-					for (int j = 0; j < r; j++)
-						t += a[(size_t)i * r + j] * o[(size_t)j * c + k];
-					y[(size_t)i * c + k] = t;
-				}
-		}
+		for (int i = 0; i < C; i++)             /* a = XᵀX (C × C) */
+			for (int j = 0; j < C; j++) {
+				nlk_real t = 0;
+				for (int k = 0; k < R; k++)
+					t += o[k * rs + i * cs] * o[k * rs + j * cs];
+				a[(size_t)i * C + j] = t;
+			}
+		for (int k = 0; k < R; k++)             /* y = X a, in o's layout */
+			for (int j = 0; j < C; j++) {
+				nlk_real t = 0;
+				for (int i = 0; i < C; i++)
+					t += o[k * rs + i * cs] * a[(size_t)i * C + j];
+				y[k * rs + j * cs] = t;
+			}
 		for (size_t i = 0; i < rc; i++)
 			o[i] = (nlk_real)1.5 * o[i] - (nlk_real)0.5 * y[i];
 	}
