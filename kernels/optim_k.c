@@ -299,8 +299,8 @@ NLK(nlk_dmgd_step_ref)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb,
 	}
 }
 
-/* The same with its five products as gemms: Z = G W_aᵀ and G W_b (r × h), the two weight
- * gradients, and the read A W_bᵀ (r × c) added to p. */
+/* The same with its six products as gemms: G W_aᵀ and G W_b (r × h), the two weight
+ * gradients, and the read after the step, G W_aᵀ again then A W_bᵀ (r × c) added to p. */
 void
 NLK(nlk_dmgd_step)(nlk_real *p, nlk_real *phi0, nlk_real *wa, nlk_real *wb, const nlk_real *g,
     int r, int c, int h, nlk_real lr, nlk_real alpha, nlk_real *work)
