@@ -76,16 +76,17 @@ void NLK_API(nlk_adamw_step_ref)(R *p, R *m, R *v, const R *g, size_t n, R lr, R
     R eps, R wd, int t);
 void NLK_API(nlk_adamw_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R beta1, R beta2, R eps,
     R wd, int t);
-/* momentum (eq. 33): m = μ m − lr g; p += m (m NULL: SGD, p −= lr g). */
-void NLK_API(nlk_momentum_step)(R *p, R *m, const R *g, size_t n, R lr, R mu);
+/* momentum (eq. 33): p −= lr·wd·p; m = μ m − lr g; p += m (m NULL: SGD, p −= lr g). */
+void NLK_API(nlk_momentum_step)(R *p, R *m, const R *g, size_t n, R lr, R mu, R wd);
 /* Newton–Schulz: o [r,c] ≈ the polar factor of x, X₀ = x/‖x‖_F, X ← ½X(3I − XᵀX) steps times
  * (Gram on the short side); x = 0 gives 0; o may alias x; work min(r,c)² + r·c. */
 void NLK_API(nlk_ns_ref)(R *o, const R *x, int r, int c, int steps, R *work);
 void NLK_API(nlk_ns)(R *o, const R *x, int r, int c, int steps, R *work);
-/* delta momentum (eq. 49): m = α m − λ (m·ĝ) ĝ − lr P g, ĝ = g/‖g‖; p += m; P = I (v NULL)
+/* delta momentum (eq. 49): p −= lr·wd·p; m = α m − λ (m·ĝ) ĝ − lr P g, ĝ = g/‖g‖; p += m;
+ * P = I (v NULL)
  * or Adam's diagonal 1/(√v̂ + eps) with v = β2 v + (1−β2) g², v̂ = v/(1−β2^t). */
 void NLK_API(nlk_delta_momentum_step)(R *p, R *m, R *v, const R *g, size_t n, R lr, R alpha,
-    R lambda, R beta2, R eps, int t);
+    R lambda, R beta2, R eps, R wd, int t);
 /* Muon on a matrix w [r,c]: m = μ m + g; w −= lr √max(1, r/c) NS(m); work min(r,c)² + 2rc. */
 void NLK_API(nlk_muon_step)(R *w, R *m, const R *g, int r, int c, R lr, R mu, int ns_steps,
     R *work);

@@ -59,19 +59,25 @@ NLK(nlk_adamw_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_real *g, si
 }
 
 /* The optimizers of MODEL §2.4 / D12 that are elementwise or per matrix. Decoupled weight
- * decay (p −= lr·wd·p, p before the step) is the caller's, except in AdamW above. */
+ * decay (p −= lr·wd·p, p before the step) is the caller's in the matrix rules; the
+ * elementwise ones take it in their one pass over p. */
 
-/* Momentum as a memory of gradients (eq. 33): m = μ m − lr g; p += m. m NULL is SGD. */
+/* Momentum as a memory of gradients (eq. 33): p −= lr·wd·p; m = μ m − lr g; p += m. m NULL
+ * is SGD. */
 void
 NLK(nlk_momentum_step)(nlk_real *p, nlk_real *m, const nlk_real *g, size_t n, nlk_real lr,
-    nlk_real mu)
+    nlk_real mu, nlk_real wd)
 {
+	const nlk_real decay = lr * wd;
 	if (m == NULL) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			p[i] -= decay * p[i];
 			p[i] -= lr * g[i];
+		}
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		p[i] -= decay * p[i];
 		m[i] = mu * m[i] - lr * g[i];
 		p[i] += m[i];
 	}
@@ -152,15 +158,17 @@ NLK(nlk_ns)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *w
 
 /*
  * Delta momentum (eq. 49, D12, A13) on a flattened parameter: ĝ = g/‖g‖,
- *	m = α m − λ (m·ĝ) ĝ − lr P g;  p += m,
+ *	p −= lr·wd·p;  m = α m − λ (m·ĝ) ĝ − lr P g;  p += m,
  * P = I (v NULL) or Adam's diagonal (v: v = β2 v + (1−β2) g², P g = g / (√v̂ + eps),
  * v̂ = v/(1−β2^t)). The projection erases the part of the memory along the new gradient
  * (the delta rule on m); λ = 0 is momentum.
  */
 void
 NLK(nlk_delta_momentum_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_real *g,
-    size_t n, nlk_real lr, nlk_real alpha, nlk_real lambda, nlk_real beta2, nlk_real eps, int t)
+    size_t n, nlk_real lr, nlk_real alpha, nlk_real lambda, nlk_real beta2, nlk_real eps,
+    nlk_real wd, int t)
 {
+	const nlk_real decay = lr * wd;
 	double gg = 0, mg = 0;
 	for (size_t i = 0; i < n; i++) {
 		gg += (double)g[i] * g[i];
@@ -175,6 +183,7 @@ NLK(nlk_delta_momentum_step)(nlk_real *p, nlk_real *m, nlk_real *v, const nlk_re
 			v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
 			pg = g[i] / (NLK_SQRT(v[i] * ic2) + eps);
 		}
+		p[i] -= decay * p[i];
 		m[i] = alpha * m[i] - proj * g[i] - lr * pg;
 		p[i] += m[i];
 	}

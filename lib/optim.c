@@ -157,18 +157,19 @@ nl_optim_step(struct nl_optim *o, float *params, const float *grads, double lr_d
 			    (float)o->eps, wd, (int)o->t);
 			continue;
 		}
-		for (size_t j = 0; wd > 0 && j < p->numel; j++)
+		if (o->kind == NL_OPTIM_SGD || o->kind == NL_OPTIM_MOMENTUM) {
+			nlk_momentum_step(w, m, g, p->numel, lr, (float)o->mu, wd);
+			continue;
+		}
+		if (o->kind == NL_OPTIM_DELTA) {
+			nlk_delta_momentum_step(w, m, o->delta_adam ? v : NULL, g, p->numel, lr,
+			    (float)o->mu, (float)o->lambda, (float)o->beta2, (float)o->eps, wd, (int)o->t);
+			continue;
+		}
+		for (size_t j = 0; wd > 0 && j < p->numel; j++)   /* the matrix rules and dmgd */
 			w[j] -= lr * wd * w[j];
 		const size_t c = cols_of(p);
 		switch (o->kind) {
-		case NL_OPTIM_SGD:
-		case NL_OPTIM_MOMENTUM:
-			nlk_momentum_step(w, m, g, p->numel, lr, (float)o->mu);
-			break;
-		case NL_OPTIM_DELTA:
-			nlk_delta_momentum_step(w, m, o->delta_adam ? v : NULL, g, p->numel, lr,
-			    (float)o->mu, (float)o->lambda, (float)o->beta2, (float)o->eps, (int)o->t);
-			break;
 		case NL_OPTIM_DMGD: {
 			float *wa = o->extra + o->extra_off[i], *wb = wa + c * (size_t)o->hidden;
 			nlk_dmgd_step(w, m, wa, wb, g, (int)(p->numel / c), (int)c, o->hidden, lr,

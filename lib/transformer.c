@@ -659,7 +659,7 @@ cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_r
 	const int f = m->hidden, d = m->d;
 	switch (r->kind) {
 	case NL_OPTIM_MOMENTUM:
-		NLK(nlk_momentum_step)(th, st, A, L, lr, mu);
+		NLK(nlk_momentum_step)(th, st, A, L, lr, mu, 0);
 		return;
 	case NL_OPTIM_ADAMW:
 		NLK(nlk_adamw_step)(th, st, st + L, A, L, lr, (nlk_real)r->beta1, (nlk_real)r->beta2,
@@ -674,7 +674,7 @@ cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_r
 		const size_t n = (size_t)f * d;
 		if (r->kind == NL_OPTIM_DELTA)
 			NLK(nlk_delta_momentum_step)(th + o, st + o, r->delta_adam ? st + L + o : NULL,
-			    A + o, n, lr, mu, (nlk_real)r->lambda, (nlk_real)r->beta2, (nlk_real)r->eps,
+			    A + o, n, lr, mu, (nlk_real)r->lambda, (nlk_real)r->beta2, (nlk_real)r->eps, 0,
 			    (int)t);
 		else if (r->kind == NL_OPTIM_MUON)
 			NLK(nlk_muon_step)(th + o, st + o, A + o, rows, cols, lr, mu, r->ns_steps,
