@@ -90,6 +90,19 @@ NLK(nlk_momentum_step)(nlk_real *p, nlk_real *m, const nlk_real *g, size_t n, nl
  * ½σ(3 − σ²) and so toward 1 from below. The Gram matrix is formed on the short side
  * (X ← ½ (3I − XXᵀ) X when r < c). x = 0 gives o = 0. o may alias x. work: min(r,c)² + r·c.
  */
+/* X₀ = x / ‖x‖_F into o (0 for x = 0); returns ‖x‖_F. */
+static double
+ns_start(nlk_real *o, const nlk_real *x, size_t n)
+{
+	double fro = 0;
+	for (size_t i = 0; i < n; i++)
+		fro += (double)x[i] * x[i];
+	fro = sqrt(fro);
+	for (size_t i = 0; i < n; i++)
+		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
+	return fro;
+}
+
 void
 NLK(nlk_ns_ref)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *work)
 {
@@ -98,12 +111,7 @@ NLK(nlk_ns_ref)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_rea
 	const int R = r >= c ? r : c, C = r >= c ? c : r;
 	const size_t rs = r >= c ? (size_t)c : 1, cs = r >= c ? 1 : (size_t)c;
 	nlk_real *a = work, *y = work + (size_t)C * C;
-	double fro = 0;
-	for (size_t i = 0; i < rc; i++)
-		fro += (double)x[i] * x[i];
-	fro = sqrt(fro);
-	for (size_t i = 0; i < rc; i++)
-		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
+	const double fro = ns_start(o, x, rc);
 	for (int it = 0; it < steps && fro > 0; it++) {
 		for (int i = 0; i < C; i++)             /* a = XᵀX (C × C) */
 			for (int j = 0; j < C; j++) {
@@ -132,12 +140,7 @@ NLK(nlk_ns)(nlk_real *o, const nlk_real *x, int r, int c, int steps, nlk_real *w
 	const size_t rc = (size_t)r * c;
 	const int s = r < c ? r : c;
 	nlk_real *a = work, *y = work + (size_t)s * s;
-	double fro = 0;
-	for (size_t i = 0; i < rc; i++)
-		fro += (double)x[i] * x[i];
-	fro = sqrt(fro);
-	for (size_t i = 0; i < rc; i++)
-		o[i] = fro > 0 ? (nlk_real)(x[i] / fro) : 0;
+	const double fro = ns_start(o, x, rc);
 	if (rc == 0)
 		return;
 	for (int it = 0; it < steps && fro > 0; it++) {
