@@ -1,14 +1,6 @@
 /* nl — see LICENSE. Causal softmax attention per head (scale 1/√D), forward and backward. */
 #include "real.h"
-
-#ifdef NL_BLAS_OPENBLAS
-#include <cblas.h>
-#ifdef NLK_F64
-#define GEMM cblas_dgemm
-#else
-#define GEMM cblas_sgemm
-#endif
-#endif
+#include "blas.h"
 
 /*
  * Per batch element and head, with Q, K, V the head's [T,D] column block and s = 1/√D:
@@ -161,10 +153,10 @@ NLK(nlk_attn_fwd)(nlk_real *out, nlk_real *att, const nlk_real *q, const nlk_rea
 			for (int r0 = 0; r0 < t; r0 += ATTN_BLOCK) {
 				int r1 = r0 + ATTN_BLOCK < t ? r0 + ATTN_BLOCK : t, m = r1 - r0;
 				nlk_real *pb = p + (size_t)r0 * t;
-				GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, scale,
+				NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, scale,
 				    q + base + (size_t)r0 * c, c, k + base, c, 0, pb, t);
 				causal_softmax_rows(pb, r0, r1, t);
-				GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, 1, pb, t,
+				NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, 1, pb, t,
 				    v + base, c, 0, out + base + (size_t)r0 * c, c);
 			}
 		}
@@ -251,11 +243,11 @@ NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
 				nlk_real *db = ds + (size_t)r0 * t;
 
 				if (dv != NULL)
-					GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, 1, pb, t,
+					NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, 1, pb, t,
 					    gob, c, 1, dv + base, c);
 				if (dq == NULL && dk == NULL)
 					continue;
-				GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, 1, gob, c,
+				NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, d, 1, gob, c,
 				    v + base, c, 0, db, t);
 				for (int i = r0; i < r1; i++) {
 					const nlk_real *pi = p + (size_t)i * t;
@@ -270,10 +262,10 @@ NLK(nlk_attn_bwd)(nlk_real *dq, nlk_real *dk, nlk_real *dv, nlk_real *scratch,
 						di[j] = 0;
 				}
 				if (dq != NULL)
-					GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, scale, db, t,
+					NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, r1, scale, db, t,
 					    k + base, c, 1, dq + base + (size_t)r0 * c, c);
 				if (dk != NULL)
-					GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, scale, db, t,
+					NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r1, d, m, scale, db, t,
 					    q + base + (size_t)r0 * c, c, 1, dk + base, c);
 			}
 		}

@@ -1,14 +1,6 @@
 /* nl — see LICENSE. Dense layer product y = x·Wᵀ with W stored (out, in), and its backward. */
 #include "real.h"
-
-#ifdef NL_BLAS_OPENBLAS
-#include <cblas.h>
-#ifdef NLK_F64
-#define NLK_GEMM cblas_dgemm
-#else
-#define NLK_GEMM cblas_sgemm
-#endif
-#endif
+#include "blas.h"
 
 /* x (N, in), w (out, in) -> y (N, out), overwritten. The sum is carried in nlk_real, as a
  * gemm does, so the reference and the fast version round alike up to summation order. */

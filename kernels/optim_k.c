@@ -1,15 +1,7 @@
 /* nl — see LICENSE. Optimizer leaf kernels (MODEL §2.4, D12): AdamW, momentum, Newton–Schulz,
  * delta momentum, M3's matrix step, DMGD and DGD, each over one parameter's elements. */
 #include "real.h"
-
-#ifdef NL_BLAS_OPENBLAS
-#include <cblas.h>
-#ifdef NLK_F64
-#define NLK_GEMM cblas_dgemm
-#else
-#define NLK_GEMM cblas_sgemm
-#endif
-#endif
+#include "blas.h"
 
 /*
  * AdamW with bias correction and decoupled weight decay, t counting from 1:

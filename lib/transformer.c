@@ -324,8 +324,9 @@ nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
 			if (m->period[v] <= 0)          /* outer-only: the parameters themselves */
 				continue;
 			/* θ, the teach accumulator A, then the rule's slots */
-			static const char *const slot[] = { "", "acc.", "opt.m.", "opt.v.", "opt.g.",
-				"opt.m2.", "opt.o2." };
+			/* the rule's slots in optim.nlt's order (nl-checkpoint(5)), then m3's O2 */
+			static const char *const slot[] = { "", "acc.", "opt.m.", "opt.v.", "opt.m2.",
+				"opt.g.", "opt.o2." };
 			for (size_t acc = 0; acc < cms_blocks(m); acc++)
 				for (int k = 0; k < 3; k++) {
 					uint64_t dims[3] = { b, k < 2 ? f : d, k < 2 ? d : f };
@@ -680,7 +681,7 @@ cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_r
 			NLK(nlk_muon_step)(th + o, st + o, A + o, rows, cols, lr, mu, r->ns_steps,
 			    s->owork);
 		else
-			NLK(nlk_m3_step)(th + o, st + o, st + L + o, st + 2 * L + o, st + 3 * L + o,
+			NLK(nlk_m3_step)(th + o, st + o, st + L + o, st + 3 * L + o, st + 2 * L + o,
 			    st + 4 * L + o, A + o, rows, cols, lr, (nlk_real)r->beta1,
 			    (nlk_real)r->beta2, (nlk_real)r->beta3, (nlk_real)r->alpha, (nlk_real)r->eps,
 			    r->ns_steps, t, r->period, r->kind == NL_OPTIM_M3_EMA, s->owork);
