@@ -23,6 +23,11 @@
 /* Inner step rules of the memories (memory.c, MODEL §1.3). */
 enum nlk_step { NLK_STEP_LITERAL, NLK_STEP_PROX, NLK_STEP_PROX_CHUNK, NLK_STEP_MEAN };
 
+/* nlk_dgd_keys: keys per block, and the work either form needs for W [r, c] */
+#define NLK_DGD_BLOCK 64
+#define NLK_DGD_WORK(r, c) ((size_t)NLK_DGD_BLOCK * ((r) + (c) + NLK_DGD_BLOCK) + 2 * (size_t)(r) \
+	+ (size_t)(c))
+
 #define NLK_API_REAL float
 #define NLK_API(name) name
 #include "kernels_api.h"

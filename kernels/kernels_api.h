@@ -104,6 +104,13 @@ void NLK_API(nlk_dmgd_step)(R *p, R *phi0, R *wa, R *wb, const R *g, int r, int 
     R alpha, R *work);
 /* DGD (eq. 57): w [r,c] ← w (I − η' x xᵀ) + η' u xᵀ, η' = η/(1 + η xᵀx); work r. */
 void NLK_API(nlk_dgd_step)(R *w, const R *x, const R *u, int r, int c, R eta, R *work);
+/* DGD over the keys of a linear map W [r, c]: its inputs x [n, c] and output gradients dy [n, r],
+ * one eq. 57 step per key in order with x̂ = x/‖x‖, u = −scale ‖x‖ dy, η' = η/(1+η) (MODEL D12).
+ * work: NLK_DGD_WORK(r, c) (kernels.h). */
+void NLK_API(nlk_dgd_keys_ref)(R *w, const R *x, const R *dy, int n, int r, int c, R eta, R scale,
+    R *work);
+void NLK_API(nlk_dgd_keys)(R *w, const R *x, const R *dy, int n, int r, int c, R eta, R scale,
+    R *work);
 
 /* memory.c — the MLP memory f(z) = [z +] W1 σ(W2 z), σ = SiLU, of one head (MODEL §2.2, §5):
  * W2 [hid, din], W1 [dout, hid]; rows are tokens. Reads y = f(z) keep hp = z W2ᵀ and

@@ -363,3 +363,83 @@ NLK(nlk_dgd_step)(nlk_real *w, const nlk_real *x, const nlk_real *u, int r, int 
 		for (int k = 0; k < c; k++)
 			w[(size_t)i * c + k] += work[i] * x[k];
 }
+
+/*
+ * DGD over a layer's keys (MODEL D12): the inputs x_i [n, c] of a linear map W [r, c] and the
+ * gradients dy_i [n, r] of its outputs, taken one after another as eq. 57 with the unit key
+ * x̂ = x/‖x‖ and the value u = −scale ‖x‖ dy, so that Σ u x̂ᵀ = −scale ∇_W: to first order the
+ * step is sgd's with η' = η/(1 + η) plus every key's decay −η' W x̂ x̂ᵀ. Keys of norm 0 carry
+ * nothing and are skipped.
+ * work: c + 2r.
+ */
+void
+NLK(nlk_dgd_keys_ref)(nlk_real *w, const nlk_real *x, const nlk_real *dy, int n, int r, int c,
+    nlk_real eta, nlk_real scale, nlk_real *work)
+{
+	nlk_real *xh = work, *u = work + c, *wk = work + c + r;
+	for (int i = 0; i < n; i++) {
+		const nlk_real *xi = x + (size_t)i * c, *gi = dy + (size_t)i * r;
+		double xx = 0;
+		for (int k = 0; k < c; k++)
+			xx += (double)xi[k] * xi[k];
+		if (xx == 0)
+			continue;
+		const nlk_real norm = (nlk_real)sqrt(xx);
+		for (int k = 0; k < c; k++)
+			xh[k] = xi[k] / norm;
+		for (int j = 0; j < r; j++)
+			u[j] = -scale * norm * gi[j];
+		NLK(nlk_dgd_step)(w, xh, u, r, c, eta, wk);
+	}
+}
+
+/*
+ * The same in blocks of NLK_DGD_BLOCK keys. Within a block, the error e_i = W_{i−1} x̂_i − u_i
+ * of each key against the weights its predecessors left satisfies
+ *	(I + η' tril(X̂ X̂ᵀ, −1)) E = X̂ W_0ᵀ − U,
+ * solved by forward substitution; then W ← W_0 − η' Eᵀ X̂: two gemms of the block against W and
+ * one of the block with itself. work: NLK_DGD_BLOCK · (r + c + NLK_DGD_BLOCK).
+ */
+void
+NLK(nlk_dgd_keys)(nlk_real *w, const nlk_real *x, const nlk_real *dy, int n, int r, int c,
+    nlk_real eta, nlk_real scale, nlk_real *work)
+{
+#ifdef NL_BLAS_OPENBLAS
+	const int B = NLK_DGD_BLOCK;
+	const nlk_real ep = eta / (1 + eta);
+	nlk_real *xh = work, *e = xh + (size_t)B * c, *gram = e + (size_t)B * r;
+	for (int i0 = 0; i0 < n; ) {
+		int b = 0;                    /* the block's keys, unit, with their values −U in e */
+		for (; b < B && i0 < n; i0++) {
+			const nlk_real *xi = x + (size_t)i0 * c, *gi = dy + (size_t)i0 * r;
+			double xx = 0;
+			for (int k = 0; k < c; k++)
+				xx += (double)xi[k] * xi[k];
+			if (xx == 0)
+				continue;
+			const nlk_real norm = (nlk_real)sqrt(xx);
+			for (int k = 0; k < c; k++)
+				xh[(size_t)b * c + k] = xi[k] / norm;
+			for (int j = 0; j < r; j++)
+				e[(size_t)b * r + j] = scale * norm * gi[j];
+			b++;
+		}
+		if (b == 0)
+			break;
+		NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, b, r, c, 1, xh, c, w, c, 1, e, r);
+		NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, b, b, c, 1, xh, c, xh, c, 0, gram, b);
+		for (int i = 1; i < b; i++) {
+			nlk_real *ei = e + (size_t)i * r;
+			for (int j = 0; j < i; j++) {
+				const nlk_real gij = ep * gram[(size_t)i * b + j];
+				const nlk_real *ej = e + (size_t)j * r;
+				for (int k = 0; k < r; k++)
+					ei[k] -= gij * ej[k];
+			}
+		}
+		NLK_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, r, c, b, -ep, e, r, xh, c, 1, w, c);
+	}
+#else
+	NLK(nlk_dgd_keys_ref)(w, x, dy, n, r, c, eta, scale, work);
+#endif
+}

@@ -7,6 +7,7 @@
 #include "real.h"
 #include "kernels.h"
 #include "dtype.h"
+#include "optim.h"
 
 #define ALIGN 16
 
@@ -1098,8 +1099,10 @@ out_backward(const struct nl_mem *mm, const struct nl_mem_layer *w, const nlk_re
 	const int b = mm->b, t = mm->t, d = mm->d, H = mm->heads, n = b * t;
 	const size_t nd = (size_t)n * d;
 	NLK(nlk_matmul_bwd)(sc->dpr, grads + w->w_o, dy, a->pr, params + w->w_o, n, d, d);
+	nl_keylog_add(mm->keys, w->w_o, d, d, a->pr, dy, n, sizeof *dy);
 	NLK(nlk_swiglu_bwd)(sc->dgp, sc->don, sc->dpr, a->gp, a->on, nd);
 	NLK(nlk_matmul_bwd)(sc->dxn, grads + w->w_g, sc->dgp, a->xn, params + w->w_g, n, d, d);
+	nl_keylog_add(mm->keys, w->w_g, d, d, a->xn, sc->dgp, n, sizeof *dy);
 	NLK(nlk_rmsnorm_heads_bwd)(sc->do_, grads + w->out_norm, sc->don, a->o,
 	    params + w->out_norm, a->ostd, n, H, mm->dh);
 	to_heads(sc->dO, sc->do_, b, t, H, mm->dh);
@@ -1375,6 +1378,7 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			    params + path[i].wconv, s0 ? conv_ctx0(mm, s0, l, i) : NULL, b, t, d);
 			NLK(nlk_matmul_bwd)(sc.dxn, grads + path[i].wproj, sc.t1, a.xn,
 			    params + path[i].wproj, n, d, d);
+			nl_keylog_add(mm->keys, path[i].wproj, d, d, a.xn, sc.t1, n, sizeof *sc.t1);
 		}
 		/* gates: η = eta_max σ(z), β = σ(z), α = σ(z) */
 		nlk_real *dg[3] = { sc.dETA, sc.dBE, sc.dALP };
@@ -1390,6 +1394,7 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			for (size_t j = 0; j < nh; j++)
 				grads[gb[i] + j % H] += sc.z2[j];
 			NLK(nlk_matmul_bwd)(sc.dxn, grads + gw[i], sc.z2, a.xn, params + gw[i], n, d, H);
+			nl_keylog_add(mm->keys, gw[i], H, d, a.xn, sc.z2, n, sizeof *sc.z2);
 		}
 	} else {
 		/* q = l2norm(x' W_q); x' = conv(x̃ W_x) also fed every memory read (sc.t1) */
@@ -1400,10 +1405,12 @@ NLK(nl_mem_backward)(struct nl_mem *mm, int l, const nlk_real *params, nlk_real 
 			NLK(nlk_l2norm_bwd)(sc.t3, sc.t2, a.q, a.invq, n * H, dh);
 			NLK(nlk_matmul_bwd)(sc.t4, grads + w->w_q, sc.t3, a.xc, params + w->w_q, n, d,
 			    d);
+			nl_keylog_add(mm->keys, w->w_q, d, d, a.xc, sc.t3, n, sizeof *sc.t3);
 		}
 		NLK(nlk_conv4_bwd)(sc.t5, grads + w->conv, NULL, sc.t4, a.pre, params + w->conv,
 		    s0 ? conv_ctx0(mm, s0, l, 0) : NULL, b, t, d);
 		NLK(nlk_matmul_bwd)(sc.dxn, grads + w->w_x, sc.t5, a.xn, params + w->w_x, n, d, d);
+		nl_keylog_add(mm->keys, w->w_x, d, d, a.xn, sc.t5, n, sizeof *sc.t5);
 	}
 	NLK(nlk_rmsnorm_bwd)(dx, grads + w->norm, sc.dxn, x, params + w->norm, a.rstd, n, d);
 	mm->meta = meta;

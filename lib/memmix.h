@@ -41,8 +41,11 @@ struct nl_mem_layer {
 	void *frozen;                   /* gradient checks: trajectories of a base run */
 };
 
+struct nl_keylog;
+
 struct nl_mem {
 	int titans;                     /* 1: titans mixer; 0: self-modifying */
+	struct nl_keylog *keys;         /* optim = dgd: the outer backward's keys go here */
 	int d, heads, dh, layers;
 	int chunk, chunk_other;         /* chunk_memory (M_mem), chunk_other (the others) */
 	double eta_max, eps;

@@ -10,7 +10,8 @@
 #include "rng.h"
 
 static const char *const kind_names[] = {
-	"sgd", "momentum", "adamw", "muon", "m3", "m3-ema", "delta-momentum", "dmgd"
+	"sgd", "momentum", "adamw", "muon", "m3", "m3-ema", "delta-momentum", "dmgd",
+	"dgd"
 };
 
 /* A matrix for muon and m3: 2-D, weight-decayed, not the embedding (MODEL D12). */
@@ -60,7 +61,7 @@ nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_lay
 
 	static const char *const names[] = { "m", "v", "m2", "g" };
 	switch (o->kind) {
-	case NL_OPTIM_SGD: o->nslots = 0; break;
+	case NL_OPTIM_SGD: case NL_OPTIM_DGD: o->nslots = 0; break;
 	case NL_OPTIM_MOMENTUM: case NL_OPTIM_DMGD: o->nslots = 1; break;
 	case NL_OPTIM_DELTA: o->nslots = o->delta_adam ? 2 : 1; break;
 	case NL_OPTIM_ADAMW: case NL_OPTIM_MUON: o->nslots = 2; break;
@@ -71,7 +72,7 @@ nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_lay
 		if ((o->slot[s] = calloc(lo->total, sizeof(float))) == NULL)
 			goto nomem;
 	}
-	size_t work = 0, extra = 0;
+	size_t work = 0, extra = 0, dgd = 0;
 	for (size_t i = 0; i < lo->n; i++) {
 		const struct nl_param *p = &lo->p[i];
 		size_t cc = cols_of(p), r = p->numel / cc, s = r < cc ? r : cc, need = 0;
@@ -81,9 +82,13 @@ nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_lay
 			need = 2 * r * (size_t)o->hidden + 2 * cc * (size_t)o->hidden;
 			extra += 2 * cc * (size_t)o->hidden;
 		}
+		if (o->kind == NL_OPTIM_DGD && p->rank == 2)   /* a key block is a row range */
+			dgd = NLK_DGD_WORK(r, cc) > dgd ? NLK_DGD_WORK(r, cc) : dgd;
 		work = need > work ? need : work;
 	}
-	if ((work && (o->work = malloc(work * sizeof(float))) == NULL))
+	if ((work && (o->work = malloc(work * sizeof(float))) == NULL) ||
+	    (dgd && (o->dgd_work = malloc(dgd * sizeof(float))) == NULL) ||
+	    (o->kind == NL_OPTIM_DGD && (o->keyed = calloc(lo->n, 1)) == NULL))
 		goto nomem;
 	if ((o->kind == NL_OPTIM_M3 || o->kind == NL_OPTIM_M3_EMA) &&
 	    (o->o2 = calloc(lo->total, sizeof(float))) == NULL)
@@ -119,7 +124,117 @@ nl_optim_free(struct nl_optim *o)
 	free(o->extra);
 	free(o->extra_off);
 	free(o->work);
+	free(o->dgd_work);
+	free(o->keyed);
 	memset(o, 0, sizeof *o);
+}
+
+void
+nl_keylog_add(struct nl_keylog *kl, size_t off, int rows, int cols, const void *x,
+    const void *dy, int n, size_t elem)
+{
+	if (kl == NULL || kl->failed || n <= 0)
+		return;
+	size_t need = (size_t)n * (size_t)(rows + cols);
+	if (kl->nblk == kl->blk_cap) {
+		size_t cap = kl->blk_cap ? 2 * kl->blk_cap : 64;
+		struct nl_keyblock *b = realloc(kl->blk, cap * sizeof *b);
+		if (b == NULL) {
+			kl->failed = 1;
+			return;
+		}
+		kl->blk = b, kl->blk_cap = cap;
+	}
+	if (kl->len + need > kl->cap) {
+		size_t cap = kl->cap ? kl->cap : 1 << 20;
+		while (cap < kl->len + need)
+			cap *= 2;
+		float *d = realloc(kl->data, cap * sizeof *d);
+		if (d == NULL) {
+			kl->failed = 1;
+			return;
+		}
+		kl->data = d, kl->cap = cap;
+	}
+	float *to = kl->data + kl->len;
+	size_t nx = (size_t)n * cols;
+	if (elem == sizeof(float)) {
+		memcpy(to, x, nx * sizeof *to);
+		memcpy(to + nx, dy, (size_t)n * rows * sizeof *to);
+	} else {                        /* double: the gradient checks' precision */
+		for (size_t e = 0; e < nx; e++)
+			to[e] = (float)((const double *)x)[e];
+		for (size_t e = 0; e < (size_t)n * rows; e++)
+			to[nx + e] = (float)((const double *)dy)[e];
+	}
+	kl->blk[kl->nblk++] = (struct nl_keyblock){ off, kl->len, rows, cols, n };
+	kl->len += need;
+}
+
+void
+nl_keylog_clear(struct nl_keylog *kl)
+{
+	kl->nblk = kl->len = 0;
+	kl->failed = 0;
+}
+
+void
+nl_keylog_free(struct nl_keylog *kl)
+{
+	free(kl->blk);
+	free(kl->data);
+	memset(kl, 0, sizeof *kl);
+}
+
+void
+nl_optim_set_keys(struct nl_optim *o, const struct nl_keylog *const *logs, int n,
+    double scale)
+{
+	o->keys = logs, o->nkeys = n, o->key_scale = scale;
+}
+
+/* The parameter holding offset off (the layout is in offset order). */
+static size_t
+param_at(const struct nl_layout *lo, size_t off)
+{
+	size_t a = 0, b = lo->n;
+	while (b - a > 1) {
+		size_t m = (a + b) / 2;
+		if (lo->p[m].offset <= off)
+			a = m;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* dgd: weight decay, then the keys in order for the parameters that have them; the others
+ * step as sgd. */
+static void
+dgd_step(struct nl_optim *o, float *params, const float *grads, float lr)
+{
+	const struct nl_layout *lo = o->lo;
+	memset(o->keyed, 0, lo->n);
+	for (int k = 0; k < o->nkeys; k++)
+		for (size_t j = 0; j < o->keys[k]->nblk; j++)
+			o->keyed[param_at(lo, o->keys[k]->blk[j].off)] = 1;
+	for (size_t i = 0; i < lo->n; i++) {
+		const struct nl_param *p = &lo->p[i];
+		const float wd = p->decay ? (float)o->wd : 0.0f;
+		float *w = params + p->offset;
+		if (!o->keyed[i])
+			nlk_momentum_step(w, NULL, grads + p->offset, p->numel, lr, 0, wd);
+		else
+			for (size_t j = 0; wd > 0 && j < p->numel; j++)
+				w[j] -= lr * wd * w[j];
+	}
+	for (int k = 0; k < o->nkeys; k++)
+		for (size_t j = 0; j < o->keys[k]->nblk; j++) {
+			const struct nl_keyblock *b = &o->keys[k]->blk[j];
+			const float *x = o->keys[k]->data + b->at;
+			nlk_dgd_keys(params + b->off, x, x + (size_t)b->n * b->cols, b->n, b->rows,
+			    b->cols, lr, (float)o->key_scale, o->dgd_work);
+		}
 }
 
 /* Muon or M3 on one matrix parameter. */
@@ -143,6 +258,10 @@ nl_optim_step(struct nl_optim *o, float *params, const float *grads, double lr_d
 	const struct nl_layout *lo = o->lo;
 	const float lr = (float)lr_d;
 	o->t++;
+	if (o->kind == NL_OPTIM_DGD) {
+		dgd_step(o, params, grads, lr);
+		return;
+	}
 	for (size_t i = 0; i < lo->n; i++) {
 		const struct nl_param *p = &lo->p[i];
 		float *w = params + p->offset;

@@ -16,7 +16,21 @@
 
 enum nl_optim_kind {
 	NL_OPTIM_SGD, NL_OPTIM_MOMENTUM, NL_OPTIM_ADAMW, NL_OPTIM_MUON, NL_OPTIM_M3,
-	NL_OPTIM_M3_EMA, NL_OPTIM_DELTA, NL_OPTIM_DMGD
+	NL_OPTIM_M3_EMA, NL_OPTIM_DELTA, NL_OPTIM_DMGD, NL_OPTIM_DGD
+};
+
+/* dgd's keys (MODEL D12): for each linear map an outer backward ran, in the order it ran them,
+ * a block of n keys — the map's inputs x [n, cols] and output gradients dy [n, rows] — for
+ * the rows of the parameter from offset off on. */
+struct nl_keylog {
+	struct nl_keyblock {
+		size_t off, at;               /* at: x's start in data, dy follows it */
+		int rows, cols, n;
+	} *blk;
+	size_t nblk, blk_cap;
+	float *data;
+	size_t len, cap;
+	int failed;                       /* a block did not fit in memory */
 };
 
 enum { NL_OPTIM_SLOTS = 4 };
@@ -35,6 +49,12 @@ struct nl_optim {
 	size_t *extra_off;
 	float *work;
 	int64_t t;                    /* steps taken */
+	/* dgd: the keys of the step to come (nl_optim_set_keys) and their work */
+	const struct nl_keylog *const *keys;
+	int nkeys;
+	double key_scale;
+	float *dgd_work;
+	unsigned char *keyed;         /* per parameter: it has keys this step */
 };
 
 /* The kind named name, or -1. */
@@ -44,6 +64,15 @@ int nl_optim_kind(const char *name);
 int nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_layout *lo,
     uint64_t seed, struct nl_err *err);
 void nl_optim_free(struct nl_optim *o);
+/* Record a block of keys (no-op when kl is NULL); x and dy hold reals of elem bytes. */
+void nl_keylog_add(struct nl_keylog *kl, size_t off, int rows, int cols, const void *x,
+    const void *dy, int n, size_t elem);
+void nl_keylog_clear(struct nl_keylog *kl);
+void nl_keylog_free(struct nl_keylog *kl);
+/* dgd: the next step takes the n logs' keys in order, their output gradients times scale
+ * (the clip factor); parameters with no key in them step as sgd. */
+void nl_optim_set_keys(struct nl_optim *o, const struct nl_keylog *const *logs, int n,
+    double scale);
 /* One step of every parameter at learning rate lr. */
 void nl_optim_step(struct nl_optim *o, float *params, const float *grads, double lr);
 /* The state as tensors "<slot>.<param>" (and dmgd's "dmgd.wa.<param>", "dmgd.wb.<param>"). */

@@ -55,6 +55,8 @@ nl_trainer_init(struct nl_trainer *tr, struct nl_model *m, int threads, struct n
 			nl_trainer_free(tr);
 			return -1;
 		}
+		if (tr->opt.kind == NL_OPTIM_DGD)
+			w->tf.keys = &w->keys;
 	}
 	if (tr->workers > 1)   /* one BLAS thread per worker: nothing oversubscribes the cores */
 		nl_model_set_threads(1);
@@ -66,6 +68,7 @@ nl_trainer_free(struct nl_trainer *tr)
 {
 	for (int i = 0; tr->w && i < tr->workers; i++) {
 		nl_tf_free(&tr->w[i].tf);
+		nl_keylog_free(&tr->w[i].keys);
 		if (i > 0)
 			free(tr->w[i].grads);
 	}
@@ -127,6 +130,7 @@ worker_run(void *arg)
 		    w->rows, tr->seq, NULL);
 	} else {
 		memset(w->grads, 0, tr->model->lo.total * sizeof *w->grads);
+		nl_keylog_clear(&w->keys);
 		if (w->scale > 0)
 			nl_tf_backward(&w->tf, params, w->grads, w->scale);
 	}
@@ -184,12 +188,22 @@ nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *
 	if (!isfinite(*loss) || !isfinite(*gnorm))
 		return nl_err_set(err, NL_ERANGE, "step %" PRId64 ": loss %g, gradient norm %g",
 		    tr->step + 1, *loss, *gnorm);
+	float clip = 1;
 	if (c->optim_clip > 0 && *gnorm > c->optim_clip) {
-		float s = (float)(c->optim_clip / *gnorm);
+		clip = (float)(c->optim_clip / *gnorm);
 		for (size_t i = 0; i < md->lo.total; i++)
-			tr->grads[i] *= s;
+			tr->grads[i] *= clip;
 	}
+	for (int i = 0; i < tr->workers; i++)
+		if (tr->w[i].keys.failed)
+			return nl_err_set(err, NL_ENOMEM, "step %" PRId64 ": out of memory for dgd's keys",
+			    tr->step + 1);
+	const struct nl_keylog *logs[tr->workers];
+	for (int i = 0; i < tr->workers; i++)
+		logs[i] = &tr->w[i].keys;
+	nl_optim_set_keys(&tr->opt, logs, tr->workers, clip);
 	nl_optim_step(&tr->opt, md->params, tr->grads, *lr);
+	nl_optim_set_keys(&tr->opt, NULL, 0, 1);
 	tr->step++;
 	tr->tokens_seen += scored;
 	return 0;

@@ -22,6 +22,7 @@ struct nl_train_worker {
 	int row0, rows;
 	int backward;                /* the phase to run: forward, or backward */
 	double sum, scale;
+	struct nl_keylog keys;       /* optim = dgd: the keys of its rows' backward */
 };
 
 struct nl_trainer {

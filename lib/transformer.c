@@ -1,5 +1,6 @@
 /* nl — see LICENSE. Transformer++ forward and backward (MODEL D1, §1.2, §2.5); compiled
  * twice, see transformer.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "dtype.h"
 #include "optim.h"
 #include "real.h"
+#include "rng.h"
 #include "transformer.h"
 
 #define ALIGN 16
@@ -59,6 +61,14 @@ cms_blocks(const struct nl_tf *m)
 	return 2 + (size_t)m->rule.slots;
 }
 
+/* cms.optim = dmgd: in the blocks after φ0, matrix k's (w_gate, w_up, w_down) W_a
+ * [hidden, cols] at dmgd_at(m, k) and its W_b [cols, hidden] right after it. */
+static size_t
+dmgd_at(const struct nl_tf *m, int k)
+{
+	return 2 * (size_t)m->rule.hidden * (size_t)m->d * (size_t)k;
+}
+
 /* Point each (layer, level, sequence) of s's b sequences at its θ and A. */
 static void
 stream_tables(const struct nl_tf *m, struct nl_tf_stream *s)
@@ -82,15 +92,21 @@ cms_rule(struct nl_tf_cms_rule *r, const struct nl_config *c, struct nl_err *err
 	r->kind = nl_optim_kind(c->cms_optim);
 	r->delta_adam = strcmp(c->delta_precond, "adam") == 0;
 	switch (r->kind) {
-	case NL_OPTIM_SGD: r->slots = 0; break;
+	case NL_OPTIM_SGD: case NL_OPTIM_DGD: r->slots = 0; break;
 	case NL_OPTIM_MOMENTUM: case NL_OPTIM_MUON: r->slots = 1; break;
 	case NL_OPTIM_DELTA: r->slots = 1 + r->delta_adam; break;
 	case NL_OPTIM_ADAMW: r->slots = 2; break;
 	case NL_OPTIM_M3: case NL_OPTIM_M3_EMA: r->slots = 5; break;
+	case NL_OPTIM_DMGD: {    /* φ0, then every matrix's W_a and W_b in as many blocks */
+		int64_t h = c->dmgd_hidden, f = c->cms_hidden, d = c->d_model;
+		r->slots = 1 + (int)((2 * h * (2 * d + f) + 3 * f * d - 1) / (3 * f * d));
+		break;
+	}
 	default:
 		return nl_err_set(err, NL_EUSAGE, "cms.optim: %s is not a rule for CMS levels",
 		    c->cms_optim);
 	}
+	r->hidden = (int)c->dmgd_hidden;
 	r->ns_steps = (int)c->optim_ns_steps, r->period = c->m3_period;
 	r->mu = c->optim_momentum, r->beta1 = c->optim_beta1, r->beta2 = c->optim_beta2;
 	r->beta3 = c->m3_beta3, r->alpha = c->m3_alpha, r->eps = c->optim_eps;
@@ -177,6 +193,12 @@ nl_tf_init(struct nl_tf *m, const struct nl_config *c, const struct nl_layout *l
 	}
 	m->arena_elems = s.per_layer * m->layers + s.global;
 	m->arena = malloc(m->arena_elems * elem);
+	int big = m->hidden > m->d ? m->hidden : m->d;
+	if (m->learns && m->rule.kind == NL_OPTIM_DGD &&
+	    (m->dgd_work = malloc(NLK_DGD_WORK(big, big) * elem)) == NULL) {
+		nl_tf_free(m);
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	}
 	if (m->arena == NULL) {
 		nl_tf_free(m);
 		return nl_err_set(err, NL_ENOMEM, "out of memory for activations (%.0f MiB)",
@@ -254,10 +276,14 @@ nl_tf_stream_init(const struct nl_tf *m, struct nl_tf_stream *s, int b, int cap,
 	if (m->levels > 1 || m->period[0] > 0) {     /* CMS levels: per-sequence fast weights */
 		size_t n = (size_t)m->layers * m->levels * b, f = (size_t)m->hidden, d0 = (size_t)d;
 		size_t small = f < d0 ? f : d0;
-		int ns = m->rule.kind == NL_OPTIM_MUON || m->rule.kind == NL_OPTIM_M3 ||
-		    m->rule.kind == NL_OPTIM_M3_EMA;
+		size_t big = f > d0 ? f : d0, work = 0;
+		if (m->rule.kind == NL_OPTIM_MUON || m->rule.kind == NL_OPTIM_M3 ||
+		    m->rule.kind == NL_OPTIM_M3_EMA)
+			work = small * small + 2 * f * d0;
+		if (m->rule.kind == NL_OPTIM_DMGD)
+			work = 4 * big * (size_t)m->rule.hidden;
 		if ((s->cms = malloc(cms_blocks(m) * n * m->fast_len * e)) == NULL ||
-		    (ns && (s->owork = malloc((small * small + 2 * f * d0) * e)) == NULL) ||
+		    (work && (s->owork = malloc(work * e)) == NULL) ||
 		    (m->memfam && (s->grads = calloc(m->param_elems, e)) == NULL) ||
 		    (s->tab = calloc(n, sizeof *s->tab)) == NULL ||
 		    (s->gtab = calloc(n, sizeof *s->gtab)) == NULL) {
@@ -292,6 +318,27 @@ nl_tf_stream_first_key(const struct nl_tf_stream *s)
 {
 	long long from = s->pos - s->nwin + 1 - s->span;     /* a window may run again */
 	return s->kv && s->span > 0 && from > s->base ? from : s->base;
+}
+
+/* dmgd's memories of matrix k in stream 0's block as layers.L.cms.V.opt.dmgd.wa.<mat>
+ * (b, hidden, cols) and .wb.<mat> (b, cols, hidden). */
+static int
+dmgd_parts(const struct nl_tf *m, const struct nl_tf_stream *s, int l, int v, int k,
+    char *block, struct nl_state_part *parts, int n)
+{
+	static const char *const mat[3] = { "w_gate", "w_up", "w_down" };
+	const size_t e = m->elem, h = (size_t)m->rule.hidden;
+	const uint64_t cols = k < 2 ? (uint64_t)m->d : (uint64_t)m->hidden;
+	const int dt = e == sizeof(double) ? NL_DTYPE_F64 : NL_DTYPE_F32;
+	for (int ab = 0; ab < 2; ab++) {
+		char name[80];
+		uint64_t dims[3] = { (uint64_t)s->b, ab ? cols : h, ab ? h : cols };
+		snprintf(name, sizeof name, "layers.%d.cms.%d.opt.dmgd.w%c.%s", l, v, ab ? 'b' : 'a',
+		    mat[k]);
+		n = nl_state_part_add(parts, n, name, dt, e, block + (dmgd_at(m, k) + ab * h * cols)
+		    * e, (size_t)s->b, h * cols, cms_blocks(m) * m->fast_len, 3, dims);
+	}
+	return n;
 }
 
 int
@@ -329,6 +376,12 @@ nl_tf_stream_parts(const struct nl_tf *m, const struct nl_tf_stream *s,
 				"opt.g.", "opt.o2." };
 			for (size_t acc = 0; acc < cms_blocks(m); acc++)
 				for (int k = 0; k < 3; k++) {
+					if (m->rule.kind == NL_OPTIM_DMGD && acc >= 3) {
+						if (acc == 3)
+							n = dmgd_parts(m, s, l, v, k, theta + 3 * m->fast_len * e,
+							    parts, n);
+						continue;
+					}
 					uint64_t dims[3] = { b, k < 2 ? f : d, k < 2 ? d : f };
 					snprintf(name, sizeof name, "layers.%d.cms.%d.%s%s", l, v, slot[acc],
 					    mat[k]);
@@ -368,6 +421,7 @@ nl_tf_free(struct nl_tf *m)
 	free(m->snap_tab);
 	free(m->teach_ids);
 	free(m->delta);
+	free(m->dgd_work);
 	free(m->lay);
 	free(m->arena);
 	memset(m, 0, sizeof *m);
@@ -609,7 +663,8 @@ residual:
 static void teach_pass(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
     const int32_t *targets, int b, int t);
 static void level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads,
-    int l, int v, const struct tf_level_acts *e, const struct tf_global *g);
+    int l, int v, const struct tf_level_acts *e, const struct tf_global *g,
+    struct nl_keylog *kl);
 
 double
 NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
@@ -620,6 +675,23 @@ NLK(nl_tf_forward)(struct nl_tf *m, const nlk_real *params, const int32_t *ids,
 	if (m->teach)
 		teach_pass(m, params, ids, targets, b, t);
 	return tf_forward(m, params, ids, targets, b, t, logits, NULL);
+}
+
+/* dmgd's memories of level v of layer l as at step 0 (nl_optim_init's): W_a ~ N(0, 1/cols),
+ * the same draw in every stream, and W_b = 0. */
+static void
+dmgd_reset(const struct nl_tf *m, nlk_real *block, int l, int v)
+{
+	const size_t h = (size_t)m->rule.hidden;
+	for (int k = 0; k < 3; k++) {
+		const size_t cols = k < 2 ? (size_t)m->d : (size_t)m->hidden;
+		nlk_real *wa = block + dmgd_at(m, k);
+		struct nl_rng rng;
+		nl_rng_seed(&rng, 0x646d6764u ^ ((uint64_t)l << 16 | (uint64_t)v << 8 | (uint64_t)k));
+		for (size_t e = 0; e < h * cols; e++)
+			wa[e] = (nlk_real)(nl_rng_normal(&rng) / sqrt((double)cols));
+		memset(wa + h * cols, 0, h * cols * sizeof *wa);
+	}
 }
 
 void
@@ -640,8 +712,12 @@ NLK(nl_tf_stream_reset)(const struct nl_tf *m, struct nl_tf_stream *s, const nlk
 				size_t k = ((size_t)l * m->levels + v) * s->b + i;
 				memcpy((void *)s->tab[k], params + m->lay[l].lev[v].w_gate,
 				    m->fast_len * sizeof *params);
-				/* A and the rule's state start at zero */
+				/* A and the rule's state start at zero; dgd's pending weights at θ */
 				memset(s->gtab[k], 0, (cms_blocks(m) - 1) * m->fast_len * sizeof *params);
+				if (m->rule.kind == NL_OPTIM_DGD)
+					memcpy(s->gtab[k], s->tab[k], m->fast_len * sizeof *params);
+				if (m->rule.kind == NL_OPTIM_DMGD)
+					dmgd_reset(m, (nlk_real *)s->gtab[k] + 2 * m->fast_len, l, v);
 			}
 	memset(s->cms_steps, 0, sizeof s->cms_steps);
 }
@@ -673,7 +749,11 @@ cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_r
 		const size_t o = at[k];
 		const int rows = k < 2 ? f : d, cols = k < 2 ? d : f;
 		const size_t n = (size_t)f * d;
-		if (r->kind == NL_OPTIM_DELTA)
+		if (r->kind == NL_OPTIM_DMGD) {
+			nlk_real *wa = st + L + dmgd_at(m, k), *wb = wa + (size_t)r->hidden * cols;
+			NLK(nlk_dmgd_step)(th + o, st + o, wa, wb, A + o, rows, cols, r->hidden, lr, mu,
+			    s->owork);
+		} else if (r->kind == NL_OPTIM_DELTA)
 			NLK(nlk_delta_momentum_step)(th + o, st + o, r->delta_adam ? st + L + o : NULL,
 			    A + o, n, lr, mu, (nlk_real)r->lambda, (nlk_real)r->beta2, (nlk_real)r->eps, 0,
 			    (int)t);
@@ -689,7 +769,8 @@ cms_rule_step(const struct nl_tf *m, struct nl_tf_stream *s, int l, int v, nlk_r
 }
 
 /* The levels whose period ends at the stream's position take their step (D8): by default
- * (cms.optim = sgd) θ ← θ − cms.lr · A; then A ← 0. */
+ * (cms.optim = sgd) θ ← θ − cms.lr · A; then A ← 0. Under dgd, A holds the weights the
+ * period's keys have stepped to (level_backward), and θ takes them. */
 static void
 cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 {
@@ -702,6 +783,10 @@ cms_step(const struct nl_tf *m, struct nl_tf_stream *s)
 			for (int i = 0; i < s->b; i++) {
 				size_t k = ((size_t)l * m->levels + v) * s->b + i;
 				nlk_real *th = (nlk_real *)s->tab[k], *A = s->gtab[k];
+				if (m->rule.kind == NL_OPTIM_DGD) {
+					memcpy(th, A, m->fast_len * sizeof *A);
+					continue;
+				}
 				if (m->rule.kind == NL_OPTIM_SGD)
 					for (size_t e = 0; e < m->fast_len; e++)
 						th[e] -= lr * A[e];
@@ -946,11 +1031,12 @@ NLK(nl_tf_freeze)(struct nl_tf *m, const nlk_real *params)
 }
 
 /* Reverse of level_forward: g->dh (∂loss/∂out) becomes ∂loss/∂in, reaching it directly and
- * through the block; every chunk's weight gradient goes to the parameters' (first-order),
- * or in a teach pass a learning level's to its accumulator (grads NULL: none formed). */
+ * through the block; every chunk's weight gradient goes to the parameters' (first-order, its
+ * keys to kl), or in a teach pass a learning level's to its accumulator (grads NULL: none
+ * formed) — under cms.optim = dgd, its keys step the accumulator's pending weights instead. */
 static void
 level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, int l, int v,
-    const struct tf_level_acts *e, const struct tf_global *g)
+    const struct tf_level_acts *e, const struct tf_global *g, struct nl_keylog *kl)
 {
 	const struct nl_tf_level *w = &m->lay[l].lev[v];
 	const int d = m->d, f = m->hidden, n = m->b * m->t;
@@ -965,10 +1051,21 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 		for (int c = 0; c * P < m->t; c++) {
 			const nlk_real *wb = level_base(m, params, l, v, i, c);
 			/* the teach pass sends a learning level's gradient to its accumulator */
-			nlk_real *gb = m->fast_grad && m->period[v] > 0
-			    ? m->fast_grad[fast_index(m, l, v, i, c)] : at(grads, w->w_gate);
+			const int teach = m->fast_grad && m->period[v] > 0;
+			nlk_real *gb = teach ? m->fast_grad[fast_index(m, l, v, i, c)]
+			    : at(grads, w->w_gate);
+			/* dgd: the keys step the pending weights in gb, no gradient is formed */
+			nlk_real *pending = teach && m->rule.kind == NL_OPTIM_DGD ? gb : NULL;
+			if (pending)
+				gb = NULL;
 			size_t r = (size_t)i * m->t + (size_t)c * P;
 			int rn = blocked ? (m->t - c * P < P ? m->t - c * P : P) : n;
+			/* the three maps' keys: inputs x [rn, cols] and output gradients dy [rn, rows] */
+			const struct { size_t at; int rows, cols; const nlk_real *x, *dy; } map[3] = {
+				{ down, d, f, e->s + r * f, g->dh + r * d },
+				{ 0, f, d, e->z + r * d, g->dg + r * f },
+				{ up, f, d, e->z + r * d, g->du + r * f },
+			};
 			NLK(nlk_matmul_bwd)(g->ds + r * f, at(gb, down), g->dh + r * d,
 			    e->s + r * f, wb + down, rn, f, d);
 			NLK(nlk_swiglu_bwd)(g->dg + r * f, g->du + r * f, g->ds + r * f, e->g + r * f,
@@ -976,6 +1073,15 @@ level_backward(const struct nl_tf *m, const nlk_real *params, nlk_real *grads, i
 			NLK(nlk_matmul_bwd)(g->dm + r * d, gb, g->dg + r * f, e->z + r * d, wb, rn, d, f);
 			NLK(nlk_matmul_bwd)(g->dm + r * d, at(gb, up), g->du + r * f,
 			    e->z + r * d, wb + up, rn, d, f);
+			for (int k = 0; k < 3; k++) {
+				if (pending)
+					NLK(nlk_dgd_keys)(pending + map[k].at, map[k].x, map[k].dy, rn,
+					    map[k].rows, map[k].cols, (nlk_real)m->cms_lr, 1,
+					    (nlk_real *)m->dgd_work);
+				else if (!teach)
+					nl_keylog_add(kl, w->w_gate + map[k].at, map[k].rows, map[k].cols,
+					    map[k].x, map[k].dy, rn, sizeof *map[k].x);
+			}
 		}
 	NLK(nlk_rmsnorm_bwd)(g->dh, at(grads, w->norm), g->dm, e->in, params + w->norm, e->rstd, n,
 	    d);
@@ -996,6 +1102,7 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 	/* a teach pass wants the levels' gradients only: the dense ones are skipped (NULL) and
 	 * the memories' go to the stream's scratch */
 	nlk_real *dense = s ? NULL : grads;
+	struct nl_keylog *kl = s ? NULL : m->keys;
 	struct tf_global g;
 	struct tf_layer_acts a;
 
@@ -1017,12 +1124,13 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		layer_acts(m, l, &a);
 
 		for (int v = m->levels - 1; v >= 0; v--)
-			level_backward(m, params, dense, l, v, &a.lev[v], &g);
+			level_backward(m, params, dense, l, v, &a.lev[v], &g, kl);
 		if (s && l == 0)
 			break;          /* no level below learns */
 
 		if (m->memfam) {
 			/* g.dh is read whole by the mixer's first step before it accumulates dx */
+			m->mem.keys = kl;
 			NLK(nl_mem_backward)(&m->mem, l, params, grads, a.h, g.dh, g.dh,
 			    s ? &s->mem0 : NULL);
 			continue;
@@ -1031,6 +1139,7 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		nlk_real *dk = s ? s->dkv : g.dk, *dv = s ? (nlk_real *)s->dkv + nd : g.dv;
 		memset(g.dout, 0, nd * sizeof *g.dout);
 		NLK(nlk_matmul_bwd)(g.dout, at(dense, w->w_o), g.dh, a.o, params + w->w_o, n, d, d);
+		nl_keylog_add(kl, w->w_o, d, d, a.o, g.dh, n, sizeof *g.dh);
 		memset(g.dq, 0, nd * sizeof *g.dq);
 		memset(dk, 0, nd * sizeof *dk);
 		memset(dv, 0, nd * sizeof *dv);
@@ -1050,6 +1159,10 @@ tf_backward(struct nl_tf *m, const nlk_real *params, nlk_real *grads, double sca
 		    n, d, d);
 		NLK(nlk_matmul_bwd)(g.da, at(dqkv, 2 * (size_t)d * d), dv, a.a,
 		    qkv + 2 * (size_t)d * d, n, d, d);
+		const nlk_real *dys[3] = { g.dqp, g.dkp, dv };       /* rows q, k, v of w_qkv */
+		for (int k = 0; k < 3; k++)
+			nl_keylog_add(kl, w->w_qkv + (size_t)k * d * d, d, d, a.a, dys[k], n,
+			    sizeof *a.a);
 		NLK(nlk_rmsnorm_bwd)(g.dh, at(dense, w->attn_norm), g.da, a.h, params + w->attn_norm,
 		    a.rstd1, n, d);
 	}

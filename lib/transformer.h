@@ -29,6 +29,7 @@ struct nl_tf_layer {
  * levels: every family shares the embedding, the SwiGLU sub-blocks and the head. */
 struct nl_tf {
 	int memfam;                        /* 1: the mixer is mem's */
+	struct nl_keylog *keys;            /* optim = dgd: the outer backward's keys (optim.h) */
 	struct nl_mem mem;
 	int vocab, d, layers, heads, hidden;
 	int levels;                        /* SwiGLU sub-blocks per layer: 1 (the MLP) or the CMS's */
@@ -47,7 +48,7 @@ struct nl_tf {
 	 * level-sized slots per (layer, level, sequence) in a stream, its step count per level */
 	struct nl_tf_cms_rule {
 		int kind;                  /* enum nl_optim_kind (optim.h) */
-		int slots, ns_steps, delta_adam;
+		int slots, ns_steps, delta_adam, hidden;
 		double mu, beta1, beta2, beta3, alpha, eps, lambda;
 		int64_t period;
 	} rule;
@@ -63,6 +64,7 @@ struct nl_tf {
 	int snap_chunks;                   /* entries per (layer, level, sequence) in snap_tab */
 	int32_t *teach_ids;                /* a window's ids and targets [max_batch, teach_len] */
 	void *delta;                       /* gradient checks: the frozen updates (nl_tf_freeze) */
+	void *dgd_work;                    /* cms.optim = dgd: nlk_dgd_keys's scratch */
 	size_t param_elems;                /* the layout's total */
 	double eps, rope_base;
 	int max_batch, max_seq;

@@ -3,7 +3,7 @@
 seq 1 2000 | $NL_EXEC nl-tokenize -k bytes -o data.nlt
 set -- -q -j 1 -D layers=1 -D d_model=32 -D heads=2 -D mlp.hidden=32 -T 16 -b 4 -e 3 \
     -D m3.period=2 -D optim.schedule=constant -D optim.warmup=0 -D optim.lr=0.01
-for o in sgd momentum adamw muon m3 m3-ema delta-momentum dmgd; do
+for o in sgd momentum adamw muon m3 m3-ema delta-momentum dmgd dgd; do
 	$NL_EXEC nl-train "$@" -D optim=$o -n 6 -o $o.tar data.nlt
 	$NL_EXEC nl-train "$@" -D optim=$o -n 3 -o r.tar data.nlt
 	$NL_EXEC nl-train -q -j 1 -i r.tar -n 6 -o r.tar data.nlt
@@ -19,8 +19,8 @@ $NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=m3 -n 6 -o h.ta
 $NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=m3 -n 3 -o r.tar data.nlt
 $NL_EXEC nl-train -q -j 1 -i r.tar -n 6 -o r.tar data.nlt
 cmp h.tar r.tar && echo "hope m3 resumes"
-# eight rules, eight different sets of weights
-for o in sgd momentum adamw muon m3 m3-ema delta-momentum dmgd; do
+# nine rules, nine different sets of weights
+for o in sgd momentum adamw muon m3 m3-ema delta-momentum dmgd dgd; do
 	cksum < $o.npz
 done | sort -u | wc -l | tr -d ' '
 $NL_EXEC nl-train -q -j 1 -i adamw.tar -D optim=muon -n 8 -o x.tar data.nlt

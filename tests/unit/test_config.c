@@ -330,7 +330,7 @@ T_TEST(test_set_errors)
 	set_fails("cms.periods", "2097152", NL_ERANGE, "invalid value for cms.periods: '2097152' "
 	    "(must be 1 to 8 comma-separated integers in 0..1048576, 0 or inf = outer-only)");
 	set_fails("optim", "adam", NL_EFORMAT, "invalid value for optim: 'adam' (must be one of "
-	    "sgd, momentum, adamw, muon, m3, m3-ema, delta-momentum, dmgd)");
+	    "sgd, momentum, adamw, muon, m3, m3-ema, delta-momentum, dmgd, dgd)");
 
 	/* the format line */
 	set_fails("format", "nl-checkpoint 2", NL_EUNSUPPORTED,

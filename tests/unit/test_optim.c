@@ -13,6 +13,7 @@
 #include "t_fixture.h"
 #include "kernels.h"
 #include "optim.h"
+#include "transformer.h"
 
 /* A layout of three tensors: weight-decayed 2×3 and 3×2 projections (matrices to muon and m3;
  * muon scales the tall one by √(3/2)) and a 3-vector norm weight. */
@@ -261,6 +262,128 @@ T_TEST(dmgd_fast_matches_reference)
 	}
 }
 
+/* DGD over keys: the blocked form (several blocks, a partial one, a key of norm 0) equals one
+ * eq. 57 step per key; and to first order in η its step is −η' (Σ W x̂ x̂ᵀ + scale Σ dy xᵀ):
+ * the decay of every key plus sgd's step. */
+T_TEST(dgd_keys_blocked_matches_sequential)
+{
+	enum { R = 5, C = 7, N = 150 };
+	static double w0[R * C], x[N * C], dy[N * R], w[2][R * C], work[NLK_DGD_WORK(R, C)];
+	fill(w0, R * C, 100), fill(x, N * C, 101), fill(dy, N * R, 102);
+	memset(x + 17 * C, 0, C * sizeof *x);
+	memcpy(w[0], w0, sizeof w0), memcpy(w[1], w0, sizeof w0);
+	nlk_dgd_keys_ref_f64(w[0], x, dy, N, R, C, 0.2, 0.7, work);
+	nlk_dgd_keys_f64(w[1], x, dy, N, R, C, 0.2, 0.7, work);
+	double moved = 0;
+	for (int e = 0; e < R * C; e++) {
+		T_NEAR(w[1][e], w[0][e], 1e-12);
+		moved += fabs(w[0][e] - w0[e]);
+	}
+	T_CHECK(moved > 0.1);
+	const double eta = 1e-7, ep = eta / (1 + eta);
+	memcpy(w[1], w0, sizeof w0);
+	nlk_dgd_keys_f64(w[1], x, dy, N, R, C, eta, 0.7, work);
+	for (int i = 0; i < R; i++)
+		for (int k = 0; k < C; k++) {
+			double g = 0;
+			for (int t = 0; t < N; t++) {
+				double xx = 0, wx = 0;
+				for (int j = 0; j < C; j++)
+					xx += x[t * C + j] * x[t * C + j], wx += w0[i * C + j] * x[t * C + j];
+				g += 0.7 * dy[t * R + i] * x[t * C + k] + (xx > 0 ? wx * x[t * C + k] / xx : 0);
+			}
+			T_NEAR((w[1][i * C + k] - w0[i * C + k]) / ep, -g, 1e-4 * (1 + fabs(g)));
+		}
+}
+
+/* dgd's key log is complete: in every family, for each parameter an outer backward records
+ * keys for, Σ dyᵀ x over its blocks is its whole gradient; every linear map of a layer has
+ * keys (attention's or the mixer's, and the MLP's or each CMS level's three). */
+T_TEST(dgd_keys_are_the_whole_gradient)
+{
+	enum { B = 2, T = 16, V = 11 };
+	static const char *const family[] = { "model=transformer", "model=titans",
+		"model=selfmod", "model=hope", "model=hope-attention" };
+	/* blocks per layer: q k v and w_o; the titans mixer's q k v projections, three gates, gate
+	 * and output; the self-modifying mixer's w_x, w_q, gate and output; the MLP's three maps,
+	 * or each CMS level's three per sequence and chunk of its period (4: B · T/4 = 8 chunks,
+	 * 0: one) */
+	static const int maps_per_layer[] = { 4 + 3, 8 + 3, 4 + 3, 4 + 3 * 8 + 3, 4 + 3 * 8 + 3 };
+	for (size_t f = 0; f < sizeof family / sizeof *family; f++) {
+		const char *sets[] = { family[f], "d_model=16", "heads=2", "layers=2",
+			"mlp.hidden=12", "cms.hidden=12", "cms.periods=4,0", "cms.lr=0.1",
+			"chunk_memory=8", "chunk_other=4" };
+		struct nl_config c;
+		struct nl_layout lo;
+		struct nl_tf tf;
+		struct nl_keylog kl = { 0 };
+		struct nl_err err = { 0 };
+		nl_config_init(&c);
+		for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+			T_CHECK(nl_config_set_arg(&c, sets[i], &err) == 0);
+		c.vocab_size = V;
+		if (nl_layout_build(&lo, &c, &err) ||
+		    nl_tf_init(&tf, &c, &lo, B, T, sizeof(float), &err)) {
+			printf("# %s: %s\n", family[f], err.msg);
+			T_CHECK(0);
+			continue;
+		}
+		float *p = calloc(lo.total, sizeof *p), *g = calloc(lo.total, sizeof *g);
+		double *sum = calloc(lo.total, sizeof *sum);
+		unsigned char *keyed = calloc(lo.total, 1);
+		struct nl_rng rng;
+		nl_rng_seed(&rng, 5 + f);
+		for (size_t i = 0; i < lo.n; i++)
+			for (size_t j = 0; j < lo.p[i].numel; j++)
+				p[lo.p[i].offset + j] = (float)((lo.p[i].init == NL_INIT_ONES) +
+				    0.3 * nl_rng_normal(&rng));
+		int32_t ids[B * T], tg[B * T];
+		for (int i = 0; i < B * T; i++)
+			ids[i] = (int32_t)nl_rng_below(&rng, V), tg[i] = (int32_t)nl_rng_below(&rng, V);
+		tf.keys = &kl;
+		nl_tf_forward(&tf, p, ids, tg, B, T, NULL);
+		nl_tf_backward(&tf, p, g, 1.0 / (B * T));
+		T_CHECK(!kl.failed);
+		for (size_t j = 0; j < kl.nblk; j++) {
+			const struct nl_keyblock *b = &kl.blk[j];
+			const float *x = kl.data + b->at, *dy = x + (size_t)b->n * b->cols;
+			for (int r = 0; r < b->rows; r++)
+				for (int k = 0; k < b->cols; k++) {
+					size_t e = b->off + (size_t)r * b->cols + k;
+					keyed[e] = 1;
+					for (int t = 0; t < b->n; t++)
+						sum[e] += (double)dy[(size_t)t * b->rows + r] *
+						    x[(size_t)t * b->cols + k];
+				}
+		}
+		int bad = 0;
+		for (size_t i = 0; i < lo.n; i++) {
+			const struct nl_param *q = &lo.p[i];
+			size_t n_keyed = 0;
+			for (size_t j = 0; j < q->numel; j++)
+				n_keyed += keyed[q->offset + j];
+			if (n_keyed == 0)
+				continue;
+			if (n_keyed != q->numel)
+				printf("# %s: %s: %zu of %zu keyed\n", family[f], q->name, n_keyed,
+				    q->numel), bad++;
+			for (size_t j = 0; j < q->numel; j++) {
+				double want = g[q->offset + j], got = sum[q->offset + j];
+				if (fabs(got - want) > 1e-4 * (1 + fabs(want)))
+					bad++;
+			}
+		}
+		T_CHECK(bad == 0);
+		T_CHECK(kl.nblk == (size_t)(maps_per_layer[f] * c.layers));
+		if (kl.nblk != (size_t)(maps_per_layer[f] * c.layers))
+			printf("# %s: %zu key blocks\n", family[f], kl.nblk);
+		nl_keylog_free(&kl);
+		nl_tf_free(&tf);
+		nl_layout_free(&lo);
+		free(p), free(g), free(sum), free(keyed);
+	}
+}
+
 /* Runs optimizer c over the toy layout for n steps of seeded gradients; the parameters after
  * each step go to trace (n × TOTAL), M3's M2 after each step to m2 (n × 6) when not NULL. */
 static void
@@ -400,6 +523,8 @@ main(void)
 	t_run(first_steps_match_the_reference, "first_steps_match_the_reference");
 	t_run(newton_schulz_orthogonalises, "newton_schulz_orthogonalises");
 	t_run(dgd_is_the_exact_proximal_step, "dgd_is_the_exact_proximal_step");
+	t_run(dgd_keys_blocked_matches_sequential, "dgd_keys_blocked_matches_sequential");
+	t_run(dgd_keys_are_the_whole_gradient, "dgd_keys_are_the_whole_gradient");
 	t_run(m3_slow_momentum_moves_at_period_ends_only, "m3_slow_momentum_moves_at_period_ends_only");
 	t_run(delta_momentum_with_lambda_0_is_momentum, "delta_momentum_with_lambda_0_is_momentum");
 	t_run(state_round_trip_is_bit_exact, "state_round_trip_is_bit_exact");

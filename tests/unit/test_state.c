@@ -130,7 +130,8 @@ T_TEST(split_streams_equal_one)
 		{ "model=hope-attention", NULL }, { "model=titans", NULL }, { "model=selfmod", NULL },
 		{ "model=transformer", NULL }, { "model=hope", "cms.optim=m3" },
 		{ "model=hope-attention", "cms.optim=adamw" },
-		{ "model=hope-attention", "cms.optim=muon" } };
+		{ "model=hope-attention", "cms.optim=muon" }, { "model=hope", "cms.optim=dgd" },
+		{ "model=hope-attention", "cms.optim=dmgd" } };
 	int32_t ids[B * N], tg[B * N];
 	for (int i = 0; i < B * N; i++) {
 		ids[i] = (i * 7 + 3) % V;
@@ -177,12 +178,13 @@ T_TEST(split_streams_equal_one)
 	}
 }
 
-/* The levels' rules on a learning stream: momentum with μ = 0 is sgd bit for bit; adamw,
- * muon and m3 are not (and stay finite). */
+/* The levels' rules on a learning stream: momentum with μ = 0 is sgd bit for bit; the
+ * others are not (and stay finite). */
 T_TEST(level_rules)
 {
 	static const char *const rules[] = { "cms.optim=sgd", "cms.optim=adamw", "cms.optim=muon",
-		"cms.optim=m3", "cms.optim=m3-ema", "cms.optim=delta-momentum" };
+		"cms.optim=m3", "cms.optim=m3-ema", "cms.optim=delta-momentum", "cms.optim=dgd",
+		"cms.optim=dmgd" };
 	static float base[B * N * V], out[B * N * V];
 	int32_t ids[B * N], tg[B * N];
 	for (int i = 0; i < B * N; i++)
@@ -246,7 +248,8 @@ T_TEST(state_refuses_others)
 	    "%s", err.msg);
 	nl_tf_stream_free(&t);
 	model_free(&adam);
-	/* a file from before cms.optim and delta.precond joined its HEAD: sgd levels */
+	/* a file from before cms.optim, delta.precond and dmgd.hidden joined its HEAD: sgd
+	 * levels */
 	{
 		struct nl_tset ts;
 		struct nl_io in, out;
@@ -260,7 +263,8 @@ T_TEST(state_refuses_others)
 		T_CHECK(nl_convert_load(&in, "state", &ts, &fmt, &err) == 0);
 		for (size_t k = 0; k < ts.meta.n; k++)
 			if (strcmp(ts.meta.keys[k], "config.cms.optim") &&
-			    strcmp(ts.meta.keys[k], "config.delta.precond"))
+			    strcmp(ts.meta.keys[k], "config.delta.precond") &&
+			    strcmp(ts.meta.keys[k], "config.dmgd.hidden"))
 				T_CHECK(nl_meta_set(&keep, ts.meta.keys[k], ts.meta.vals[k], &err) == 0);
 		nl_meta_free(&ts.meta);
 		ts.meta = keep;
