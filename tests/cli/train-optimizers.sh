@@ -19,6 +19,15 @@ $NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=m3 -n 6 -o h.ta
 $NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=m3 -n 3 -o r.tar data.nlt
 $NL_EXEC nl-train -q -j 1 -i r.tar -n 6 -o r.tar data.nlt
 cmp h.tar r.tar && echo "hope m3 resumes"
+# levels stepping by dgd and by dmgd, under the outer dgd
+for rule in dgd dmgd; do
+	$NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=dgd -D cms.optim=$rule \
+	    -n 6 -o h.tar data.nlt
+	$NL_EXEC nl-train "$@" -D model=hope -D cms.periods=8,0 -D optim=dgd -D cms.optim=$rule \
+	    -n 3 -o r.tar data.nlt
+	$NL_EXEC nl-train -q -j 1 -i r.tar -n 6 -o r.tar data.nlt
+	cmp h.tar r.tar && echo "hope dgd with $rule levels resumes"
+done
 # nine rules, nine different sets of weights
 for o in sgd momentum adamw muon m3 m3-ema delta-momentum dmgd dgd; do
 	cksum < $o.npz
