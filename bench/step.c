@@ -52,6 +52,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "step: %s\n", err.msg);
 		return 1;
 	}
+	struct nl_keylog keys = { 0 };
+	const struct nl_keylog *logs[1] = { &keys };
+	if (o.kind == NL_OPTIM_DGD)      /* dgd steps by the keys the backward records */
+		tf.keys = &keys;
 	for (int i = 0; i < b * t; i++)
 		ids[i] = i * 7 % 257, tg[i] = i * 13 % 257;
 	double fwd = 0, bwd = 0, opt = 0;
@@ -60,8 +64,10 @@ main(int argc, char **argv)
 		nl_tf_forward(&tf, m.params, ids, tg, b, t, NULL);
 		double t1 = nl_cli_seconds();
 		memset(g, 0, m.lo.total * sizeof *g);
+		nl_keylog_clear(&keys);
 		nl_tf_backward(&tf, m.params, g, 1.0 / (b * t));
 		double t2 = nl_cli_seconds();
+		nl_optim_set_keys(&o, logs, 1, 1);
 		nl_optim_step(&o, m.params, g, 1e-4);
 		double t3 = nl_cli_seconds();
 		if (s >= 3)   /* warm-up steps left out */
@@ -74,6 +80,7 @@ main(int argc, char **argv)
 	    nl_tf_train_flops(&tf, b, t) / step / 1e9);
 	free(ids), free(tg), free(g);
 	nl_optim_free(&o);
+	nl_keylog_free(&keys);
 	nl_tf_free(&tf);
 	nl_model_free(&m);
 	nl_config_free(&c);

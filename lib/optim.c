@@ -82,7 +82,8 @@ nl_optim_init(struct nl_optim *o, const struct nl_config *c, const struct nl_lay
 			need = 2 * r * (size_t)o->hidden + 2 * cc * (size_t)o->hidden;
 			extra += 2 * cc * (size_t)o->hidden;
 		}
-		if (o->kind == NL_OPTIM_DGD && p->rank == 2)   /* a key block is a row range */
+		/* a key block is a row range of a linear map (never the embedding) */
+		if (o->kind == NL_OPTIM_DGD && p->rank == 2 && strcmp(p->name, "embed.weight") != 0)
 			dgd = NLK_DGD_WORK(r, cc) > dgd ? NLK_DGD_WORK(r, cc) : dgd;
 		work = need > work ? need : work;
 	}

@@ -15,31 +15,36 @@
  * context-free; not cms.lr, ttl or training keys: a state may go on learning at another
  * rate). The teach window is compared as memory.teach, the value in effect. */
 enum { FOR_ALL = 0, FOR_ATTENTION = 1, FOR_MEMORY = 2, FOR_CMS = 4, FOR_MLP = 8 };
-/* absent: what a file written before the key joined means by leaving it out (NULL: none) */
+/* absent: what a file written before the key joined means by leaving it out (NULL: none);
+ * rule: the key matters only to CMS levels stepping by that cms.optim (NULL: always) */
 static const struct {
 	const char *key;
 	int families;
-	const char *absent;
+	const char *absent, *rule;
 } state_keys[] = {
-	{ "model", FOR_ALL, NULL }, { "vocab_size", FOR_ALL, NULL },
-	{ "d_model", FOR_ALL, NULL }, { "layers", FOR_ALL, NULL }, { "heads", FOR_ALL, NULL },
-	{ "norm_eps", FOR_ALL, NULL }, { "rope.base", FOR_ATTENTION, NULL },
-	{ "mlp.hidden", FOR_MLP, NULL }, { "cms.hidden", FOR_CMS, NULL },
-	{ "cms.periods", FOR_CMS, NULL }, { "cms.optim", FOR_CMS, "sgd" },
-	{ "delta.precond", FOR_CMS, "none" }, { "dmgd.hidden", FOR_CMS, "16" },
-	{ "chunk_memory", FOR_MEMORY, NULL },
-	{ "chunk_other", FOR_MEMORY, NULL }, { "inner_momentum", FOR_MEMORY, NULL },
-	{ "inner_step", FOR_MEMORY, NULL }, { "projector", FOR_MEMORY, NULL },
-	{ "adaptive_q", FOR_MEMORY, NULL }, { "eta_max", FOR_MEMORY, NULL },
+	{ "model", FOR_ALL, NULL, NULL }, { "vocab_size", FOR_ALL, NULL, NULL },
+	{ "d_model", FOR_ALL, NULL, NULL }, { "layers", FOR_ALL, NULL, NULL },
+	{ "heads", FOR_ALL, NULL, NULL }, { "norm_eps", FOR_ALL, NULL, NULL },
+	{ "rope.base", FOR_ATTENTION, NULL, NULL },
+	{ "mlp.hidden", FOR_MLP, NULL, NULL }, { "cms.hidden", FOR_CMS, NULL, NULL },
+	{ "cms.periods", FOR_CMS, NULL, NULL }, { "cms.optim", FOR_CMS, "sgd", NULL },
+	{ "delta.precond", FOR_CMS, "none", "delta-momentum" },
+	{ "dmgd.hidden", FOR_CMS, "16", "dmgd" },
+	{ "chunk_memory", FOR_MEMORY, NULL, NULL },
+	{ "chunk_other", FOR_MEMORY, NULL, NULL }, { "inner_momentum", FOR_MEMORY, NULL, NULL },
+	{ "inner_step", FOR_MEMORY, NULL, NULL }, { "projector", FOR_MEMORY, NULL, NULL },
+	{ "adaptive_q", FOR_MEMORY, NULL, NULL }, { "eta_max", FOR_MEMORY, NULL, NULL },
 };
 #define NSTATE_KEYS (sizeof state_keys / sizeof *state_keys)
 
-/* Whether key i of state_keys enters the function of cfg's family. */
+/* Whether key i of state_keys enters the function of cfg's family (and levels' rule). */
 static int
 key_applies(const struct nl_config *cfg, size_t i)
 {
 	int memory = nl_mem_family(cfg), cms = nl_config_has_cms(cfg);
 	int f = (memory ? FOR_MEMORY : FOR_ATTENTION) | (cms ? FOR_CMS : FOR_MLP);
+	if (state_keys[i].rule && strcmp(state_keys[i].rule, cfg->cms_optim) != 0)
+		return 0;
 	return state_keys[i].families == FOR_ALL || (state_keys[i].families & f);
 }
 
