@@ -34,9 +34,11 @@ nl_data_writer_free(struct nl_data_writer *w)
 	free(w);
 }
 
-int
-nl_data_writer_open(struct nl_data_writer **wp, struct nl_io *out, const struct nl_tok *tok,
-    int mode, const struct nl_meta *extra, int level, struct nl_err *err)
+/* A writer of a stream by tokenizer tok, or with tok NULL of ids below vocab
+ * (tokenizer.type=ids, no <eot>). */
+static int
+writer_open(struct nl_data_writer **wp, struct nl_io *out, const struct nl_tok *tok,
+    uint32_t vocab, int mode, const struct nl_meta *extra, int level, struct nl_err *err)
 {
 	struct nl_data_writer *w = calloc(1, sizeof *w);
 	struct nl_meta meta;
@@ -48,7 +50,7 @@ nl_data_writer_open(struct nl_data_writer **wp, struct nl_io *out, const struct 
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	w->out = out;
 	w->mode = mode;
-	w->vocab = nl_tok_vocab_size(tok);
+	w->vocab = tok ? nl_tok_vocab_size(tok) : vocab;
 	w->dtype = w->vocab <= 65536 ? NL_DTYPE_U16 : NL_DTYPE_U32;
 	/* text: up to 2 numbers of 10 digits, a space and a newline per row */
 	w->buf = malloc(DATA_CHUNK * 24);
@@ -64,10 +66,10 @@ nl_data_writer_open(struct nl_data_writer **wp, struct nl_io *out, const struct 
 	if ((extra && nl_meta_copy(&meta, extra, err) < 0) ||
 	    nl_meta_set(&meta, "kind", "tokens", err) < 0 ||
 	    nl_meta_set(&meta, "stream.flags", mode & NL_DATA_RANK2 ? "1" : "0", err) < 0 ||
-	    nl_meta_set(&meta, "tokenizer.type", nl_tok_type(tok), err) < 0 ||
+	    nl_meta_set(&meta, "tokenizer.type", tok ? nl_tok_type(tok) : "ids", err) < 0 ||
 	    nl_meta_set(&meta, "tokenizer.vocab_size", num, err) < 0 ||
-	    nl_meta_set(&meta, "tokenizer.eot", "256", err) < 0 ||
-	    nl_meta_set(&meta, "tokenizer.hash", nl_tok_hash(tok), err) < 0)
+	    (tok && nl_meta_set(&meta, "tokenizer.eot", "256", err) < 0) ||
+	    nl_meta_set(&meta, "tokenizer.hash", tok ? nl_tok_hash(tok) : "ids", err) < 0)
 		goto fail;
 	struct nl_tinfo ti = { "tokens", w->dtype, mode & NL_DATA_RANK2 ? 2 : 1,
 		{ NL_DIM_STREAM, 2 } };
@@ -81,6 +83,20 @@ fail:
 	nl_meta_free(&meta);
 	nl_data_writer_free(w);
 	return -1;
+}
+
+int
+nl_data_writer_open(struct nl_data_writer **w, struct nl_io *out, const struct nl_tok *tok,
+    int mode, const struct nl_meta *extra, int level, struct nl_err *err)
+{
+	return writer_open(w, out, tok, 0, mode, extra, level, err);
+}
+
+int
+nl_data_writer_open_ids(struct nl_data_writer **w, struct nl_io *out, uint32_t vocab,
+    int mode, const struct nl_meta *extra, int level, struct nl_err *err)
+{
+	return writer_open(w, out, NULL, vocab, mode, extra, level, err);
 }
 
 int
@@ -192,7 +208,10 @@ reader_member(struct nl_data_reader *r, int first, struct nl_err *err)
 		char *end;
 		errno = 0;
 		unsigned long long vs = v ? strtoull(v, &end, 10) : 0;
-		if (v == NULL || *end || errno || vs < NL_TOK_BASE || vs > NL_TOK_MAX_VOCAB)
+		/* text tokenizers hold the 256 bytes and <eot>; a task's ids may be fewer */
+		const char *type = nl_meta_get(m, "tokenizer.type");
+		unsigned long long least = type && strcmp(type, "ids") == 0 ? 1 : NL_TOK_BASE;
+		if (v == NULL || *end || errno || vs < least || vs > NL_TOK_MAX_VOCAB)
 			return nl_err_set(err, NL_EFORMAT, "token stream: bad tokenizer.vocab_size '%s'",
 			    v ? v : "");
 		if (r->vocab != 0 && r->vocab != vs)

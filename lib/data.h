@@ -25,6 +25,10 @@ struct nl_data_writer;
 /* extra: more HEAD metadata (task.*), may be NULL. level: zlib level of the .nlt. */
 int nl_data_writer_open(struct nl_data_writer **w, struct nl_io *out, const struct nl_tok *tok,
     int mode, const struct nl_meta *extra, int level, struct nl_err *err);
+/* The same for ids of a task's own vocabulary 0..vocab−1: tokenizer.type=ids, hash "ids", no
+ * <eot> (documents start at DOC rows). */
+int nl_data_writer_open_ids(struct nl_data_writer **w, struct nl_io *out, uint32_t vocab,
+    int mode, const struct nl_meta *extra, int level, struct nl_err *err);
 /* Rows of ids; flags may be NULL (0 each). Ids are checked against the vocabulary. */
 int nl_data_put(struct nl_data_writer *w, const uint32_t *ids, const uint8_t *flags, size_t n,
     struct nl_err *err);

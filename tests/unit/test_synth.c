@@ -1,0 +1,462 @@
+/* nl — see LICENSE. nl-synth's tasks (EVAL §4): every task writes count examples, each
+ * starting at a DOC row with a scored answer, the same bytes for the same seed; and each
+ * task's answers are right, checked here by logic of its own (the key's value, the copied
+ * token, a language's membership, the pass key in the text, the person's last place). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "data.h"
+#include "synth.h"
+
+struct ex {                 /* one example: its rows */
+	const int32_t *id;
+	const uint8_t *fl;
+	size_t n;
+};
+
+/* The stream of task with the given key=value pairs (NULL-terminated), or NULL with the
+ * message in err. */
+static unsigned char *
+run(const char *task, long long count, long long T, uint64_t seed, const char *const *kv,
+    size_t *len, struct nl_err *err)
+{
+	struct nl_meta args;
+	struct nl_io out;
+	nl_meta_init(&args);
+	for (int i = 0; kv && kv[i]; i++) {
+		char key[64];
+		const char *eq = strchr(kv[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+		nl_meta_set(&args, key, eq + 1, err);
+	}
+	struct nl_synth_job job = { nl_synth_find(task), &args, seed, count, T, NULL, 1 };
+	unsigned char *data = NULL;
+	nl_io_open_mem_write(&out);
+	if (job.task && nl_synth_write(&job, &out, err) == 0)
+		data = nl_io_mem_take(&out, len);
+	nl_io_abort(&out);
+	nl_meta_free(&args);
+	return data;
+}
+
+/* The examples of a stream (at most max). */
+static size_t
+examples(const struct nl_tokens *tk, struct ex *ex, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < tk->n; i++) {
+		if (tk->flags[i] & NL_DATA_DOC) {
+			if (n == max)
+				break;
+			ex[n++] = (struct ex){ tk->ids + i, tk->flags + i, 0 };
+		}
+		if (n)
+			ex[n - 1].n++;
+	}
+	return n;
+}
+
+static int
+load_stream(const unsigned char *data, size_t len, struct nl_tokens *tk)
+{
+	struct nl_io in;
+	struct nl_err err = { 0 };
+	nl_tokens_init(tk);
+	nl_io_open_mem_read(&in, data, len);
+	int rc = nl_tokens_read(tk, &in, 0, &err);
+	nl_io_abort(&in);
+	if (rc)
+		printf("# read: %s\n", err.msg);
+	return rc;
+}
+
+/* An example of a text task as a string (the <eot> row dropped), with the scored bytes
+ * apart in ans. */
+static void
+text_of(const struct ex *e, char *text, size_t cap, char *ans, size_t acap)
+{
+	size_t t = 0, a = 0;
+	for (size_t i = 1; i < e->n; i++) {
+		if ((e->fl[i] & NL_DATA_SCORE) && a + 1 < acap)
+			ans[a++] = (char)e->id[i];
+		else if (!(e->fl[i] & NL_DATA_SCORE) && t + 1 < cap)
+			text[t++] = (char)e->id[i];
+	}
+	text[t] = ans[a] = 0;
+}
+
+/* Every task: count examples, each with DOC first and an answer; deterministic per seed. */
+T_TEST(every_task_writes_its_examples)
+{
+	const struct nl_synth_task *task;
+	for (size_t k = 0; (task = nl_synth_task_at(k)) != NULL; k++) {
+		struct nl_err err = { 0 };
+		size_t len, len2, len3;
+		long long T = task->seqlen ? (task->text ? 700 : 64) : 0;
+		const char *kv[] = { strcmp(task->name, "mad-memorize") == 0 ? "pairs=16" :
+			strstr(task->name, "icr") || strcmp(task->name, "mqar") == 0 ? "pairs=4" : NULL,
+			NULL };
+		unsigned char *a = run(task->name, 9, T, 3, kv, &len, &err);
+		unsigned char *b = run(task->name, 9, T, 3, kv, &len2, &err);
+		unsigned char *c = run(task->name, 9, T, 4, kv, &len3, &err);
+		T_CHECK_MSG(a && b && c, "%s: %s", task->name, err.msg);
+		if (!a || !b || !c) {
+			free(a), free(b), free(c);
+			continue;
+		}
+		T_CHECK_MSG(len == len2 && memcmp(a, b, len) == 0, "%s: not deterministic",
+		    task->name);
+		T_CHECK_MSG(len != len3 || memcmp(a, c, len) != 0, "%s: the seed changes nothing",
+		    task->name);
+		struct nl_tokens tk;
+		struct ex ex[16];
+		T_CHECK(load_stream(a, len, &tk) == 0);
+		T_CHECK_MSG(examples(&tk, ex, 16) == 9, "%s: %zu examples", task->name,
+		    examples(&tk, ex, 16));
+		const char *name = nl_meta_get(&tk.meta, "task.name");
+		T_CHECK(name && strcmp(name, task->name) == 0);
+		for (size_t i = 0; i < 9; i++) {
+			int scored = 0;
+			for (size_t r = 0; r < ex[i].n; r++)
+				scored += (ex[i].fl[r] & NL_DATA_SCORE) != 0;
+			T_CHECK_MSG(scored > 0, "%s: example %zu has no answer", task->name, i);
+			if (!task->text)
+				T_CHECK_MSG(ex[i].n <= (size_t)T, "%s: %zu rows", task->name, ex[i].n);
+		}
+		nl_tokens_free(&tk);
+		free(a), free(b), free(c);
+	}
+}
+
+/* mqar: each query's answer is the value its key had in the context; D queries. */
+T_TEST(mqar_answers_are_the_context_values)
+{
+	struct nl_err err = { 0 };
+	size_t len;
+	const char *kv[] = { "pairs=8", "vocab=100", NULL };
+	unsigned char *a = run("mqar", 20, 64, 9, kv, &len, &err);
+	struct nl_tokens tk;
+	struct ex ex[20];
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 20) == 20);
+	for (size_t i = 0; i < 20; i++) {
+		int q = 0;
+		T_CHECK(ex[i].n == 64);
+		for (size_t t = 16; t < ex[i].n; t++) {
+			if (!(ex[i].fl[t] & NL_DATA_SCORE))
+				continue;
+			q++;
+			int found = 0;
+			for (size_t k = 0; k < 16; k += 2)
+				found |= ex[i].id[k] == ex[i].id[t - 1] && ex[i].id[k + 1] == ex[i].id[t];
+			T_CHECK_MSG(found, "example %zu position %zu", i, t);
+		}
+		T_CHECK(q == 8);
+	}
+	/* impossible: 4 · pairs above the length */
+	const char *big[] = { "pairs=17", NULL };
+	T_CHECK(run("mqar", 1, 64, 1, big, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "exceeds the length 64"));
+	nl_tokens_free(&tk);
+	free(a);
+}
+
+/* copy, induction, mad-scopy, mad-compress, the MAD recall tasks. */
+T_TEST(id_tasks_answer_right)
+{
+	struct nl_err err = { 0 };
+	size_t len;
+	struct nl_tokens tk;
+	struct ex ex[8];
+	const char *delay[] = { "delay=5", NULL };
+	unsigned char *a = run("copy", 8, 30, 1, delay, &len, &err);
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	for (size_t i = 0; i < 8; i++)
+		for (size_t t = 0; t < ex[i].n; t++)
+			T_CHECK(((ex[i].fl[t] & NL_DATA_SCORE) != 0) == (t >= 5) &&
+			    (t < 5 || ex[i].id[t] == ex[i].id[t - 5]));
+	nl_tokens_free(&tk), free(a);
+
+	a = run("induction", 8, 30, 1, NULL, &len, &err);
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	for (size_t i = 0; i < 8; i++) {
+		int32_t A = ex[i].id[28], B = ex[i].id[29];
+		size_t seen = 0, first = 0;
+		for (size_t t = 0; t < 30; t++)
+			if (ex[i].id[t] == A && seen++ == 0)
+				first = t;
+		T_CHECK(seen == 2 && ex[i].id[first + 1] == B && (ex[i].fl[29] & NL_DATA_SCORE));
+	}
+	nl_tokens_free(&tk), free(a);
+
+	const char *copy[] = { "copy=6", NULL };
+	a = run("mad-scopy", 8, 40, 1, copy, &len, &err);
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	for (size_t i = 0; i < 8; i++) {
+		int32_t shown[6];
+		size_t k = 0;
+		for (size_t t = 0; t < 33; t++)
+			if (ex[i].id[t] >= 2 && k < 6)
+				shown[k++] = ex[i].id[t];
+		T_CHECK(k == 6 && ex[i].id[33] == 1);
+		for (size_t j = 0; j < 6; j++)
+			T_CHECK(ex[i].id[34 + j] == shown[j] && (ex[i].fl[34 + j] & NL_DATA_SCORE));
+	}
+	nl_tokens_free(&tk), free(a);
+
+	a = run("mad-compress", 8, 21, 1, NULL, &len, &err);
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	for (size_t i = 0; i < 8; i++)
+		for (size_t j = 0; j < 10; j++)
+			T_CHECK(ex[i].id[10] == 0 && ex[i].id[11 + j] == ex[i].id[j]);
+	nl_tokens_free(&tk), free(a);
+
+	/* icr: the query token is vocab; every scored value is its key's value in the example */
+	static const char *const recall[] = { "mad-icr", "mad-nicr" };
+	for (int r = 0; r < 2; r++) {
+		const char *kv[] = { "vocab=16", "pairs=4", NULL };
+		a = run(recall[r], 8, 40, 2, kv, &len, &err);
+		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+		for (size_t i = 0; i < 8; i++) {
+			/* two-token units (a pair, or two noise ids above 16) up to the query token 16 */
+			int32_t value[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+			size_t t = 0;
+			for (; t + 1 < ex[i].n && ex[i].id[t] != 16; t += 2) {
+				int32_t k = ex[i].id[t], v = ex[i].id[t + 1];
+				if (k > 16)
+					continue;
+				T_CHECK(k < 8 && v >= 8 && v < 16 && !(ex[i].fl[t] & NL_DATA_SCORE));
+				T_CHECK(((ex[i].fl[t + 1] & NL_DATA_SCORE) != 0) == (value[k] >= 0));
+				T_CHECK(value[k] < 0 || value[k] == v);
+				value[k] = v;
+			}
+			T_CHECK(t + 3 == ex[i].n && (ex[i].fl[t + 2] & NL_DATA_SCORE));
+			T_CHECK(value[ex[i].id[t + 1]] == ex[i].id[t + 2]);
+		}
+		nl_tokens_free(&tk), free(a);
+	}
+}
+
+/* mad-memorize: one map across examples and seeds; share 1 ignores map_seed, share 0 does not. */
+T_TEST(memorize_keeps_one_map)
+{
+	struct nl_err err = { 0 };
+	int32_t map[3][8];
+	const char *kv[3][5] = { { "pairs=8", "vocab=50", NULL }, { "pairs=8", "vocab=50",
+		"map_seed=5", NULL }, { "pairs=8", "vocab=50", "map_seed=5", "share=0", NULL } };
+	for (int m = 0; m < 3; m++) {
+		for (int k = 0; k < 8; k++)
+			map[m][k] = -1;
+		for (uint64_t seed = 1; seed <= 2; seed++) {
+			size_t len;
+			struct nl_tokens tk;
+			unsigned char *a = run("mad-memorize", 10, 20, seed, kv[m], &len, &err);
+			T_CHECK(a && load_stream(a, len, &tk) == 0);
+			for (size_t t = 0; a && t + 1 < tk.n; t += 2) {
+				int32_t k = tk.ids[t];
+				T_CHECK(k < 8 && (tk.flags[t + 1] & NL_DATA_SCORE));
+				if (map[m][k] < 0)
+					map[m][k] = tk.ids[t + 1];
+				T_CHECK(map[m][k] == tk.ids[t + 1]);
+			}
+			nl_tokens_free(&tk), free(a);
+		}
+	}
+	T_CHECK(memcmp(map[0], map[1], sizeof map[0]) == 0);
+	T_CHECK(memcmp(map[0], map[2], sizeof map[0]) != 0);
+}
+
+/* The formal languages, recognised here independently. */
+static int
+member(const char *lang, const char *x)
+{
+	size_t n = strlen(x);
+	if (strcmp(lang, "parity") == 0) {
+		size_t ones = 0;
+		for (size_t i = 0; i < n; i++)
+			ones += x[i] == '1';
+		return strspn(x, "01") == n && ones % 2 == 0;
+	}
+	if (strcmp(lang, "aa") == 0)
+		return n > 0 && strspn(x, "a") == n && n % 2 == 0;
+	if (strcmp(lang, "abab") == 0) {
+		if (n == 0 || n % 4)
+			return 0;
+		for (size_t i = 0; i < n; i += 4)
+			if (strncmp(x + i, "abab", 4))
+				return 0;
+		return 1;
+	}
+	if (strcmp(lang, "anbn") == 0 || strcmp(lang, "anbncn") == 0) {
+		size_t k = strspn(x, "a"), parts = strcmp(lang, "anbncn") == 0 ? 3 : 2;
+		if (k == 0 || n != parts * k)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (x[i] != "abc"[i / k])
+				return 0;
+		return 1;
+	}
+	int depth[2] = { 0, 0 };                     /* shuffle2 */
+	for (size_t i = 0; i < n; i++) {
+		const char *p = strchr("()[]", x[i]);
+		if (p == NULL)
+			return 0;
+		int k = (int)(p - "()[]");
+		if ((depth[k / 2] += k % 2 ? -1 : 1) < 0)
+			return 0;
+	}
+	return n > 0 && depth[0] == 0 && depth[1] == 0;
+}
+
+T_TEST(formal_language_labels_are_right)
+{
+	static const char *const langs[] = { "parity", "aa", "abab", "anbn", "anbncn", "shuffle2" };
+	for (size_t l = 0; l < 6; l++) {
+		struct nl_err err = { 0 };
+		size_t len;
+		struct nl_tokens tk;
+		static struct ex ex[200];
+		const char *kv[] = { "minlen=3", "maxlen=40", NULL };
+		unsigned char *a = run(langs[l], 200, 0, 5, kv, &len, &err);
+		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 200) == 200);
+		int pos = 0, neg = 0;
+		for (size_t i = 0; a && i < 200; i++) {
+			char text[128], ans[8];
+			text_of(&ex[i], text, sizeof text, ans, sizeof ans);
+			size_t n = strlen(text);
+			T_CHECK(n > 1 && text[n - 1] == '=');
+			text[n - 1] = 0;
+			T_CHECK_MSG(strlen(ans) == 1 && (ans[0] == '1') == member(langs[l], text),
+			    "%s: %s labelled %s", langs[l], text, ans);
+			pos += ans[0] == '1';
+			neg += ans[0] == '0' && n - 1 >= 2 && n - 1 <= 41;   /* one edit off the range */
+		}
+		T_CHECK_MSG(pos == 100 && neg == 100, "%s: %d positives, %d negatives", langs[l], pos,
+		    neg);
+		nl_tokens_free(&tk), free(a);
+	}
+}
+
+/* passkey and S-NIAH: the scored answer is the value the text hid; the length is -T bytes
+ * (within the garbage's cut) */
+T_TEST(needles_are_answered)
+{
+	static const char *const tasks[] = { "passkey", "sniah1", "sniah2", "sniah3" };
+	for (size_t k = 0; k < 4; k++) {
+		struct nl_err err = { 0 };
+		size_t len;
+		struct nl_tokens tk;
+		struct ex ex[6];
+		unsigned char *a = run(tasks[k], 6, 1500, 7, NULL, &len, &err);
+		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 6) == 6);
+		for (size_t i = 0; a && i < 6; i++) {
+			static char text[4096];
+			char ans[64], want[64] = "", key[128] = "";
+			text_of(&ex[i], text, sizeof text, ans, sizeof ans);
+			if (k == 0) {
+				const char *p = strstr(text, "The pass key is ");
+				T_CHECK(p && sscanf(p, "The pass key is %63[0-9].", want) == 1);
+				T_CHECK_MSG(ex[i].n - 1 >= 1480 && ex[i].n - 1 <= 1500, "%zu bytes",
+				    ex[i].n - 1);
+			} else {
+				const char *q = strstr(text, "What is the special magic ");
+				T_CHECK(q && sscanf(q, "What is the special magic %*s for %127s", key) == 1);
+				char needle[200];
+				snprintf(needle, sizeof needle, " for %s is: ", key);
+				const char *p = strstr(text, needle);
+				T_CHECK(p && sscanf(p + strlen(needle), "%63[0-9a-f-]", want) == 1);
+				T_CHECK(ex[i].n - 1 <= 1500 && ex[i].n - 1 > 1200);
+			}
+			T_CHECK_MSG(strcmp(ans, want) == 0, "%s: answer %s, text says %s", tasks[k], ans,
+			    want);
+		}
+		nl_tokens_free(&tk), free(a);
+	}
+	/* depth 0 and 100: the needle opens and closes the haystack */
+	struct nl_err err = { 0 };
+	size_t la, lb;
+	const char *d0[] = { "depth=0", NULL }, *d100[] = { "depth=100", NULL };
+	unsigned char *a = run("sniah2", 1, 800, 1, d0, &la, &err);
+	unsigned char *b = run("sniah2", 1, 800, 1, d100, &lb, &err);
+	struct nl_tokens ta, tb;
+	struct ex ea, eb;
+	T_CHECK(a && b && load_stream(a, la, &ta) == 0 && examples(&ta, &ea, 1) == 1);
+	T_CHECK(load_stream(b, lb, &tb) == 0 && examples(&tb, &eb, 1) == 1);
+	static char text[2048], ans[64];
+	text_of(&ea, text, sizeof text, ans, sizeof ans);
+	T_CHECK(strstr(text, "afterwards.\nOne of the special magic numbers") != NULL);
+	text_of(&eb, text, sizeof text, ans, sizeof ans);
+	T_CHECK(strstr(text, ".\nWhat is the special") && strstr(strstr(text, "One of the special"),
+	    "\nWhat") && !strstr(strstr(text, "One of the special") + 10, ". The "));
+	nl_tokens_free(&ta), nl_tokens_free(&tb), free(a), free(b);
+}
+
+/* bAbI qa1: replaying the moves in the text gives the answer. */
+T_TEST(babi_answers_follow_the_story)
+{
+	static const char *const who[] = { "Mary", "John", "Daniel", "Sandra" };
+	struct nl_err err = { 0 };
+	size_t len;
+	struct nl_tokens tk;
+	struct ex ex[10];
+	unsigned char *a = run("babi1", 10, 2000, 3, NULL, &len, &err);
+	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 10) == 10);
+	for (size_t i = 0; a && i < 10; i++) {
+		static char text[4096];
+		char ans[32], place[4][32] = { "", "", "", "" }, person[32] = "";
+		int facts = 0;
+		text_of(&ex[i], text, sizeof text, ans, sizeof ans);
+		/* "Name ... to the place." sentences */
+		for (char *p = text; *p; p++)
+			for (int w = 0; w < 4; w++) {
+				size_t n = strlen(who[w]);
+				char *end = strchr(p, '.'), *to = strstr(p, " to the ");
+				if (strncmp(p, who[w], n) == 0 && p[n] == ' ' && (p == text || p[-1] == ' ')
+				    && end && to && to < end && end - to - 8 < 32) {
+					snprintf(place[w], sizeof place[w], "%.*s", (int)(end - to - 8), to + 8);
+					facts++;
+				}
+			}
+		const char *q = strstr(text, "\nWhere is ");
+		T_CHECK(q && sscanf(q, "\nWhere is %31[A-Za-z]?", person) == 1);
+		for (int w = 0; w < 4; w++)
+			if (strcmp(person, who[w]) == 0)
+				T_CHECK_MSG(strcmp(place[w], ans) == 0, "%s: %s, story says %s", person, ans,
+				    place[w]);
+		T_CHECK(facts == 8);
+	}
+	nl_tokens_free(&tk), free(a);
+}
+
+/* Bad parameters name themselves. */
+T_TEST(bad_parameters)
+{
+	struct nl_err err = { 0 };
+	size_t len;
+	const char *unknown[] = { "pair=3", NULL }, *bad[] = { "vocab=12x", NULL };
+	const char *hay[] = { "haystack=/nonexistent/hay.txt", NULL };
+	T_CHECK(run("mqar", 1, 64, 1, unknown, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "unknown parameter 'pair'") && strstr(err.msg, "vocab, pairs"));
+	T_CHECK(run("copy", 1, 64, 1, bad, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "vocab: 12x is not an integer"));
+	T_CHECK(run("sniah2", 1, 900, 1, hay, &len, &err) == NULL && err.code != NL_EUSAGE &&
+	    strstr(err.msg, "/nonexistent/hay.txt"));
+	const char *minmax[] = { "minlen=5", "maxlen=7", NULL };
+	T_CHECK(run("abab", 1, 0, 1, minmax, &len, &err) == NULL &&
+	    strstr(err.msg, "no string of the language"));
+}
+
+int
+main(void)
+{
+	t_run(every_task_writes_its_examples, "every task writes its examples, per seed");
+	t_run(mqar_answers_are_the_context_values, "mqar answers are the context's values");
+	t_run(id_tasks_answer_right, "copy, induction, MAD answers");
+	t_run(memorize_keeps_one_map, "mad-memorize keeps one map");
+	t_run(formal_language_labels_are_right, "formal language labels");
+	t_run(needles_are_answered, "passkey and S-NIAH answers");
+	t_run(babi_answers_follow_the_story, "bAbI qa1 answers follow the story");
+	t_run(bad_parameters, "bad parameters name themselves");
+	return t_done();
+}
