@@ -75,7 +75,8 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	while (rc == 0 && tk.n > 0) {
 		if (stream ? nl_eval_stream(tf, m->params, &s, &tk, m->tok, (int)m->cfg.ttl,
 		    strcmp(m->cfg.reset, "doc") == 0, &r, curve, &err) :
-		    nl_eval_tokens(tf, m->params, &tk, m->tok, 0, &r, &err)) {
+		    nl_eval_tokens(tf, m->params, &tk, m->tok, 0,
+		    nl_tokens_align_doc(&tk, m->cfg.data_align), &r, &err)) {
 			nl_cli_report(name, &err);
 			rc = 1;
 		}
@@ -88,6 +89,7 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 		}
 	}
 	double dt = nl_cli_seconds() - t0;
+	nl_eval_finish(&r);
 	if (rc == 0 && run->save && nl_state_save(tf, &m->cfg, &s, run->save, &err)) {
 		nl_cli_report(run->save, &err);
 		rc = 1;
@@ -99,7 +101,13 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 			printf("%.6f", nl_eval_bpb(&r));
 		else
 			printf("-");
-		printf("\t%.4f\t%.0f\n", exp(loss), (double)r.tokens / dt);
+		printf("\t%.4f\t%.0f\t%.6f\t", exp(loss), (double)r.tokens / dt,
+		    r.tokens ? (double)r.correct / (double)r.tokens : NAN);
+		/* exact match: examples are a rank-2 stream's (DOC rows) */
+		if (tk.flags && r.examples)
+			printf("%.6f\n", (double)r.exact / (double)r.examples);
+		else
+			printf("-\n");
 	}
 	if (started)
 		nl_tf_stream_free(&s);
@@ -232,7 +240,7 @@ main(int argc, char **argv)
 	struct nl_eval_curve *curves = calloc((size_t)argc, sizeof *curves);
 	if (curves == NULL)
 		nl_cli_die(1, "out of memory");
-	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\n");
+	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\tacc\tem\n");
 	for (int i = 0; i < argc; i++) {
 		curves[i].keep_tokens = by_token;
 		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL);

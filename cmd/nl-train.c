@@ -317,11 +317,12 @@ main(int argc, char **argv)
 		double dt = nl_cli_seconds() - t0, tps = ((double)tr.tokens_seen - tokens0) / dt;
 		double eta = (double)(steps - tr.step) * dt / (double)(tr.step - first);
 		int at_end = tr.step == steps, evaluate = at_end || (every > 0 && tr.step % every == 0);
-		struct nl_eval_result ev = { 0, 0, 0 };
+		struct nl_eval_result ev;
+		memset(&ev, 0, sizeof ev);
 		if (evaluate && valid.n >= 2) {
 			struct nl_tf *tf = &tr.w[0].tf;
 			if (nl_eval_tokens(tf, model.params, &valid, tok, (uint64_t)cfg.train_eval_tokens,
-			    &ev, &err)) {
+			    nl_tokens_align_doc(&valid, cfg.data_align), &ev, &err)) {
 				nl_cli_error("evaluation: %s", err.msg);
 				status = 1;
 				break;

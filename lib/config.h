@@ -43,6 +43,7 @@ struct nl_config {
 	int64_t ttl;                     /* stream: the CMS levels learn as they go (D10) */
 	char eval_curve[NL_CONFIG_WORD]; /* eval.curve: none | position | token */
 	char reset[NL_CONFIG_WORD];      /* reset: never | doc (streams, MODEL D9) */
+	char data_align[NL_CONFIG_WORD]; /* data.align: auto | none | doc (windows) */
 	/* outer optimizer */
 	char optim[NL_CONFIG_WORD];      /* optim: sgd | momentum | adamw | muon | m3 | m3-ema | ... */
 	char optim_schedule[NL_CONFIG_WORD]; /* optim.schedule: cosine | constant */

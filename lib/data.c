@@ -632,6 +632,14 @@ nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok, str
 	return r == 0 ? 0 : -1;
 }
 
+int
+nl_tokens_align_doc(const struct nl_tokens *tk, const char *align)
+{
+	if (strcmp(align, "auto") == 0)
+		return tk->flags != NULL && tk->n > 0 && (tk->flags[0] & NL_DATA_DOC);
+	return strcmp(align, "doc") == 0;
+}
+
 int64_t
 nl_tokens_eot(const struct nl_tokens *tk)
 {

@@ -98,6 +98,9 @@ nl_tokens_doc_start(const struct nl_tokens *tk, size_t i, int64_t eot)
 {
 	return tk->flags ? (tk->flags[i] & NL_DATA_DOC) != 0 : tk->ids[i] == eot;
 }
+/* Whether windows over tk start at documents under data.align = align (nl-config(5);
+ * auto: when tk has DOC rows). */
+int nl_tokens_align_doc(const struct nl_tokens *tk, const char *align);
 /* The stream's end-of-text id (HEAD tokenizer.eot), −1 when it has none. */
 int64_t nl_tokens_eot(const struct nl_tokens *tk);
 /* Whether the target at position i (predicting ids[i]) is scored. */

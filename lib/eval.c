@@ -5,31 +5,100 @@
 
 #include "eval.h"
 
+/* A scored target's outcome, and a document boundary, for accuracy and exact match. */
+static void
+ex_target(struct nl_eval_result *r, int right)
+{
+	r->correct += right != 0;
+	r->ex_scored = 1;
+	r->ex_wrong |= !right;
+}
+
+void
+nl_eval_finish(struct nl_eval_result *r)
+{
+	if (r->ex_scored) {
+		r->examples++;
+		r->exact += !r->ex_wrong;
+	}
+	r->ex_scored = r->ex_wrong = 0;
+}
+
+/* The next window from *pos: its targets (≤ T) and where it must end (a document's end with
+ * align_doc); *pos moves to the window after it. */
+static int
+next_window(const struct nl_tokens *d, int64_t eot, int align_doc, int T, size_t *pos,
+    size_t *start)
+{
+	const size_t n = d->n;
+	for (;;) {
+		if (*pos + 1 >= n)
+			return 0;
+		size_t end = n;                         /* the first row past the window's document */
+		if (align_doc)
+			for (end = *pos + 1; end < n && !nl_tokens_doc_start(d, end, eot); end++)
+				;
+		if (end - *pos < 2) {                   /* a document of one row: nothing to predict */
+			*pos = end;
+			continue;
+		}
+		int t = end - 1 - *pos >= (size_t)T ? T : (int)(end - 1 - *pos);
+		*start = *pos;
+		/* the next window starts at this one's last input, or at the next document */
+		*pos += (size_t)t;
+		if (align_doc && *pos + 1 == end)
+			*pos = end;
+		return t;
+	}
+}
+
 int
 nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
-    const struct nl_tok *tok, uint64_t max_tokens, struct nl_eval_result *res,
+    const struct nl_tok *tok, uint64_t max_tokens, int align_doc, struct nl_eval_result *res,
     struct nl_err *err)
 {
 	const int T = tf->max_seq, B = tf->max_batch;
+	const int64_t eot = nl_tokens_eot(data);
 	int32_t *ids = malloc((size_t)B * T * sizeof *ids);
-	int32_t *tg = malloc((size_t)B * T * sizeof *tg);
+	int32_t *tg = malloc((size_t)B * T * sizeof *tg), *pred = malloc((size_t)B * T * sizeof *pred);
+	size_t *wstart = malloc((size_t)B * sizeof *wstart);
+	int *wlen = malloc((size_t)B * sizeof *wlen);
 
 	memset(res, 0, sizeof *res);
-	if (ids == NULL || tg == NULL) {
-		free(ids);
-		free(tg);
+	if (!ids || !tg || !pred || !wstart || !wlen) {
+		free(ids), free(tg), free(pred), free(wstart), free(wlen);
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	}
-	size_t pos = 0, n = data->n;   /* the next window starts at pos, its targets at pos + 1 */
-	while (pos + 1 < n && (max_tokens == 0 || res->tokens < max_tokens)) {
-		/* full windows fill a batch; a shorter last window runs alone */
-		int t = n - 1 - pos >= (size_t)T ? T : (int)(n - 1 - pos), b = 0;
-		do {
+	size_t pos = 0, held = 0;      /* held: a window taken but left for the next batch */
+	int held_t = 0;
+	while (max_tokens == 0 || res->tokens < max_tokens) {
+		/* a batch: windows of one length, or with align_doc any, padded to the longest */
+		int b = 0, t = 0;
+		while (b < B) {
+			size_t st;
+			int w;
+			if (held_t) {
+				st = held, w = held_t, held_t = 0;
+			} else if ((w = next_window(data, eot, align_doc, T, &pos, &st)) == 0) {
+				break;
+			}
+			if (b > 0 && !align_doc && w != t) {
+				held = st, held_t = w;
+				break;
+			}
+			wstart[b] = st, wlen[b] = w;
+			t = w > t ? w : t;
+			b++;
+		}
+		if (b == 0)
+			break;
+		for (int r = 0; r < b; r++)
 			for (int i = 0; i < t; i++) {
-				size_t at = pos + 1 + (size_t)i, k = (size_t)b * t + (size_t)i;
-				ids[k] = data->ids[pos + i];
+				size_t at = wstart[r] + 1 + (size_t)i, k = (size_t)r * t + (size_t)i;
+				ids[k] = i < wlen[r] ? data->ids[at - 1] : 0;
 				tg[k] = -1;
-				if (!nl_tokens_scored(data, at) || (max_tokens && res->tokens >= max_tokens))
+				if (i >= wlen[r] || !nl_tokens_scored(data, at) ||
+				    (max_tokens && res->tokens >= max_tokens))
 					continue;
 				tg[k] = data->ids[at];
 				res->tokens++;
@@ -39,14 +108,24 @@ nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *da
 					res->bytes += len;
 				}
 			}
-			pos += (size_t)t;
-			b++;
-		} while (b < B && t == T && n - 1 - pos >= (size_t)T &&
-		    (max_tokens == 0 || res->tokens < max_tokens));
 		res->loss_sum += nl_tf_forward(tf, params, ids, tg, b, t, NULL);
+		nl_tf_argmax(tf, tg, (size_t)b * t, pred);
+		/* outcomes in position order: a document starts at a window's first row or at a
+		 * target that is a document start */
+		for (int r = 0; r < b; r++) {
+			if (nl_tokens_doc_start(data, wstart[r], eot))
+				nl_eval_finish(res);
+			for (int i = 0; i < wlen[r]; i++) {
+				size_t at = wstart[r] + 1 + (size_t)i, k = (size_t)r * t + (size_t)i;
+				if (nl_tokens_doc_start(data, at, eot))
+					nl_eval_finish(res);
+				if (tg[k] >= 0)
+					ex_target(res, pred[k] == tg[k]);
+			}
+		}
 	}
-	free(ids);
-	free(tg);
+	nl_eval_finish(res);
+	free(ids), free(tg), free(pred), free(wstart), free(wlen);
 	if (!isfinite(res->loss_sum))
 		return nl_err_set(err, NL_ERANGE, "loss is not finite");
 	return 0;
@@ -101,7 +180,8 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 	const size_t lead = s->next[0] >= 0, n = lead + data->n;
 	int32_t *ids = malloc((size_t)T * sizeof *ids), *tg = malloc((size_t)T * sizeof *tg);
 	size_t *bytes = malloc((size_t)T * sizeof *bytes);
-	if (ids == NULL || tg == NULL || bytes == NULL) {
+	float *logits = malloc((size_t)T * (size_t)tf->vocab * sizeof *logits);
+	if (ids == NULL || tg == NULL || bytes == NULL || logits == NULL) {
 		rc = nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -128,7 +208,7 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 				nl_tok_piece(tok, (uint32_t)tg[i], &bytes[i]);
 		}
 		long long p0 = s->pos;
-		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, NULL, learn);
+		double sum = nl_tf_forward_stream(tf, params, s, ids, tg, t, logits, learn);
 		if (!isfinite(sum)) {
 			rc = nl_err_set(err, NL_ERANGE, "loss is not finite at token %lld", p0);
 			goto out;
@@ -136,8 +216,16 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		res->loss_sum += sum;
 		const float *loss = nl_tf_losses(tf);
 		for (int i = 0; i < t; i++) {
+			if (nl_tokens_doc_start(data, pos + 1 + (size_t)i - lead, eot))
+				nl_eval_finish(res);
 			if (tg[i] < 0)
 				continue;
+			const float *z = logits + (size_t)i * tf->vocab;
+			int32_t best = 0;
+			for (int32_t v = 1; v < tf->vocab; v++)
+				if (z[v] > z[best])
+					best = v;
+			ex_target(res, best == tg[i]);
 			res->tokens++;
 			res->bytes += bytes[i];
 			if (curve && curve_add(curve, p0 + i + 1, tg[i], loss[i], bytes[i])) {
@@ -153,6 +241,7 @@ out:
 	free(ids);
 	free(tg);
 	free(bytes);
+	free(logits);
 	return rc;
 }
 

@@ -12,15 +12,23 @@ struct nl_eval_result {
 	double loss_sum;         /* nats, summed over scored targets */
 	uint64_t tokens;         /* scored targets */
 	uint64_t bytes;          /* their text bytes (0 without a tokenizer) */
+	uint64_t correct;        /* scored targets whose most probable id is the target */
+	uint64_t examples;       /* documents with a scored target (after nl_eval_finish) */
+	uint64_t exact;          /* those whose every scored target is right */
+	int ex_scored, ex_wrong; /* the document under way */
 };
 
-/* Score every target of data exactly once: consecutive windows of tf->max_seq tokens (the
- * last one shorter), batched by tf->max_batch; a window's first token is context only, so
- * the target at position i is predicted from the ≤ max_seq tokens before it in its window.
- * Stops after max_tokens targets when max_tokens > 0. tok (may be NULL) gives bytes per id. */
+/* Score every target of data exactly once in windows of at most tf->max_seq targets,
+ * batched by tf->max_batch: consecutive ones (the last shorter), or with align_doc one run
+ * per document, from its first row on (longer documents go on in further windows), padded
+ * in a batch. A window's first token is context only, so the target at position i is
+ * predicted from the tokens before it in its window. Stops after max_tokens targets when
+ * max_tokens > 0. tok (may be NULL) gives bytes per id. Finishes res (nl_eval_finish). */
 int nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
-    const struct nl_tok *tok, uint64_t max_tokens, struct nl_eval_result *res,
+    const struct nl_tok *tok, uint64_t max_tokens, int align_doc, struct nl_eval_result *res,
     struct nl_err *err);
+/* Close the document under way in res (streams: after the last piece). */
+void nl_eval_finish(struct nl_eval_result *res);
 /* The loss by stream position: bucket k holds the targets at positions [2^k, 2^(k+1)) of
  * the stream (the first target is at position 1); with keep_tokens also every scored
  * target on its own (pt[0..n)). */

@@ -77,6 +77,7 @@ nl_trainer_free(struct nl_trainer *tr)
 	nl_optim_free(&tr->opt);
 	free(tr->ids);
 	free(tr->targets);
+	free(tr->docs);
 	memset(tr, 0, sizeof *tr);
 }
 
@@ -96,12 +97,56 @@ nl_trainer_lr(const struct nl_config *c, int64_t step)
 	return lo + 0.5 * (lr - lo) * (1 + cos(M_PI * progress));
 }
 
+/* The document starts of data, kept while the stream stays the same. */
+static int
+doc_starts(struct nl_trainer *tr, const struct nl_tokens *data, struct nl_err *err)
+{
+	if (tr->docs_of == data && tr->docs_len == data->n)
+		return 0;
+	const int64_t eot = nl_tokens_eot(data);
+	size_t cap = 0;
+	tr->ndocs = 0;
+	for (size_t i = 0; i < data->n; i++) {
+		if (!nl_tokens_doc_start(data, i, eot))
+			continue;
+		if (tr->ndocs == cap) {
+			cap = cap ? 2 * cap : 1024;
+			size_t *d = realloc(tr->docs, cap * sizeof *d);
+			if (d == NULL)
+				return nl_err_set(err, NL_ENOMEM, "out of memory");
+			tr->docs = d;
+		}
+		tr->docs[tr->ndocs++] = i;
+	}
+	tr->docs_of = data, tr->docs_len = data->n;
+	return 0;
+}
+
 int
 nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double *loss,
     double *gnorm, double *lr, struct nl_err *err)
 {
 	const int B = tr->batch, T = tr->seq;
 
+	if (nl_tokens_align_doc(data, tr->model->cfg.data_align)) {
+		/* a window per document, from its first row, padded after its end */
+		if (doc_starts(tr, data, err))
+			return -1;
+		if (tr->ndocs == 0)
+			return nl_err_set(err, NL_EFORMAT, "data.align = doc: the stream has no document "
+			    "start");
+		for (int b = 0; b < B; b++) {
+			size_t k = (size_t)nl_rng_below(&tr->rng, tr->ndocs), off = tr->docs[k];
+			size_t end = k + 1 < tr->ndocs ? tr->docs[k + 1] : data->n;
+			for (int i = 0; i < T; i++) {
+				size_t src = off + (size_t)i, at = src + 1;
+				tr->ids[(size_t)b * T + i] = src < end ? data->ids[src] : 0;
+				tr->targets[(size_t)b * T + i] = at < end && nl_tokens_scored(data, at) ?
+				    data->ids[at] : -1;
+			}
+		}
+		return nl_trainer_step_batch(tr, tr->ids, tr->targets, loss, gnorm, lr, err);
+	}
 	if (data->n < (size_t)T + 1)
 		return nl_err_set(err, NL_ERANGE, "%zu tokens are too few for windows of %d (need %d)",
 		    data->n, T, T + 1);

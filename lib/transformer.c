@@ -562,6 +562,21 @@ nl_tf_losses(const struct nl_tf *m)
 	global_acts(m, &g);
 	return g.losses;
 }
+
+void
+nl_tf_argmax(const struct nl_tf *m, const int32_t *targets, size_t n, int32_t *out)
+{
+	struct tf_global g;
+	global_acts(m, &g);
+	for (size_t i = 0; i < n; i++) {
+		const float *p = g.probs + i * (size_t)m->vocab;
+		int32_t best = 0;
+		for (int32_t v = 1; targets[i] >= 0 && v < m->vocab; v++)
+			if (p[v] > p[best])
+				best = v;
+		out[i] = targets[i] >= 0 ? best : -1;
+	}
+}
 #endif
 
 /* g + off, or NULL: a gradient nobody wants */

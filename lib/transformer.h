@@ -171,6 +171,9 @@ NL_TF_DECLARE(double, _f64)
 
 /* The per-target losses of the last float forward (b·t of them, 0 where not scored). */
 const float *nl_tf_losses(const struct nl_tf *m);
+/* The most probable id at each of the last float training forward's n = b·t positions,
+ * for the scored ones (targets[i] ≥ 0; −1 elsewhere); ties go to the lower id. */
+void nl_tf_argmax(const struct nl_tf *m, const int32_t *targets, size_t n, int32_t *out);
 
 /* Model FLOPs of one training step on b sequences of t tokens (BENCH §5.1: 6·N per token
  * with N the matmul parameters incl. the tied head once, plus 6·L·t·d causal attention). */

@@ -150,7 +150,7 @@ T_TEST(test_schema)
 		if (n > 0)
 			T_CHECK_MSG(strcmp(nl_config_key_at(n - 1), k) < 0, "%s", k);
 	}
-	T_CHECK(n == 54);
+	T_CHECK(n == 55);
 	T_CHECK(nl_config_key_at(n) == NULL && nl_config_key_at((size_t)-1) == NULL);
 }
 
@@ -521,6 +521,7 @@ T_TEST(test_format)
 	    "cms.teach = 0\n"
 	    "context = 128\n"
 	    "d_model = 128\n"
+	    "data.align = auto\n"
 	    "delta.lambda = 0.5\n"
 	    "delta.precond = none\n"
 	    "dmgd.hidden = 16\n"

@@ -184,14 +184,14 @@ T_TEST(eval_windows)
 		struct nl_tf tf;
 		struct nl_eval_result r;
 		T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, shapes[s][0], shapes[s][1], 4, &err) == 0);
-		T_CHECK(nl_eval_tokens(&tf, m.params, &tk, NULL, 0, &r, &err) == 0);
+		T_CHECK(nl_eval_tokens(&tf, m.params, &tk, NULL, 0, 0, &r, &err) == 0);
 		T_CHECK_MSG(r.tokens == 100, "batch %d seq %d: %llu targets", shapes[s][0], shapes[s][1],
 		    (unsigned long long)r.tokens);
 		if (s == 0)
 			first = r.loss_sum;
 		if (shapes[s][1] == 16)   /* same windows, other batching: same sum to rounding */
 			T_NEAR(r.loss_sum, first, 1e-4 * fabs(first));
-		T_CHECK(nl_eval_tokens(&tf, m.params, &tk, NULL, 10, &r, &err) == 0);
+		T_CHECK(nl_eval_tokens(&tf, m.params, &tk, NULL, 10, 0, &r, &err) == 0);
 		T_CHECK(r.tokens == 10);
 		nl_tf_free(&tf);
 	}
