@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "choice.h"
 #include "cli.h"
 #include "eval.h"
 #include "model.h"
@@ -17,8 +18,9 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]"
-	    "\n       [-M memory] [-T seqlen] [-W memory_out] -m checkpoint [file ...]\n",
-	    nl_cli_progname());
+	    "\n       [-M memory] [-T seqlen] [-W memory_out] -m checkpoint [file ...]\n"
+	    "       %s [-qv] [-D key=value] [-j threads] [-T seqlen] --choice items.jsonl\n"
+	    "       [--labels labels] -m checkpoint\n", nl_cli_progname(), nl_cli_progname());
 }
 
 /* What every input shares. */
@@ -117,13 +119,72 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 	return rc;
 }
 
+/* --choice: multiple choice by likelihood, one TSV row. */
+static int
+choice(const char *model_path, const char *items_path, const char *labels_path,
+    const char *const *defs, int ndefs, int seq, int threads)
+{
+	struct nl_err err = { 0, "" };
+	struct nl_config cfg;
+	struct nl_ckpt ck;
+	struct nl_model m;
+	struct nl_tf tf;
+	struct nl_choice_set set = { 0 };
+	struct nl_choice_result res;
+	struct nl_io in;
+	const char *paths[] = { model_path, items_path, labels_path };
+	if (nl_cli_stdin_readers(paths, 3, NULL, 0, 0) > 1)
+		nl_cli_die(2, "standard input can feed only one of -m, --choice and --labels");
+	nl_model_set_threads(threads);
+	nl_ckpt_init(&ck);
+	nl_config_init(&cfg);
+	if (nl_ckpt_read(&ck, model_path, NL_CKPT_SKIP_TRAINING, &err) ||
+	    nl_ckpt_config(&ck, &cfg, &err))
+		nl_cli_die(1, "%s: %s", model_path, err.msg);
+	for (int i = 0; i < ndefs; i++)
+		if (nl_config_set_arg(&cfg, defs[i], &err))
+			nl_cli_die(2, "-D: %s", err.msg);
+	if (seq == 0 || seq > cfg.context)
+		seq = (int)cfg.context;
+	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
+	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
+		nl_cli_die(1, "%s: %s", model_path, err.msg);
+	if (m.tok == NULL)
+		nl_cli_die(1, "%s: has no tokenizer: --choice scores text", model_path);
+	if (nl_io_open_read(&in, items_path, 0, &err) || nl_choice_read(&set, &in, &err))
+		nl_cli_die(1, "%s: %s", items_path, err.msg);
+	nl_io_abort(&in);
+	if (labels_path && (nl_io_open_read(&in, labels_path, 0, &err) ||
+	    nl_choice_read_labels(&set, &in, &err)))
+		nl_cli_die(1, "%s: %s", labels_path, err.msg);
+	if (labels_path)
+		nl_io_abort(&in);
+	if (nl_choice_score(&tf, m.params, m.tok, &set, &res, &err))
+		nl_cli_die(1, "%s: %s", items_path, err.msg);
+	printf("input\titems\tlabelled\tacc\tacc_norm\n%s\t%zu\t%zu\t", items_path, res.items,
+	    res.labelled);
+	if (res.labelled)
+		printf("%.6f\t%.6f\n", (double)res.correct / (double)res.labelled,
+		    (double)res.correct_norm / (double)res.labelled);
+	else
+		printf("-\t-\n");
+	nl_choice_free(&set);
+	nl_tf_free(&tf);
+	nl_model_free(&m);
+	nl_ckpt_free(&ck);
+	nl_config_free(&cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_ADAPT = 256, OPT_NO_ADAPT };
+	enum { OPT_ADAPT = 256, OPT_NO_ADAPT, OPT_CHOICE, OPT_LABELS };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
+		{ "choice", required_argument, NULL, OPT_CHOICE },
+		{ "labels", required_argument, NULL, OPT_LABELS },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "define", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -138,6 +199,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *model_path = NULL, *memory_path = NULL, *save_path = NULL;
+	const char *choice_path = NULL, *labels_path = NULL;
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -171,6 +233,8 @@ main(int argc, char **argv)
 			defs[ndefs++] = "eval.mode=stream";
 			defs[ndefs++] = "ttl=0";
 			break;
+		case OPT_CHOICE: choice_path = optarg; break;
+		case OPT_LABELS: labels_path = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -181,6 +245,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (labels_path && !choice_path)
+		nl_cli_die(2, "--labels goes with --choice");
+	if (choice_path && (argc || memory_path || save_path))
+		nl_cli_die(2, "--choice scores its items: no token streams, -M or -W");
+	if (choice_path)
+		return nl_cli_fshut(choice(model_path, choice_path, labels_path, defs, ndefs, seq,
+		    (int)threads));
 	const char *readers[] = { model_path, memory_path };
 	if (nl_cli_stdin_readers(readers, 2, argv, argc, argc == 0) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m, -M and the token stream; give "
