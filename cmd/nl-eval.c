@@ -20,7 +20,10 @@ usage(FILE *fp)
 	fprintf(fp, "usage: %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]"
 	    "\n       [-M memory] [-T seqlen] [-W memory_out] -m checkpoint [file ...]\n"
 	    "       %s [-qv] [-D key=value] [-j threads] [-T seqlen] --choice items.jsonl\n"
-	    "       [--labels labels] -m checkpoint\n", nl_cli_progname(), nl_cli_progname());
+	    "       [--labels labels] -m checkpoint\n"
+	    "       %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]\n"
+	    "       [-T seqlen] --matrix -m checkpoint -m checkpoint ... file file ...\n",
+	    nl_cli_progname(), nl_cli_progname(), nl_cli_progname());
 }
 
 /* What every input shares. */
@@ -32,12 +35,60 @@ struct run {
 	const char *save;                 /* -W: where the stream's state goes */
 };
 
+/* The model of checkpoint path with the -D settings, and its engine: batch windows, or one
+ * stream in pieces of -T tokens or of the teach window when its model has CMS levels that
+ * learn (frozen or not: the same pieces). With reinit, the parameters as training's
+ * initialisation drew them (train.seed). Errors end the program. */
+static void
+open_model(struct run *run, const char *path, const char *const *defs, int ndefs, int seq,
+    int batch, int verbose, int reinit)
+{
+	struct nl_err err = { 0, "" };
+	struct nl_config cfg;
+	struct nl_ckpt ck;
+	const char *name = strcmp(path, "-") ? path : "(stdin)";
+	nl_ckpt_init(&ck);
+	nl_config_init(&cfg);
+	if (nl_ckpt_read(&ck, path, NL_CKPT_SKIP_TRAINING, &err) || nl_ckpt_config(&ck, &cfg, &err))
+		nl_cli_die(1, "%s: %s", name, err.msg);
+	if (verbose >= 0 && ck.skipped[0])
+		nl_cli_warn("%s: skipped unknown members %s", name, ck.skipped);
+	for (int i = 0; i < ndefs; i++)
+		if (nl_config_set_arg(&cfg, defs[i], &err))
+			nl_cli_die(2, "-D: %s", err.msg);
+	if (seq == 0)
+		seq = (int)cfg.context;
+	if (seq > cfg.context)
+		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
+		    (long long)cfg.context);
+	int stream = strcmp(cfg.eval_mode, "stream") == 0;
+	if (stream && nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
+		seq = (int)nl_config_cms_teach(&cfg);
+	if (nl_model_create(&run->m, &cfg, &err) || nl_model_load_ckpt(&run->m, &ck, 0, &err) ||
+	    nl_tf_init(&run->tf, &run->m.cfg, &run->m.lo, stream ? 1 : batch, seq, sizeof(float),
+	    &err))
+		nl_cli_die(1, "%s: %s", name, err.msg);
+	if (reinit)
+		nl_model_init_params(&run->m, (uint64_t)run->m.cfg.train_seed);
+	nl_ckpt_free(&ck);
+	nl_config_free(&cfg);
+}
+
+static void
+close_model(struct run *run)
+{
+	nl_tf_free(&run->tf);
+	nl_model_free(&run->m);
+}
+
 /* Tokens a stream reads at a time, so memory stays flat however long the input. */
 #define STREAM_PIECE (1u << 16)
 
-/* One input: read, score, print a row; the curve, if asked for, into curve. */
+/* One input: read, score, print a row (unless out: the result goes there); the curve, if
+ * asked for, into curve. */
 static int
-eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
+eval_one(struct run *run, const char *path, struct nl_eval_curve *curve,
+    struct nl_eval_result *out)
 {
 	struct nl_model *m = &run->m;
 	struct nl_tf *tf = &run->tf;
@@ -96,7 +147,9 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 		nl_cli_report(run->save, &err);
 		rc = 1;
 	}
-	if (rc == 0) {
+	if (rc == 0 && out)
+		*out = r;
+	if (rc == 0 && !out) {
 		double loss = nl_eval_loss(&r);
 		printf("%s\t%" PRIu64 "\t%.6f\t", path, r.tokens, loss);
 		if (r.bytes)
@@ -121,35 +174,17 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve)
 
 /* --choice: multiple choice by likelihood, one TSV row. */
 static int
-choice(const char *model_path, const char *items_path, const char *labels_path,
-    const char *const *defs, int ndefs, int seq, int threads)
+choice(struct run *run, const char *model_path, const char *items_path,
+    const char *labels_path)
 {
 	struct nl_err err = { 0, "" };
-	struct nl_config cfg;
-	struct nl_ckpt ck;
-	struct nl_model m;
-	struct nl_tf tf;
 	struct nl_choice_set set = { 0 };
 	struct nl_choice_result res;
 	struct nl_io in;
 	const char *paths[] = { model_path, items_path, labels_path };
 	if (nl_cli_stdin_readers(paths, 3, NULL, 0, 0) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m, --choice and --labels");
-	nl_model_set_threads(threads);
-	nl_ckpt_init(&ck);
-	nl_config_init(&cfg);
-	if (nl_ckpt_read(&ck, model_path, NL_CKPT_SKIP_TRAINING, &err) ||
-	    nl_ckpt_config(&ck, &cfg, &err))
-		nl_cli_die(1, "%s: %s", model_path, err.msg);
-	for (int i = 0; i < ndefs; i++)
-		if (nl_config_set_arg(&cfg, defs[i], &err))
-			nl_cli_die(2, "-D: %s", err.msg);
-	if (seq == 0 || seq > cfg.context)
-		seq = (int)cfg.context;
-	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
-		nl_cli_die(1, "%s: %s", model_path, err.msg);
-	if (m.tok == NULL)
+	if (run->m.tok == NULL)
 		nl_cli_die(1, "%s: has no tokenizer: --choice scores text", model_path);
 	if (nl_io_open_read(&in, items_path, 0, &err) || nl_choice_read(&set, &in, &err))
 		nl_cli_die(1, "%s: %s", items_path, err.msg);
@@ -159,7 +194,7 @@ choice(const char *model_path, const char *items_path, const char *labels_path,
 		nl_cli_die(1, "%s: %s", labels_path, err.msg);
 	if (labels_path)
 		nl_io_abort(&in);
-	if (nl_choice_score(&tf, m.params, m.tok, &set, &res, &err))
+	if (nl_choice_score(&run->tf, run->m.params, run->m.tok, &set, &res, &err))
 		nl_cli_die(1, "%s: %s", items_path, err.msg);
 	printf("input\titems\tlabelled\tacc\tacc_norm\n%s\t%zu\t%zu\t", items_path, res.items,
 	    res.labelled);
@@ -169,22 +204,69 @@ choice(const char *model_path, const char *items_path, const char *labels_path,
 	else
 		printf("-\t-\n");
 	nl_choice_free(&set);
-	nl_tf_free(&tf);
-	nl_model_free(&m);
-	nl_ckpt_free(&ck);
-	nl_config_free(&cfg);
+	return 0;
+}
+
+/* --matrix: checkpoints in training order, each on every domain's stream, as R (bits per
+ * byte, or loss per token for streams without bytes), the initialised model's row, and the
+ * continual-learning summary (EVAL §6) as comment lines. */
+static int
+matrix(const char *const *models, int nm, char **files, int nf, const char *const *defs,
+    int ndefs, int seq, int batch, int verbose)
+{
+	if (nm < 2 || nf != nm)
+		nl_cli_die(2, "--matrix: give the checkpoints in training order (at least 2, -m each) "
+		    "and one token stream per domain, as many as checkpoints (%d and %d given)",
+		    nm, nf);
+	double *R = calloc((size_t)(nm + 1) * (size_t)nf, sizeof *R);
+	if (R == NULL)
+		nl_cli_die(1, "out of memory");
+	int by_loss = 0;
+	/* row 0: the first checkpoint's configuration as training initialised it */
+	for (int i = 0; i <= nm; i++) {
+		struct run run = { .from = NULL };
+		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
+		for (int j = 0; j < nf; j++) {
+			struct nl_eval_result r;
+			if (eval_one(&run, files[j], NULL, &r))
+				exit(1);
+			by_loss |= r.bytes == 0;
+			R[(size_t)i * nf + j] = by_loss ? nl_eval_loss(&r) : nl_eval_bpb(&r);
+		}
+		close_model(&run);
+	}
+	if (by_loss)              /* bytes are missing for some stream: losses throughout */
+		nl_cli_die(1, "--matrix: a stream without text bytes (ids, or a checkpoint without a "
+		    "tokenizer): bits per byte cannot compare");
+	struct nl_cl_metrics cl;
+	nl_eval_cl_metrics(R + nf, R, nm, &cl);
+	printf("after");
+	for (int j = 0; j < nf; j++)
+		printf("\t%s", files[j]);
+	printf("\n");
+	for (int i = 0; i <= nm; i++) {
+		printf("%s", i ? models[i - 1] : "(init)");
+		for (int j = 0; j < nf; j++)
+			printf("\t%.6f", R[(size_t)i * nf + j]);
+		printf("\n");
+	}
+	printf("# on -bpb, higher is better (EVAL §6)\n# ACC\t%.6f\n# BWT\t%.6f\n# FWT\t%.6f\n"
+	    "# forgetting\t%.6f\n# learning_accuracy\t%.6f\n", cl.acc, cl.bwt, cl.fwt,
+	    cl.forgetting, cl.learning);
+	free(R);
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	enum { OPT_ADAPT = 256, OPT_NO_ADAPT, OPT_CHOICE, OPT_LABELS };
+	enum { OPT_ADAPT = 256, OPT_NO_ADAPT, OPT_CHOICE, OPT_LABELS, OPT_MATRIX };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
 		{ "choice", required_argument, NULL, OPT_CHOICE },
 		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "matrix", no_argument, NULL, OPT_MATRIX },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "define", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -200,12 +282,12 @@ main(int argc, char **argv)
 	};
 	const char *model_path = NULL, *memory_path = NULL, *save_path = NULL;
 	const char *choice_path = NULL, *labels_path = NULL;
+	const char *models[argc];     /* every -m, for --matrix */
+	int nmodels = 0, matrix_mode = 0;
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
-	struct nl_config cfg;
-	struct nl_ckpt ck;
 	struct nl_state from;
 	struct run run = { .from = NULL };
 	struct nl_model *m = &run.m;
@@ -219,7 +301,7 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return nl_cli_fshut(0);
 		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
 		case 'M': memory_path = optarg; break;
-		case 'm': model_path = optarg; break;
+		case 'm': model_path = models[nmodels++] = optarg; break;
 		case 'q': verbose = -1; break;
 		case 'T': seq = (int)nl_cli_int("-T", "sequence length", optarg, 1, 1 << 20); break;
 		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
@@ -235,6 +317,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_CHOICE: choice_path = optarg; break;
 		case OPT_LABELS: labels_path = optarg; break;
+		case OPT_MATRIX: matrix_mode = 1; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -249,46 +332,36 @@ main(int argc, char **argv)
 		nl_cli_die(2, "--labels goes with --choice");
 	if (choice_path && (argc || memory_path || save_path))
 		nl_cli_die(2, "--choice scores its items: no token streams, -M or -W");
-	if (choice_path)
-		return nl_cli_fshut(choice(model_path, choice_path, labels_path, defs, ndefs, seq,
-		    (int)threads));
+	if (matrix_mode && (choice_path || memory_path || save_path))
+		nl_cli_die(2, "--matrix scores token streams: no --choice, -M or -W");
+	if (nmodels > 1 && !matrix_mode)
+		nl_cli_die(2, "-m given %d times: only --matrix takes several", nmodels);
+	nl_model_set_threads((int)threads);
+	if (matrix_mode)
+		return nl_cli_fshut(matrix(models, nmodels, argv, argc, defs, ndefs, seq, batch,
+		    verbose));
+	if (choice_path) {
+		open_model(&run, model_path, defs, ndefs, seq, 1, verbose, 0);
+		int rc = choice(&run, model_path, choice_path, labels_path);
+		close_model(&run);
+		return nl_cli_fshut(rc);
+	}
 	const char *readers[] = { model_path, memory_path };
 	if (nl_cli_stdin_readers(readers, 2, argv, argc, argc == 0) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m, -M and the token stream; give "
 		    "the others as files");
-	nl_model_set_threads((int)threads);
-	nl_ckpt_init(&ck);
-	nl_config_init(&cfg);
-	if (nl_ckpt_read(&ck, model_path, NL_CKPT_SKIP_TRAINING, &err) ||
-	    nl_ckpt_config(&ck, &cfg, &err))
-		nl_cli_die(1, "%s: %s", strcmp(model_path, "-") ? model_path : "(stdin)", err.msg);
-	if (verbose >= 0 && ck.skipped[0])
-		nl_cli_warn("%s: skipped unknown members %s", model_path, ck.skipped);
-	for (int i = 0; i < ndefs; i++)
-		if (nl_config_set_arg(&cfg, defs[i], &err))
-			nl_cli_die(2, "-D: %s", err.msg);
-	if (seq == 0)
-		seq = (int)cfg.context;
-	if (seq > cfg.context)
-		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
-		    (long long)cfg.context);
-	/* a stream runs one sequence in pieces of -T tokens, or of the teach window when its
-	 * model has CMS levels that learn (frozen or not: the same pieces) */
-	int stream = strcmp(cfg.eval_mode, "stream") == 0;
-	if (!stream && strcmp(cfg.eval_curve, "none") != 0)
+	open_model(&run, model_path, defs, ndefs, seq, batch, verbose, 0);
+	const struct nl_config *cf = &m->cfg;
+	int stream = strcmp(cf->eval_mode, "stream") == 0;
+	if (!stream && strcmp(cf->eval_curve, "none") != 0)
 		nl_cli_die(2, "-D eval.curve=%s: needs eval.mode=stream (--adapt or --no-adapt)",
-		    cfg.eval_curve);
+		    cf->eval_curve);
 	if (!stream && (memory_path || save_path))
 		nl_cli_die(2, "%s: a memory state belongs to a stream: give --adapt or --no-adapt "
 		    "(eval.mode=stream)", memory_path ? "-M" : "-W");
 	if (save_path && (argc > 1 || strcmp(save_path, "-") == 0))
 		nl_cli_die(2, "-W: %s", argc > 1 ? "saves one stream's state: give one input" :
 		    "standard output holds the table; give a file");
-	if (stream && nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
-		seq = (int)nl_config_cms_teach(&cfg);
-	if (nl_model_create(m, &cfg, &err) || nl_model_load_ckpt(m, &ck, 0, &err) ||
-	    nl_tf_init(&run.tf, &m->cfg, &m->lo, stream ? 1 : batch, seq, sizeof(float), &err))
-		nl_cli_die(1, "%s: %s", model_path, err.msg);
 	if (memory_path) {
 		run.from_name = strcmp(memory_path, "-") ? memory_path : "(stdin)";
 		if (nl_state_read(&from, memory_path, &err) || (from.streams != 1 &&
@@ -298,8 +371,6 @@ main(int argc, char **argv)
 		run.from = &from;
 	}
 	run.save = save_path;
-	nl_ckpt_free(&ck);
-	nl_config_free(&cfg);
 
 	static char *dash[] = { "-" };
 	if (argc == 0) {
@@ -314,7 +385,7 @@ main(int argc, char **argv)
 	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\tacc\tem\n");
 	for (int i = 0; i < argc; i++) {
 		curves[i].keep_tokens = by_token;
-		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL);
+		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL, NULL);
 	}
 	/* the curve: a second table after two blank lines (gnuplot's index 1) */
 	if (by_token)
@@ -342,7 +413,6 @@ main(int argc, char **argv)
 	free(curves);
 	if (run.from)
 		nl_state_free(&from);
-	nl_tf_free(&run.tf);
-	nl_model_free(m);
+	close_model(&run);
 	return nl_cli_fshut(status);
 }

@@ -281,3 +281,24 @@ nl_eval_bpb(const struct nl_eval_result *r)
 {
 	return r->bytes ? r->loss_sum / log(2.0) / (double)r->bytes : NAN;
 }
+
+void
+nl_eval_cl_metrics(const double *bpb, const double *init, int T, struct nl_cl_metrics *m)
+{
+#define S(i, j) (-bpb[(size_t)(i) * (size_t)T + (size_t)(j)])
+	memset(m, 0, sizeof *m);
+	for (int j = 0; j < T; j++) {
+		m->acc += S(T - 1, j) / T;
+		m->learning += S(j, j) / T;
+		if (j < T - 1) {
+			double best = S(0, j);
+			for (int l = 1; l < T - 1; l++)
+				best = S(l, j) > best ? S(l, j) : best;
+			m->bwt += (S(T - 1, j) - S(j, j)) / (T - 1);
+			m->forgetting += (best - S(T - 1, j)) / (T - 1);
+		}
+		if (j >= 1)
+			m->fwt += (S(j - 1, j) - (-init[j])) / (T - 1);
+	}
+#undef S
+}

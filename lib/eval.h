@@ -62,6 +62,15 @@ int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s
  * the model's). */
 int nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_config *cfg, const struct nl_state *from, struct nl_err *err);
+/* Continual-learning summary of T tasks (EVAL §6) from bits per byte: bpb[i·T + j] of the
+ * model after task i (0-based) on task j, init[j] the initialised model's; computed on
+ * S = −bpb (higher is better): ACC = mean_j S[T−1][j]; BWT = mean_{j<T−1} S[T−1][j] − S[j][j];
+ * FWT = mean_{j≥1} S[j−1][j] − S_init[j]; forgetting = mean_{j<T−1} max_{l<T−1} S[l][j] −
+ * S[T−1][j]; learning = mean_j S[j][j]. T ≥ 2. */
+struct nl_cl_metrics {
+	double acc, bwt, fwt, forgetting, learning;
+};
+void nl_eval_cl_metrics(const double *bpb, const double *init, int T, struct nl_cl_metrics *m);
 /* loss per token, bits per byte (NAN without bytes), perplexity */
 double nl_eval_loss(const struct nl_eval_result *r);
 double nl_eval_bpb(const struct nl_eval_result *r);

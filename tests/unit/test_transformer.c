@@ -157,6 +157,64 @@ T_TEST(parameter_counts)
 }
 
 /* Evaluation scores every target exactly once, whatever the window and batch sizes. */
+/* Windows at documents: a rank-2 stream scored with align_doc gives each example's loss as if
+ * it were scored alone, with accuracy counted over its scored targets and exact match over
+ * examples; the continual-learning summary matches a hand computation. */
+T_TEST(eval_documents)
+{
+	struct nl_config c;
+	struct nl_model m;
+	struct nl_err err = { 0 };
+	nl_config_init(&c);
+	c.vocab_size = 40, c.d_model = 16, c.heads = 2, c.layers = 1, c.mlp_hidden = 16;
+	c.context = 16;
+	T_CHECK(nl_model_create(&m, &c, &err) == 0);
+	nl_model_init_params(&m, 5);
+	/* examples of 5, 9, 20 (two windows) and 2 rows; scored rows: each example's last 2 */
+	static const int len[] = { 5, 9, 20, 2 };
+	struct nl_tokens all, one;
+	nl_tokens_init(&all);
+	all.n = all.cap = 36;
+	all.ids = malloc(all.n * sizeof *all.ids);
+	all.flags = calloc(all.n, 1);
+	size_t at = 0;
+	for (int e = 0; e < 4; e++)
+		for (int i = 0; i < len[e]; i++, at++) {
+			all.ids[at] = (int32_t)((at * 7 + 3) % 40);
+			all.flags[at] = (uint8_t)((i == 0 ? NL_DATA_DOC : 0) |
+			    (i >= len[e] - 2 && i > 0 ? NL_DATA_SCORE : 0));
+		}
+	struct nl_tf tf;
+	struct nl_eval_result r, alone;
+	T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, 3, 16, 4, &err) == 0);
+	T_CHECK(nl_eval_tokens(&tf, m.params, &all, NULL, 0, 1, &r, &err) == 0);
+	T_CHECK(r.tokens == 7 && r.examples == 4 && r.exact <= r.examples && r.correct <= 7);
+	double sum = 0, correct = 0;
+	at = 0;
+	for (int e = 0; e < 4; e++) {
+		one = all;
+		one.ids = all.ids + at, one.flags = all.flags + at, one.n = (size_t)len[e];
+		T_CHECK(nl_eval_tokens(&tf, m.params, &one, NULL, 0, 0, &alone, &err) == 0);
+		sum += alone.loss_sum, correct += (double)alone.correct;
+		at += (size_t)len[e];
+	}
+	T_NEAR(r.loss_sum, sum, 1e-4 * fabs(sum));
+	T_CHECK(r.correct == (uint64_t)correct);
+	nl_tf_free(&tf);
+	nl_tokens_free(&all);
+	nl_model_free(&m);
+	nl_config_free(&c);
+
+	const double bpb[9] = { 1.0, 3.0, 3.0, 1.5, 1.2, 2.8, 1.8, 1.4, 1.1 }, init[3] = { 4, 4, 4 };
+	struct nl_cl_metrics cl;
+	nl_eval_cl_metrics(bpb, init, 3, &cl);
+	T_NEAR(cl.acc, -4.3 / 3, 1e-12);
+	T_NEAR(cl.bwt, -0.5, 1e-12);
+	T_NEAR(cl.fwt, 1.1, 1e-12);
+	T_NEAR(cl.forgetting, 0.5, 1e-12);
+	T_NEAR(cl.learning, -1.1, 1e-12);
+}
+
 T_TEST(eval_windows)
 {
 	struct nl_config c;
@@ -211,6 +269,7 @@ main(void)
 	T_RUN(gradcheck);
 	T_RUN(directional_derivative);
 	T_RUN(parameter_counts);
+	T_RUN(eval_documents);
 	T_RUN(eval_windows);
 	return t_done();
 }
