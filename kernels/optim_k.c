@@ -372,25 +372,32 @@ NLK(nlk_dgd_step)(nlk_real *w, const nlk_real *x, const nlk_real *u, int r, int 
  * nothing and are skipped.
  * work: c + 2r.
  */
+/* Key i as x̂ (c) and sign · u = −sign · scale ‖x‖ dy (r); 0 for a key of norm 0. */
+static int
+unit_key(const nlk_real *xi, const nlk_real *gi, int r, int c, nlk_real scale, nlk_real sign,
+    nlk_real *xh, nlk_real *u)
+{
+	double xx = 0;
+	for (int k = 0; k < c; k++)
+		xx += (double)xi[k] * xi[k];
+	if (xx == 0)
+		return 0;
+	const nlk_real norm = (nlk_real)sqrt(xx);
+	for (int k = 0; k < c; k++)
+		xh[k] = xi[k] / norm;
+	for (int j = 0; j < r; j++)
+		u[j] = -sign * scale * norm * gi[j];
+	return 1;
+}
+
 void
 NLK(nlk_dgd_keys_ref)(nlk_real *w, const nlk_real *x, const nlk_real *dy, int n, int r, int c,
     nlk_real eta, nlk_real scale, nlk_real *work)
 {
 	nlk_real *xh = work, *u = work + c, *wk = work + c + r;
-	for (int i = 0; i < n; i++) {
-		const nlk_real *xi = x + (size_t)i * c, *gi = dy + (size_t)i * r;
-		double xx = 0;
-		for (int k = 0; k < c; k++)
-			xx += (double)xi[k] * xi[k];
-		if (xx == 0)
-			continue;
-		const nlk_real norm = (nlk_real)sqrt(xx);
-		for (int k = 0; k < c; k++)
-			xh[k] = xi[k] / norm;
-		for (int j = 0; j < r; j++)
-			u[j] = -scale * norm * gi[j];
-		NLK(nlk_dgd_step)(w, xh, u, r, c, eta, wk);
-	}
+	for (int i = 0; i < n; i++)
+		if (unit_key(x + (size_t)i * c, dy + (size_t)i * r, r, c, scale, 1, xh, u))
+			NLK(nlk_dgd_step)(w, xh, u, r, c, eta, wk);
 }
 
 /*
@@ -410,20 +417,9 @@ NLK(nlk_dgd_keys)(nlk_real *w, const nlk_real *x, const nlk_real *dy, int n, int
 	nlk_real *xh = work, *e = xh + (size_t)B * c, *gram = e + (size_t)B * r;
 	for (int i0 = 0; i0 < n; ) {
 		int b = 0;                    /* the block's keys, unit, with their values −U in e */
-		for (; b < B && i0 < n; i0++) {
-			const nlk_real *xi = x + (size_t)i0 * c, *gi = dy + (size_t)i0 * r;
-			double xx = 0;
-			for (int k = 0; k < c; k++)
-				xx += (double)xi[k] * xi[k];
-			if (xx == 0)
-				continue;
-			const nlk_real norm = (nlk_real)sqrt(xx);
-			for (int k = 0; k < c; k++)
-				xh[(size_t)b * c + k] = xi[k] / norm;
-			for (int j = 0; j < r; j++)
-				e[(size_t)b * r + j] = scale * norm * gi[j];
-			b++;
-		}
+		for (; b < B && i0 < n; i0++)
+			b += unit_key(x + (size_t)i0 * c, dy + (size_t)i0 * r, r, c, scale, -1,
+			    xh + (size_t)b * c, e + (size_t)b * r);
 		if (b == 0)
 			break;
 		NLK_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, b, r, c, 1, xh, c, w, c, 1, e, r);

@@ -136,6 +136,15 @@ want_real(const struct synth *s, const char *key, double lo, double hi, struct n
 	return 0;
 }
 
+/* -T at least min. */
+static int
+want_length(const struct synth *s, long long min, struct nl_err *err)
+{
+	if (s->T < min)
+		return nl_err_set(err, NL_EUSAGE, "the length must be at least %lld", min);
+	return 0;
+}
+
 /* depth=: rand, sweep (example i at 10·(i mod 11) %) or a percentage. */
 static int
 want_depth(const struct synth *s, struct nl_err *err)
@@ -336,11 +345,7 @@ copy_gen(struct synth *s, struct nl_err *err)
 static int
 induction_check(struct synth *s, struct nl_err *err)
 {
-	if (want_int(s, "vocab", 4, 1 << 24, err))
-		return -1;
-	if (s->T < 6)
-		return nl_err_set(err, NL_EUSAGE, "the length must be at least 6");
-	return 0;
+	return want_int(s, "vocab", 4, 1 << 24, err) || want_length(s, 6, err);
 }
 
 static int
@@ -385,10 +390,9 @@ mad_recall_check(struct synth *s, struct nl_err *err)
 		return -1;
 	long long V = PI(s, "vocab"), m = fuzzy ? PI(s, "motif") : 1;
 	if (PI(s, "pairs") > V / 2 && !fuzzy)
-		return nl_err_set(err, NL_EUSAGE, "%lld pairs need a vocabulary of %lld", PI(s, "pairs"), 2 * PI(s, "pairs"));
-	if (s->T < 2 * m + 1 + 2 * m)
-		return nl_err_set(err, NL_EUSAGE, "the length must be at least %lld", 4 * m + 1);
-	return 0;
+		return nl_err_set(err, NL_EUSAGE, "%lld pairs need a vocabulary of %lld",
+		    PI(s, "pairs"), 2 * PI(s, "pairs"));
+	return want_length(s, 4 * m + 1, err);
 }
 
 /* One motif of 1..m tokens of [lo, lo + span) into out; its length. */
@@ -514,11 +518,7 @@ scopy_gen(struct synth *s, struct nl_err *err)
 static int
 compress_check(struct synth *s, struct nl_err *err)
 {
-	if (want_int(s, "vocab", 2, 1 << 24, err))
-		return -1;
-	if (s->T < 3)
-		return nl_err_set(err, NL_EUSAGE, "the length must be at least 3");
-	return 0;
+	return want_int(s, "vocab", 2, 1 << 24, err) || want_length(s, 3, err);
 }
 
 static int
@@ -553,8 +553,8 @@ memorize_check(struct synth *s, struct nl_err *err)
 	    want_int(s, "map_seed", 0, (1ll << 53), err) ||
 	    want_int(s, "base_seed", 0, (1ll << 53), err) || want_real(s, "share", 0, 1, err))
 		return -1;
-	if (s->T < 2)
-		return nl_err_set(err, NL_EUSAGE, "the length must be at least 2");
+	if (want_length(s, 2, err))
+		return -1;
 	const size_t K = (size_t)PI(s, "pairs");
 	if ((s->map = malloc(K * sizeof *s->map)) == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
