@@ -56,8 +56,8 @@ static const struct cfg_key cfg_keys[] = {
 	KI("context", context, 128, 1, 1048576, "longest sequence the model accepts"),
 	KI("d_model", d_model, 128, 2, 65536, "model width d"),
 	KW("data.align", data_align, "auto", "auto|none|doc",
-	    "windows of rank-2 streams start at examples (doc), anywhere (none); auto: doc when "
-	    "the stream has DOC rows"),
+	    "windows start at examples (doc) or anywhere (none); auto: doc for nl-synth's task "
+	    "streams"),
 	KF("delta.lambda", delta_lambda, 0.5, 0, 1, 0,
 	    "delta-momentum: step on the memory's part along the new gradient"),
 	KW("delta.precond", delta_precond, "none", "none|adam",

@@ -635,8 +635,8 @@ nl_data_learn(struct nl_corpus *c, uint32_t vocab_size, struct nl_tok **tok, str
 int
 nl_tokens_align_doc(const struct nl_tokens *tk, const char *align)
 {
-	if (strcmp(align, "auto") == 0)
-		return tk->flags != NULL && tk->n > 0 && (tk->flags[0] & NL_DATA_DOC);
+	if (strcmp(align, "auto") == 0)     /* examples of a task (nl-synth) */
+		return tk->flags != NULL && nl_meta_get(&tk->meta, "task.name") != NULL;
 	return strcmp(align, "doc") == 0;
 }
 

@@ -99,7 +99,7 @@ nl_tokens_doc_start(const struct nl_tokens *tk, size_t i, int64_t eot)
 	return tk->flags ? (tk->flags[i] & NL_DATA_DOC) != 0 : tk->ids[i] == eot;
 }
 /* Whether windows over tk start at documents under data.align = align (nl-config(5);
- * auto: when tk has DOC rows). */
+ * auto: for a task stream, whose HEAD has task.name). */
 int nl_tokens_align_doc(const struct nl_tokens *tk, const char *align);
 /* The stream's end-of-text id (HEAD tokenizer.eot), −1 when it has none. */
 int64_t nl_tokens_eot(const struct nl_tokens *tk);

@@ -388,8 +388,13 @@ mad_recall_check(struct synth *s, struct nl_err *err)
 	    (pidx(s, "frac_noise") >= 0 && want_real(s, "frac_noise", 0, 0.9, err)) ||
 	    (fuzzy && want_int(s, "motif", 1, 16, err)))
 		return -1;
-	long long V = PI(s, "vocab"), m = fuzzy ? PI(s, "motif") : 1;
-	if (PI(s, "pairs") > V / 2 && !fuzzy)
+	long long V = PI(s, "vocab"), m = fuzzy ? PI(s, "motif") : 1, motifs = 0;
+	for (long long l = 1, p = 1; l <= m && motifs < 1 << 20; l++)
+		motifs += p *= V / 2;
+	const char *score = s->str[pidx(s, "score")];
+	if (strcmp(score, "all") != 0 && strcmp(score, "last") != 0)
+		return nl_err_set(err, NL_EUSAGE, "score: %s is neither all nor last", score);
+	if (PI(s, "pairs") > motifs)
 		return nl_err_set(err, NL_EUSAGE, "%lld pairs need a vocabulary of %lld",
 		    PI(s, "pairs"), 2 * PI(s, "pairs"));
 	return want_length(s, 4 * m + 1, err);
@@ -423,7 +428,15 @@ mad_recall_gen(struct synth *s, struct nl_err *err)
 	}
 	if (fuzzy) {
 		for (size_t k = 0; k < K; k++) {
-			klen[k] = motif(s, key[k], m, 0, H);
+			/* keys are distinct motifs, so that a key has one value */
+			int same;
+			do {
+				klen[k] = motif(s, key[k], m, 0, H);
+				same = 0;
+				for (size_t j = 0; j < k && !same; j++)
+					same = klen[j] == klen[k] &&
+					    memcmp(key[j], key[k], (size_t)klen[k] * sizeof **key) == 0;
+			} while (same);
 			vlen[k] = motif(s, val[k], m, H, V - H);
 		}
 	} else {
@@ -455,7 +468,7 @@ mad_recall_gen(struct synth *s, struct nl_err *err)
 		for (int i = 0; i < klen[k]; i++)
 			put(s, key[k][i], 0);
 		for (int i = 0; i < vlen[k]; i++)
-			put(s, val[k][i], seen[k]);
+			put(s, val[k][i], seen[k] && strcmp(s->str[pidx(s, "score")], "all") == 0);
 		seen[k] = 1;
 		used += klen[k] + vlen[k];
 	}
@@ -667,34 +680,31 @@ lang_positive(struct synth *s, const char *name, char *x, long long n)
 	}
 }
 
-/* One random edit of x (substitution, insertion or deletion); the new length. */
+/* One random edit of x; the new length. A substitution when the alphabet has two letters
+ * or more, so that a negative keeps a member's length and length alone tells nothing; else
+ * ((aa)*) an insertion or a deletion, within lo..hi when there is room. */
 static long long
-lang_edit(struct synth *s, const char *alpha, char *x, long long n, long long max)
+lang_edit(struct synth *s, const char *alpha, char *x, long long n, long long lo, long long hi)
 {
 	const long long a = (long long)strlen(alpha);
-	for (;;) {
-		long long op = rnd(s, 0, 2);
-		if (op == 0 && n > 0 && a > 1) {
-			long long i = rnd(s, 0, n - 1);
-			char c;
-			do
-				c = alpha[rnd(s, 0, a - 1)];
-			while (c == x[i]);
-			x[i] = c;
-			return n;
-		}
-		if (op == 1 && n < max) {
-			long long i = rnd(s, 0, n);
-			memmove(x + i + 1, x + i, (size_t)(n - i));
-			x[i] = alpha[rnd(s, 0, a - 1)];
-			return n + 1;
-		}
-		if (op == 2 && n > 0) {
-			long long i = rnd(s, 0, n - 1);
-			memmove(x + i, x + i + 1, (size_t)(n - i - 1));
-			return n - 1;
-		}
+	if (a > 1 && n > 0) {
+		long long i = rnd(s, 0, n - 1);
+		char c;
+		do
+			c = alpha[rnd(s, 0, a - 1)];
+		while (c == x[i]);
+		x[i] = c;
+		return n;
 	}
+	if (n == 0 || (n < hi && (n <= lo || rnd(s, 0, 1)))) {
+		long long i = rnd(s, 0, n);
+		memmove(x + i + 1, x + i, (size_t)(n - i));
+		x[i] = alpha[rnd(s, 0, a - 1)];
+		return n + 1;
+	}
+	long long i = rnd(s, 0, n - 1);
+	memmove(x + i, x + i + 1, (size_t)(n - i - 1));
+	return n - 1;
 }
 
 static int
@@ -719,7 +729,7 @@ lang_gen(struct synth *s, struct nl_err *err)
 	const char *name = s->task->name, *alpha = lang_alphabet(name);
 	const long long lo = PI(s, "minlen"), hi = PI(s, "maxlen");
 	const int positive = s->index % 2 == 0;         /* balanced classes */
-	char *x = malloc((size_t)hi + 2);
+	char *x = malloc((size_t)hi + 3);
 	if (x == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory");
 	long long n = rnd(s, lo, hi);
@@ -736,16 +746,15 @@ lang_gen(struct synth *s, struct nl_err *err)
 			break;
 		}
 	}
-	if (positive || nl_rng_uniform(&s->rng) < P(s, "near_miss")) {
-		lang_positive(s, name, x, m);        /* a member, or one to edit into a near miss */
-		n = m;
-	} else {
-		for (long long i = 0; i < n; i++)      /* a uniform string */
+	/* a member's length: a member, one to edit into a near miss, or a uniform string */
+	n = m;
+	if (positive || nl_rng_uniform(&s->rng) < P(s, "near_miss"))
+		lang_positive(s, name, x, m);
+	else
+		for (long long i = 0; i < n; i++)
 			x[i] = alpha[rnd(s, 0, (long long)strlen(alpha) - 1)];
-	}
-	/* a negative leaves the language by single edits, staying within minlen..maxlen + 1 */
 	while (!positive && lang_member(name, x, n))
-		n = lang_edit(s, alpha, x, n, hi + 1);
+		n = lang_edit(s, alpha, x, n, lo, hi);
 	put(s, NL_TOK_EOT, 0);
 	put_text(s, x, (size_t)n, 0);
 	put_str(s, "=", 0);
@@ -906,7 +915,20 @@ haystack(struct synth *s, struct sbuf *b, long long budget, int repeated, size_t
 		} else
 			filler_sentence(s, &one);
 		long long add = (long long)one.n + (b->n > 0);
-		if (one.failed || (long long)b->n + add > budget) {
+		int last = 0;
+		if (!one.failed && (long long)b->n + add > budget) {
+			/* fill the room left with the sentence's head, cut after a word */
+			long long room = budget - (long long)b->n - (b->n > 0);
+			while (room > 0 && one.p[room - 1] != ' ')
+				room--;
+			if (room < 8) {
+				free(one.p);
+				break;
+			}
+			one.n = (size_t)room - 1, one.p[one.n] = 0;
+			add = (long long)one.n + (b->n > 0), last = 1;
+		}
+		if (one.failed) {
 			free(one.p);
 			break;
 		}
@@ -925,6 +947,8 @@ haystack(struct synth *s, struct sbuf *b, long long budget, int repeated, size_t
 		(*starts)[(*n_starts)++] = b->n;
 		sb_add(b, one.p, one.n);
 		free(one.p);
+		if (last)
+			break;
 	}
 }
 
@@ -1257,17 +1281,20 @@ static const struct nl_synth_param p_copy[] = {
 static const struct nl_synth_param p_induction[] = {
 	{ "vocab", "64", "ids 1..vocab−1; A B once, then A at the end: B is scored" },
 	{ NULL, NULL, NULL } };
+#define P_SCORE { "score", "all", "all: every value whose key came before (training); last: " \
+	"the final query's only (MAD's test)" }
 static const struct nl_synth_param p_icr[] = {
 	{ "vocab", "64", "keys [0, vocab/2), values [vocab/2, vocab), the query token vocab" },
-	{ "pairs", "32", "keys of the example's map" }, { NULL, NULL, NULL } };
+	{ "pairs", "32", "keys of the example's map" }, P_SCORE, { NULL, NULL, NULL } };
 static const struct nl_synth_param p_nicr[] = {
 	{ "vocab", "64", "as mad-icr; noise ids [vocab + 1, vocab + 1 + vocab/2)" },
 	{ "pairs", "32", "keys of the example's map" },
-	{ "frac_noise", "0.2", "fraction of pairs replaced by two noise tokens" },
+	{ "frac_noise", "0.2", "fraction of pairs replaced by two noise tokens" }, P_SCORE,
 	{ NULL, NULL, NULL } };
 static const struct nl_synth_param p_ficr[] = {
 	{ "vocab", "64", "as mad-icr" }, { "pairs", "32", "keys of the example's map" },
-	{ "motif", "3", "keys and values are motifs of 1..motif tokens" }, { NULL, NULL, NULL } };
+	{ "motif", "3", "keys and values are motifs of 1..motif tokens, keys distinct" }, P_SCORE,
+	{ NULL, NULL, NULL } };
 static const struct nl_synth_param p_scopy[] = {
 	{ "vocab", "16", "tokens 2..vocab−1 among blanks 0; 1 is the copy token" },
 	{ "copy", "16", "tokens to copy" }, { NULL, NULL, NULL } };

@@ -97,26 +97,37 @@ nl_trainer_lr(const struct nl_config *c, int64_t step)
 	return lo + 0.5 * (lr - lo) * (1 + cos(M_PI * progress));
 }
 
-/* The document starts of data, kept while the stream stays the same. */
+/* The windows of data under data.align = doc, kept while the stream stays the same: every
+ * document cut into pieces of seq rows, those with a scored target (docs[2k] the start,
+ * docs[2k+1] the document's end). */
 static int
-doc_starts(struct nl_trainer *tr, const struct nl_tokens *data, struct nl_err *err)
+doc_windows(struct nl_trainer *tr, const struct nl_tokens *data, struct nl_err *err)
 {
 	if (tr->docs_of == data && tr->docs_len == data->n)
 		return 0;
 	const int64_t eot = nl_tokens_eot(data);
-	size_t cap = 0;
+	size_t cap = 0, start = 0;
 	tr->ndocs = 0;
-	for (size_t i = 0; i < data->n; i++) {
-		if (!nl_tokens_doc_start(data, i, eot))
+	for (size_t i = 1; i <= data->n; i++) {
+		if (i < data->n && !nl_tokens_doc_start(data, i, eot))
 			continue;
-		if (tr->ndocs == cap) {
-			cap = cap ? 2 * cap : 1024;
-			size_t *d = realloc(tr->docs, cap * sizeof *d);
-			if (d == NULL)
-				return nl_err_set(err, NL_ENOMEM, "out of memory");
-			tr->docs = d;
+		for (size_t w = start; w + 1 < i; w += (size_t)tr->seq) {   /* [start, i) */
+			int scored = 0;
+			for (size_t at = w + 1; at < i && at <= w + (size_t)tr->seq && !scored; at++)
+				scored = nl_tokens_scored(data, at);
+			if (!scored)
+				continue;
+			if (tr->ndocs == cap) {
+				cap = cap ? 2 * cap : 1024;
+				size_t *d = realloc(tr->docs, 2 * cap * sizeof *d);
+				if (d == NULL)
+					return nl_err_set(err, NL_ENOMEM, "out of memory");
+				tr->docs = d;
+			}
+			tr->docs[2 * tr->ndocs] = w, tr->docs[2 * tr->ndocs + 1] = i;
+			tr->ndocs++;
 		}
-		tr->docs[tr->ndocs++] = i;
+		start = i;
 	}
 	tr->docs_of = data, tr->docs_len = data->n;
 	return 0;
@@ -129,15 +140,16 @@ nl_trainer_step(struct nl_trainer *tr, const struct nl_tokens *data, double *los
 	const int B = tr->batch, T = tr->seq;
 
 	if (nl_tokens_align_doc(data, tr->model->cfg.data_align)) {
-		/* a window per document, from its first row, padded after its end */
-		if (doc_starts(tr, data, err))
+		/* a window inside one document (its first T rows, or a later piece), padded after
+		 * its end */
+		if (doc_windows(tr, data, err))
 			return -1;
 		if (tr->ndocs == 0)
-			return nl_err_set(err, NL_EFORMAT, "data.align = doc: the stream has no document "
-			    "start");
+			return nl_err_set(err, NL_EFORMAT, "data.align = doc: no window of a document "
+			    "has a scored target");
 		for (int b = 0; b < B; b++) {
-			size_t k = (size_t)nl_rng_below(&tr->rng, tr->ndocs), off = tr->docs[k];
-			size_t end = k + 1 < tr->ndocs ? tr->docs[k + 1] : data->n;
+			size_t k = (size_t)nl_rng_below(&tr->rng, tr->ndocs), off = tr->docs[2 * k];
+			size_t end = tr->docs[2 * k + 1];
 			for (int i = 0; i < T; i++) {
 				size_t src = off + (size_t)i, at = src + 1;
 				tr->ids[(size_t)b * T + i] = src < end ? data->ids[src] : 0;

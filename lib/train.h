@@ -38,7 +38,7 @@ struct nl_trainer {
 	struct nl_rng rng;           /* batch sampling */
 	double valid_loss;           /* last held-out loss, NAN before the first evaluation */
 	int32_t *ids, *targets;
-	/* data.align = doc: the document starts of the stream last sampled from */
+	/* data.align = doc: the windows (start, document end) of the stream last sampled from */
 	const struct nl_tokens *docs_of;
 	size_t docs_len, ndocs, *docs;
 	/* a memory state carried into every checkpoint as memory.nlt (nl-train --keep-state,
