@@ -156,8 +156,11 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve,
 			printf("%.6f", nl_eval_bpb(&r));
 		else
 			printf("-");
-		printf("\t%.4f\t%.0f\t%.6f\t", exp(loss), (double)r.tokens / dt,
-		    r.tokens ? (double)r.correct / (double)r.tokens : NAN);
+		printf("\t%.4f\t%.0f\t", exp(loss), (double)r.tokens / dt);
+		if (r.tokens)
+			printf("%.6f\t", (double)r.correct / (double)r.tokens);
+		else
+			printf("-\t");
 		/* exact match: examples are a rank-2 stream's (DOC rows) */
 		if (tk.flags && r.examples)
 			printf("%.6f\n", (double)r.exact / (double)r.examples);
@@ -208,8 +211,8 @@ choice(struct run *run, const char *model_path, const char *items_path,
 }
 
 /* --matrix: checkpoints in training order, each on every domain's stream, as R (bits per
- * byte, or loss per token for streams without bytes), the initialised model's row, and the
- * continual-learning summary (EVAL §6) as comment lines. */
+ * byte), the initialised model's row, and the continual-learning summary (EVAL §6) as
+ * comment lines. */
 static int
 matrix(const char *const *models, int nm, char **files, int nf, const char *const *defs,
     int ndefs, int seq, int batch, int verbose)
@@ -218,10 +221,12 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 		nl_cli_die(2, "--matrix: give the checkpoints in training order (at least 2, -m each) "
 		    "and one token stream per domain, as many as checkpoints (%d and %d given)",
 		    nm, nf);
+	for (int i = 0; i < nm + nf; i++)      /* every input is read once per model */
+		if (strcmp(i < nm ? models[i] : files[i - nm], "-") == 0)
+			nl_cli_die(2, "--matrix reads its inputs several times: give files, not -");
 	double *R = calloc((size_t)(nm + 1) * (size_t)nf, sizeof *R);
 	if (R == NULL)
 		nl_cli_die(1, "out of memory");
-	int by_loss = 0;
 	/* row 0: the first checkpoint's configuration as training initialised it */
 	for (int i = 0; i <= nm; i++) {
 		struct run run = { .from = NULL };
@@ -230,14 +235,13 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 			struct nl_eval_result r;
 			if (eval_one(&run, files[j], NULL, &r))
 				exit(1);
-			by_loss |= r.bytes == 0;
-			R[(size_t)i * nf + j] = by_loss ? nl_eval_loss(&r) : nl_eval_bpb(&r);
+			if (r.bytes == 0)
+				nl_cli_die(1, "%s: no text bytes (ids, or a checkpoint without a tokenizer): "
+				    "--matrix compares bits per byte", files[j]);
+			R[(size_t)i * nf + j] = nl_eval_bpb(&r);
 		}
 		close_model(&run);
 	}
-	if (by_loss)              /* bytes are missing for some stream: losses throughout */
-		nl_cli_die(1, "--matrix: a stream without text bytes (ids, or a checkpoint without a "
-		    "tokenizer): bits per byte cannot compare");
 	struct nl_cl_metrics cl;
 	nl_eval_cl_metrics(R + nf, R, nm, &cl);
 	printf("after");

@@ -81,7 +81,8 @@ item_from(const struct nl_json *o, struct nl_choice_item *it, struct nl_err *err
 	it->label = -1;
 	if (goal) {
 		if (goal->type != NL_JSON_STRING || !sol[0] || !sol[1] ||
-		    sol[0]->type != NL_JSON_STRING || sol[1]->type != NL_JSON_STRING)
+		    sol[0]->type != NL_JSON_STRING || sol[1]->type != NL_JSON_STRING ||
+		    sol[0]->len == 0 || sol[1]->len == 0)
 			return nl_err_set(err, NL_EFORMAT, "a PIQA item needs strings goal, sol1 and sol2");
 		if ((it->context = malloc(goal->len + 32)) == NULL ||
 		    (it->choices = calloc(2, sizeof *it->choices)) == NULL)
@@ -102,8 +103,8 @@ item_from(const struct nl_json *o, struct nl_choice_item *it, struct nl_err *err
 			return nl_err_set(err, NL_ENOMEM, "out of memory");
 		it->nchoices = (int)choices->n;
 		for (size_t k = 0; k < choices->n; k++) {
-			if (choices->items[k].type != NL_JSON_STRING)
-				return nl_err_set(err, NL_EFORMAT, "choice %zu is not a string", k);
+			if (choices->items[k].type != NL_JSON_STRING || choices->items[k].len == 0)
+				return nl_err_set(err, NL_EFORMAT, "choice %zu is not a string of text", k);
 			if ((it->choices[k] = dup_string(&choices->items[k])) == NULL)
 				return nl_err_set(err, NL_ENOMEM, "out of memory");
 		}

@@ -24,8 +24,9 @@ nl_eval_finish(struct nl_eval_result *r)
 	r->ex_scored = r->ex_wrong = 0;
 }
 
-/* The next window from *pos: its targets (≤ T) and where it must end (a document's end with
- * align_doc); *pos moves to the window after it. */
+/* The next window from *pos: its first input in *start, and its number of targets (≤ T,
+ * within one document with align_doc), or 0 at the end; *pos moves to the next window's first
+ * input, this one's last target. */
 static int
 next_window(const struct nl_tokens *d, int64_t eot, int align_doc, int T, size_t *pos,
     size_t *start)

@@ -189,17 +189,19 @@ T_TEST(eval_documents)
 	T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, 3, 16, 4, &err) == 0);
 	T_CHECK(nl_eval_tokens(&tf, m.params, &all, NULL, 0, 1, &r, &err) == 0);
 	T_CHECK(r.tokens == 7 && r.examples == 4 && r.exact <= r.examples && r.correct <= 7);
-	double sum = 0, correct = 0;
+	double sum = 0, correct = 0, exact = 0;
 	at = 0;
 	for (int e = 0; e < 4; e++) {
 		one = all;
 		one.ids = all.ids + at, one.flags = all.flags + at, one.n = (size_t)len[e];
 		T_CHECK(nl_eval_tokens(&tf, m.params, &one, NULL, 0, 0, &alone, &err) == 0);
 		sum += alone.loss_sum, correct += (double)alone.correct;
+		exact += (double)alone.exact;
+		T_CHECK(alone.examples == 1 && alone.exact == (alone.correct == alone.tokens));
 		at += (size_t)len[e];
 	}
 	T_NEAR(r.loss_sum, sum, 1e-4 * fabs(sum));
-	T_CHECK(r.correct == (uint64_t)correct);
+	T_CHECK(r.correct == (uint64_t)correct && r.exact == (uint64_t)exact);
 	nl_tf_free(&tf);
 	nl_tokens_free(&all);
 	nl_model_free(&m);
