@@ -84,11 +84,29 @@ close_model(struct run *run)
 /* Tokens a stream reads at a time, so memory stays flat however long the input. */
 #define STREAM_PIECE (1u << 16)
 
+/* A task stream written with depth=sweep (nl-synth(1)): example i sits at depth
+ * 10·(i mod 11) %; accuracy and exact match per depth, a table after two blank lines. */
+static void
+print_depths(const char *path, const struct nl_eval_examples *per)
+{
+	printf("\n\ninput\tdepth\texamples\tacc\tem\n");
+	for (size_t k = 0; k < 11; k++) {
+		uint64_t n = 0, scored = 0, correct = 0, exact = 0;
+		for (size_t i = k; i < per->n; i += 11) {
+			n++, scored += per->ex[i].scored, correct += per->ex[i].correct;
+			exact += per->ex[i].correct == per->ex[i].scored;
+		}
+		if (n)
+			printf("%s\t%zu\t%" PRIu64 "\t%.6f\t%.6f\n", path, 10 * k, n,
+			    (double)correct / (double)scored, (double)exact / (double)n);
+	}
+}
+
 /* One input: read, score, print a row (unless out: the result goes there); the curve, if
- * asked for, into curve. */
+ * asked for, into curve; a depth=sweep task's outcomes by depth into per. */
 static int
 eval_one(struct run *run, const char *path, struct nl_eval_curve *curve,
-    struct nl_eval_result *out)
+    struct nl_eval_result *out, struct nl_eval_examples *per)
 {
 	struct nl_model *m = &run->m;
 	struct nl_tf *tf = &run->tf;
@@ -105,6 +123,7 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve,
 	int rc = 0, started = 0;
 
 	memset(&r, 0, sizeof r);
+	r.per = per;
 	nl_tokens_init(&tk);
 	if (nl_io_open_read(&in, path, 0, &err) ||
 	    nl_tokens_open(&rd, &tk, &in, (uint32_t)m->cfg.vocab_size, &err) ||
@@ -147,6 +166,9 @@ eval_one(struct run *run, const char *path, struct nl_eval_curve *curve,
 		nl_cli_report(run->save, &err);
 		rc = 1;
 	}
+	const char *depth = nl_meta_get(&tk.meta, "task.depth");
+	if (per)
+		per->sweep = depth && strcmp(depth, "sweep") == 0;
 	if (rc == 0 && out)
 		*out = r;
 	if (rc == 0 && !out) {
@@ -233,7 +255,7 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
 		for (int j = 0; j < nf; j++) {
 			struct nl_eval_result r;
-			if (eval_one(&run, files[j], NULL, &r))
+			if (eval_one(&run, files[j], NULL, &r, NULL))
 				exit(1);
 			if (r.bytes == 0)
 				nl_cli_die(1, "%s: no text bytes (ids, or a checkpoint without a tokenizer): "
@@ -384,12 +406,13 @@ main(int argc, char **argv)
 	int status = 0, want_curve = strcmp(m->cfg.eval_curve, "none") != 0;
 	int by_token = strcmp(m->cfg.eval_curve, "token") == 0;
 	struct nl_eval_curve *curves = calloc((size_t)argc, sizeof *curves);
-	if (curves == NULL)
+	struct nl_eval_examples *per = calloc((size_t)argc, sizeof *per);
+	if (curves == NULL || per == NULL)
 		nl_cli_die(1, "out of memory");
 	printf("input\ttokens\tloss\tbpb\tppl\ttok_s\tacc\tem\n");
 	for (int i = 0; i < argc; i++) {
 		curves[i].keep_tokens = by_token;
-		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL, NULL);
+		status |= eval_one(&run, argv[i], want_curve ? &curves[i] : NULL, NULL, &per[i]);
 	}
 	/* the curve: a second table after two blank lines (gnuplot's index 1) */
 	if (by_token)
@@ -413,8 +436,14 @@ main(int argc, char **argv)
 				printf("-\n");
 		}
 	for (int i = 0; i < argc; i++)
+		if (per[i].sweep && !per[i].failed)
+			print_depths(argv[i], &per[i]);
+	for (int i = 0; i < argc; i++) {
 		nl_eval_curve_free(&curves[i]);
+		free(per[i].ex);
+	}
 	free(curves);
+	free(per);
 	if (run.from)
 		nl_state_free(&from);
 	close_model(&run);

@@ -10,18 +10,29 @@ static void
 ex_target(struct nl_eval_result *r, int right)
 {
 	r->correct += right != 0;
-	r->ex_scored = 1;
-	r->ex_wrong |= !right;
+	r->ex_scored++;
+	r->ex_correct += right != 0;
 }
 
 void
 nl_eval_finish(struct nl_eval_result *r)
 {
+	struct nl_eval_examples *p = r->per;
 	if (r->ex_scored) {
 		r->examples++;
-		r->exact += !r->ex_wrong;
+		r->exact += r->ex_correct == r->ex_scored;
+		if (p && p->n == p->cap && !p->failed) {
+			size_t cap = p->cap ? 2 * p->cap : 256;
+			struct nl_eval_example *e = realloc(p->ex, cap * sizeof *e);
+			if (e == NULL)
+				p->failed = 1;
+			else
+				p->ex = e, p->cap = cap;
+		}
+		if (p && p->n < p->cap)
+			p->ex[p->n++] = (struct nl_eval_example){ r->ex_scored, r->ex_correct };
 	}
-	r->ex_scored = r->ex_wrong = 0;
+	r->ex_scored = r->ex_correct = 0;
 }
 
 /* The next window from *pos: its first input in *start, and its number of targets (≤ T,
@@ -65,7 +76,9 @@ nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *da
 	size_t *wstart = malloc((size_t)B * sizeof *wstart);
 	int *wlen = malloc((size_t)B * sizeof *wlen);
 
+	struct nl_eval_examples *per = res->per;
 	memset(res, 0, sizeof *res);
+	res->per = per;
 	if (!ids || !tg || !pred || !wstart || !wlen) {
 		free(ids), free(tg), free(pred), free(wstart), free(wlen);
 		return nl_err_set(err, NL_ENOMEM, "out of memory");

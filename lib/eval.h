@@ -8,6 +8,16 @@
 #include "state.h"
 #include "transformer.h"
 
+/* Each document's outcome, in order (nl_eval_result.per). */
+struct nl_eval_examples {
+	struct nl_eval_example {
+		uint32_t scored, correct;
+	} *ex;
+	size_t n, cap;
+	int failed;              /* out of memory: the list is short */
+	int sweep;               /* for nl-eval: the stream's examples sweep depths (nl-synth) */
+};
+
 struct nl_eval_result {
 	double loss_sum;         /* nats, summed over scored targets */
 	uint64_t tokens;         /* scored targets */
@@ -15,7 +25,8 @@ struct nl_eval_result {
 	uint64_t correct;        /* scored targets whose most probable id is the target */
 	uint64_t examples;       /* documents with a scored target (after nl_eval_finish) */
 	uint64_t exact;          /* those whose every scored target is right */
-	int ex_scored, ex_wrong; /* the document under way */
+	uint32_t ex_scored, ex_correct;   /* the document under way */
+	struct nl_eval_examples *per;     /* if not NULL: each document's outcome appended */
 };
 
 /* Score every target of data exactly once in windows of at most tf->max_seq targets,

@@ -1,5 +1,6 @@
 # nl-eval --choice: multiple choice by likelihood on PIQA's format and the generic one; a
-# model trained on one document repeated picks its continuations; bad items, labels and models
+# model trained on one document repeated picks its continuations; bad items, labels and models;
+# and per-depth results of a depth=sweep task stream
 for i in $(seq 1 300); do printf 'the sky is blue. the grass is green. the sun is hot.\n%%\n'; done > t.txt
 $NL_EXEC nl-tokenize -S % -o t.nlt t.txt
 $NL_EXEC nl-train -q -j 1 -D layers=1 -D d_model=32 -D heads=2 -D mlp.hidden=64 -T 64 -b 8 \
@@ -24,3 +25,6 @@ printf '{"context": "a", "choices": ["b", "c"]\n' > trunc.jsonl
 $NL_EXEC nl-eval -m ck.tar --choice trunc.jsonl; echo "truncated $?"
 $NL_EXEC nl-eval -m ck.tar --labels labels.lst t.nlt; echo "labels alone $?"
 $NL_EXEC nl-eval -m ck.tar --choice piqa.jsonl t.nlt; echo "choice and a stream $?"
+# a depth=sweep task stream also gets accuracy and exact match per depth
+$NL_EXEC nl-synth -n 22 -T 200 -o pk.nlt passkey depth=sweep
+$NL_EXEC nl-eval -m ck.tar pk.nlt | sed -n '4,$p' | cut -f 2,3 | tr '\t\n' ': '; echo
