@@ -254,7 +254,7 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 		struct run run = { .from = NULL };
 		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
 		for (int j = 0; j < nf; j++) {
-			struct nl_eval_result r;
+			struct nl_eval_result r = { 0 };
 			if (eval_one(&run, files[j], NULL, &r, NULL))
 				exit(1);
 			if (r.bytes == 0)

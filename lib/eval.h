@@ -34,7 +34,8 @@ struct nl_eval_result {
  * per document, from its first row on (longer documents go on in further windows), padded
  * in a batch. A window's first token is context only, so the target at position i is
  * predicted from the tokens before it in its window. Stops after max_tokens targets when
- * max_tokens > 0. tok (may be NULL) gives bytes per id. Finishes res (nl_eval_finish). */
+ * max_tokens > 0. tok (may be NULL) gives bytes per id. res is reset but for res->per, which
+ * the caller sets (NULL: no per-document outcomes). Finishes res (nl_eval_finish). */
 int nl_eval_tokens(struct nl_tf *tf, const float *params, const struct nl_tokens *data,
     const struct nl_tok *tok, uint64_t max_tokens, int align_doc, struct nl_eval_result *res,
     struct nl_err *err);

@@ -185,7 +185,7 @@ T_TEST(eval_documents)
 			    (i >= len[e] - 2 && i > 0 ? NL_DATA_SCORE : 0));
 		}
 	struct nl_tf tf;
-	struct nl_eval_result r, alone;
+	struct nl_eval_result r = { 0 }, alone = { 0 };
 	T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, 3, 16, 4, &err) == 0);
 	T_CHECK(nl_eval_tokens(&tf, m.params, &all, NULL, 0, 1, &r, &err) == 0);
 	T_CHECK(r.tokens == 7 && r.examples == 4 && r.exact <= r.examples && r.correct <= 7);
@@ -242,7 +242,7 @@ T_TEST(eval_windows)
 	static const int shapes[][2] = { { 1, 16 }, { 3, 16 }, { 4, 7 }, { 2, 100 }, { 5, 1 } };
 	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
 		struct nl_tf tf;
-		struct nl_eval_result r;
+		struct nl_eval_result r = { 0 };
 		T_CHECK(nl_tf_init(&tf, &m.cfg, &m.lo, shapes[s][0], shapes[s][1], 4, &err) == 0);
 		T_CHECK(nl_eval_tokens(&tf, m.params, &tk, NULL, 0, 0, &r, &err) == 0);
 		T_CHECK_MSG(r.tokens == 100, "batch %d seq %d: %llu targets", shapes[s][0], shapes[s][1],
