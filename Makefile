@@ -84,6 +84,10 @@ demo: deps
 data:
 	@sh examples/corpora/get-corpora.sh data
 
+# issue 8's experiments: MQAR recall against the number of pairs (examples/recall)
+recall: all
+	@sh examples/recall/run.sh
+
 bench: all build/bench/tio
 	@sh bench/tensor-io
 	@sh bench/train
@@ -120,7 +124,7 @@ uninstall:
 clean:
 	rm -rf build bin libnl.a nl.pc
 
-.PHONY: all tests deps check lint asan demo bench data fuzz install uninstall clean
+.PHONY: all tests deps check lint asan demo bench data recall fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 # every object's header dependencies (programs too: a header change must rebuild them)
