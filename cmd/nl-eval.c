@@ -253,6 +253,8 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 	for (int i = 0; i <= nm; i++) {
 		struct run run = { .from = NULL };
 		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
+		if (strcmp(run.m.cfg.eval_curve, "none") != 0)
+			nl_cli_die(2, "--matrix prints bits per byte only: no eval.curve");
 		for (int j = 0; j < nf; j++) {
 			struct nl_eval_result r = { 0 };
 			if (eval_one(&run, files[j], NULL, &r, NULL))
@@ -311,7 +313,7 @@ main(int argc, char **argv)
 	const char *models[argc];     /* every -m, for --matrix */
 	int nmodels = 0, matrix_mode = 0;
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
-	int ndefs = 0, verbose = 0, batch = 16, seq = 0, c;
+	int ndefs = 0, verbose = 0, batch = 16, seq = 0, batch_given = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 	struct nl_state from;
@@ -322,7 +324,10 @@ main(int argc, char **argv)
 	nl_cli_blas_core(argv);
 	while ((c = getopt_long(argc, argv, "b:D:hj:M:m:qT:VvW:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b': batch = (int)nl_cli_int("-b", "batch size", optarg, 1, 65536); break;
+		case 'b':
+			batch = (int)nl_cli_int("-b", "batch size", optarg, 1, 65536);
+			batch_given = 1;
+			break;
 		case 'D': defs[ndefs++] = optarg; break;
 		case 'h': usage(stdout); return nl_cli_fshut(0);
 		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
@@ -356,8 +361,8 @@ main(int argc, char **argv)
 	}
 	if (labels_path && !choice_path)
 		nl_cli_die(2, "--labels goes with --choice");
-	if (choice_path && (argc || memory_path || save_path))
-		nl_cli_die(2, "--choice scores its items: no token streams, -M or -W");
+	if (choice_path && (argc || memory_path || save_path || batch_given))
+		nl_cli_die(2, "--choice scores its items one by one: no token streams, -b, -M or -W");
 	if (matrix_mode && (choice_path || memory_path || save_path))
 		nl_cli_die(2, "--matrix scores token streams: no --choice, -M or -W");
 	if (nmodels > 1 && !matrix_mode)
@@ -368,6 +373,9 @@ main(int argc, char **argv)
 		    verbose));
 	if (choice_path) {
 		open_model(&run, model_path, defs, ndefs, seq, 1, verbose, 0);
+		if (strcmp(run.m.cfg.eval_mode, "stream") == 0)
+			nl_cli_die(2, "--choice scores each item in a window of its own: no --adapt, "
+			    "--no-adapt or eval.mode=stream");
 		int rc = choice(&run, model_path, choice_path, labels_path);
 		close_model(&run);
 		return nl_cli_fshut(rc);

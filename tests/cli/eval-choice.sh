@@ -28,3 +28,5 @@ $NL_EXEC nl-eval -m ck.tar --choice piqa.jsonl t.nlt; echo "choice and a stream 
 # a depth=sweep task stream also gets accuracy and exact match per depth
 $NL_EXEC nl-synth -n 22 -T 200 -o pk.nlt passkey depth=sweep
 $NL_EXEC nl-eval -m ck.tar pk.nlt | sed -n '4,$p' | cut -f 2,3 | tr '\t\n' ': '; echo
+$NL_EXEC nl-eval -m ck.tar -b 4 --choice piqa.jsonl; echo "choice and -b $?"
+$NL_EXEC nl-eval -m ck.tar --adapt --choice piqa.jsonl; echo "choice and --adapt $?"

@@ -22,3 +22,4 @@ END {
 $NL_EXEC nl-eval --matrix -m A.tar a.nlt b.nlt; echo "one checkpoint $?"
 $NL_EXEC nl-eval --matrix -m A.tar -m B.tar a.nlt; echo "counts differ $?"
 $NL_EXEC nl-eval -m A.tar -m B.tar a.nlt; echo "two -m without --matrix $?"
+$NL_EXEC nl-eval --no-adapt -D eval.curve=position --matrix -m A.tar -m B.tar a.nlt b.nlt; echo "matrix and a curve $?"
