@@ -9,6 +9,8 @@
 
 #include "json.h"
 
+#define CHOICE_MAX ((size_t)1 << 30)   /* bytes of an items or labels file */
+
 void
 nl_choice_free(struct nl_choice_set *set)
 {
@@ -20,43 +22,6 @@ nl_choice_free(struct nl_choice_set *set)
 	}
 	free(set->items);
 	memset(set, 0, sizeof *set);
-}
-
-/* The whole input (at most 1 GiB). */
-static char *
-slurp(struct nl_io *in, size_t *len, struct nl_err *err)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	for (;;) {
-		if (buf == NULL) {
-			nl_err_set(err, NL_ENOMEM, "out of memory");
-			return NULL;
-		}
-		if (n == cap) {
-			if (cap >= (size_t)1 << 30) {
-				free(buf);
-				nl_err_set(err, NL_ERANGE, "larger than 1 GiB");
-				return NULL;
-			}
-			char *b = realloc(buf, 2 * cap + 1);
-			if (b == NULL)
-				free(buf);
-			buf = b, cap *= 2;
-			continue;
-		}
-		ptrdiff_t got = nl_io_read(in, buf + n, cap - n, err);
-		if (got < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = 0;
-	*len = n;
-	return buf;
 }
 
 static char *
@@ -123,7 +88,7 @@ int
 nl_choice_read(struct nl_choice_set *set, struct nl_io *in, struct nl_err *err)
 {
 	size_t len;
-	char *text = slurp(in, &len, err);
+	char *text = (char *)nl_io_read_all(in, CHOICE_MAX, &len, err);
 	if (text == NULL)
 		return -1;
 	size_t line = 0;
@@ -170,7 +135,7 @@ int
 nl_choice_read_labels(struct nl_choice_set *set, struct nl_io *in, struct nl_err *err)
 {
 	size_t len, n = 0, line = 0;
-	char *text = slurp(in, &len, err);
+	char *text = (char *)nl_io_read_all(in, CHOICE_MAX, &len, err);
 	if (text == NULL)
 		return -1;
 	int rc = 0;

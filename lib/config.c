@@ -775,21 +775,11 @@ nl_config_load(struct nl_config *c, const char *spec, struct nl_err *err)
 	}
 	if (nl_io_open_read(&io, spec, NL_IO_FORCE, err) < 0)
 		return -1;
-	if ((text = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
-		nl_io_abort(&io);
-		return nl_err_set(err, NL_ENOMEM, "out of memory");
-	}
-	for (;;) {
-		ptrdiff_t got = nl_io_read(&io, text + len, CONFIG_MAX_FILE + 1 - len, err);
-		if (got < 0)
-			goto out;
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		if (len > CONFIG_MAX_FILE) {
+	text = (char *)nl_io_read_all(&io, CONFIG_MAX_FILE, &len, err);
+	if (text == NULL) {
+		if (err->code == NL_ERANGE)
 			nl_err_set(err, NL_ERANGE, "configuration larger than 1 MiB");
-			goto out;
-		}
+		goto out;
 	}
 	if (nl_io_close(&io, err) < 0) {
 		free(text);

@@ -281,6 +281,43 @@ io_fill(struct nl_io *io, size_t want, struct nl_err *err)
 	return 0;
 }
 
+unsigned char *
+nl_io_read_all(struct nl_io *io, size_t max, size_t *len, struct nl_err *err)
+{
+	size_t n = 0, cap = 0;
+	unsigned char *buf = NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if (cap > max + 1)
+				cap = max + 1;
+			unsigned char *b = realloc(buf, cap + 1);
+			if (b == NULL) {
+				free(buf);
+				nl_err_set(err, NL_ENOMEM, "out of memory");
+				return NULL;
+			}
+			buf = b;
+		}
+		ptrdiff_t got = nl_io_read(io, buf + n, cap - n, err);
+		if (got < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+		if (n > max) {
+			free(buf);
+			nl_err_set(err, NL_ERANGE, "larger than %zu bytes", max);
+			return NULL;
+		}
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
 ptrdiff_t
 nl_io_read(struct nl_io *io, void *buf, size_t n, struct nl_err *err)
 {

@@ -62,6 +62,9 @@ void nl_io_open_custom(struct nl_io *io, const struct nl_io_ops *ops, void *ctx,
 
 /* Up to n bytes; fewer only at end of input. Returns count or -1. */
 ptrdiff_t nl_io_read(struct nl_io *io, void *buf, size_t n, struct nl_err *err);
+/* Everything left, at most max bytes (more: NL_ERANGE), as a malloc'd buffer with a NUL
+ * after its *len bytes; NULL on error. */
+unsigned char *nl_io_read_all(struct nl_io *io, size_t max, size_t *len, struct nl_err *err);
 /* Exactly n bytes, else NL_EFORMAT "unexpected end of file". */
 int nl_io_read_exact(struct nl_io *io, void *buf, size_t n, struct nl_err *err);
 /* Make up to n (<= 64 KiB) bytes visible without consuming them; *got < n only at end. */

@@ -110,7 +110,7 @@ nl_state_read(struct nl_state *st, const char *path, struct nl_err *err)
 {
 	struct nl_io in;
 	const unsigned char *p;
-	size_t got, len = 0, cap = 0;
+	size_t got, len = 0;
 	unsigned char *buf = NULL;
 	int rc;
 
@@ -138,23 +138,9 @@ nl_state_read(struct nl_state *st, const char *path, struct nl_err *err)
 		nl_ckpt_free(&ck);
 		return rc;
 	}
-	for (;;) {
-		if (len == cap) {
-			unsigned char *q = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
-			if (q == NULL) {
-				rc = nl_err_set(err, NL_ENOMEM, "out of memory");
-				goto out;
-			}
-			buf = q;
-		}
-		ptrdiff_t r = nl_io_read(&in, buf + len, cap - len, err);
-		if (r < 0) {
-			rc = -1;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	if ((buf = nl_io_read_all(&in, SIZE_MAX / 2, &len, err)) == NULL) {
+		rc = -1;
+		goto out;
 	}
 	rc = nl_state_from_bytes(st, buf, len, err);
 out:

@@ -837,22 +837,14 @@ load_words(struct synth *s, const char *path, struct nl_err *err)
 {
 	struct nl_io in;
 	struct sbuf b = { 0 };
-	unsigned char buf[65536];
-	ptrdiff_t got;
 	if (nl_io_open_read(&in, path, NL_IO_FORCE, err) < 0)
 		return -1;
-	do {
-		if ((got = nl_io_read(&in, buf, sizeof buf, err)) < 0) {
-			nl_err_prefix(err, path);
-			nl_io_abort(&in);
-			free(b.p);
-			return -1;
-		}
-		sb_add(&b, (const char *)buf, (size_t)got);
-	} while (got > 0);
+	b.p = (char *)nl_io_read_all(&in, HAY_MAX, &b.n, err);
 	nl_io_abort(&in);
-	if (b.failed)
-		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	if (b.p == NULL) {
+		nl_err_prefix(err, "%s", path);
+		return -1;
+	}
 	size_t cap = 0;
 	for (char *p = b.p ? strtok(b.p, " \t\r\n") : NULL; p; p = strtok(NULL, " \t\r\n")) {
 		if (s->nwords == cap) {
