@@ -73,6 +73,24 @@ load_stream(const unsigned char *data, size_t len, struct nl_tokens *tk)
 	return rc;
 }
 
+/* The examples (at most max) of task's stream as run writes it, held in tk (always
+ * initialised: free it); their number, 0 when the stream failed (reported). */
+static size_t
+task_examples(const char *task, long long count, long long T, uint64_t seed,
+    const char *const *kv, struct nl_tokens *tk, struct ex *ex, size_t max)
+{
+	struct nl_err err = { 0 };
+	size_t len, n = 0;
+	unsigned char *a = run(task, count, T, seed, kv, &len, &err);
+	nl_tokens_init(tk);
+	if (a == NULL)
+		printf("# %s: %s\n", task, err.msg);
+	else if (load_stream(a, len, tk) == 0)
+		n = examples(tk, ex, max);
+	free(a);
+	return n;
+}
+
 /* An example of a text task as a string (the <eot> row dropped), with the scored bytes
  * apart in ans. */
 static void
@@ -137,11 +155,11 @@ T_TEST(mqar_answers_are_the_context_values)
 	struct nl_err err = { 0 };
 	size_t len;
 	const char *kv[] = { "pairs=8", "vocab=100", NULL };
-	unsigned char *a = run("mqar", 20, 64, 9, kv, &len, &err);
 	struct nl_tokens tk;
 	struct ex ex[20];
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 20) == 20);
-	for (size_t i = 0; i < 20; i++) {
+	size_t got = task_examples("mqar", 20, 64, 9, kv, &tk, ex, 20);
+	T_CHECK(got == 20);
+	for (size_t i = 0; i < got; i++) {
 		int q = 0;
 		T_CHECK(ex[i].n == 64);
 		for (size_t t = 16; t < ex[i].n; t++) {
@@ -160,27 +178,22 @@ T_TEST(mqar_answers_are_the_context_values)
 	T_CHECK(run("mqar", 1, 64, 1, big, &len, &err) == NULL && err.code == NL_EUSAGE &&
 	    strstr(err.msg, "exceeds the length 64"));
 	nl_tokens_free(&tk);
-	free(a);
 }
 
 /* copy, induction, mad-scopy, mad-compress, the MAD recall tasks. */
 T_TEST(id_tasks_answer_right)
 {
-	struct nl_err err = { 0 };
-	size_t len;
 	struct nl_tokens tk;
 	struct ex ex[8];
 	const char *delay[] = { "delay=5", NULL };
-	unsigned char *a = run("copy", 8, 30, 1, delay, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	T_CHECK(task_examples("copy", 8, 30, 1, delay, &tk, ex, 8) == 8);
 	for (size_t i = 0; i < 8; i++)
 		for (size_t t = 0; t < ex[i].n; t++)
 			T_CHECK(((ex[i].fl[t] & NL_DATA_SCORE) != 0) == (t >= 5) &&
 			    (t < 5 || ex[i].id[t] == ex[i].id[t - 5]));
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 
-	a = run("induction", 8, 30, 1, NULL, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	T_CHECK(task_examples("induction", 8, 30, 1, NULL, &tk, ex, 8) == 8);
 	for (size_t i = 0; i < 8; i++) {
 		int32_t A = ex[i].id[28], B = ex[i].id[29];
 		size_t seen = 0, first = 0;
@@ -189,11 +202,10 @@ T_TEST(id_tasks_answer_right)
 				first = t;
 		T_CHECK(seen == 2 && ex[i].id[first + 1] == B && (ex[i].fl[29] & NL_DATA_SCORE));
 	}
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 
 	const char *copy[] = { "copy=6", NULL };
-	a = run("mad-scopy", 8, 40, 1, copy, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	T_CHECK(task_examples("mad-scopy", 8, 40, 1, copy, &tk, ex, 8) == 8);
 	for (size_t i = 0; i < 8; i++) {
 		int32_t shown[6];
 		size_t k = 0;
@@ -204,19 +216,17 @@ T_TEST(id_tasks_answer_right)
 		for (size_t j = 0; j < 6; j++)
 			T_CHECK(ex[i].id[34 + j] == shown[j] && (ex[i].fl[34 + j] & NL_DATA_SCORE));
 	}
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 
-	a = run("mad-compress", 8, 21, 1, NULL, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	T_CHECK(task_examples("mad-compress", 8, 21, 1, NULL, &tk, ex, 8) == 8);
 	for (size_t i = 0; i < 8; i++)
 		for (size_t j = 0; j < 10; j++)
 			T_CHECK(ex[i].id[10] == 0 && ex[i].id[11 + j] == ex[i].id[j]);
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 
 	/* ficr: the final value motif is the one its key motif had before */
 	const char *fz[] = { "vocab=16", "pairs=6", "motif=3", NULL };
-	a = run("mad-ficr", 8, 60, 3, fz, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+	T_CHECK(task_examples("mad-ficr", 8, 60, 3, fz, &tk, ex, 8) == 8);
 	for (size_t i = 0; i < 8; i++) {
 		size_t q = 0, n = ex[i].n;
 		while (q < n && ex[i].id[q] != 16)
@@ -233,21 +243,19 @@ T_TEST(id_tasks_answer_right)
 			    (t + kl + vl == q || ex[i].id[t + kl + vl] < 8);
 		T_CHECK_MSG(found, "ficr example %zu: the probe's value is not its key's", i);
 	}
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 	const char *last[] = { "vocab=16", "pairs=4", "score=last", NULL };
-	a = run("mad-icr", 4, 40, 3, last, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 4) == 4);
+	T_CHECK(task_examples("mad-icr", 4, 40, 3, last, &tk, ex, 4) == 4);
 	for (size_t i = 0; i < 4; i++)
 		for (size_t t = 0; t < ex[i].n; t++)
 			T_CHECK(((ex[i].fl[t] & NL_DATA_SCORE) != 0) == (t + 1 == ex[i].n));
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 
 	/* icr: the query token is vocab; every scored value is its key's value in the example */
 	static const char *const recall[] = { "mad-icr", "mad-nicr" };
 	for (int r = 0; r < 2; r++) {
 		const char *kv[] = { "vocab=16", "pairs=4", NULL };
-		a = run(recall[r], 8, 40, 2, kv, &len, &err);
-		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 8) == 8);
+		T_CHECK(task_examples(recall[r], 8, 40, 2, kv, &tk, ex, 8) == 8);
 		for (size_t i = 0; i < 8; i++) {
 			/* two-token units (a pair, or two noise ids above 16) up to the query token 16 */
 			int32_t value[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
@@ -264,7 +272,7 @@ T_TEST(id_tasks_answer_right)
 			T_CHECK(t + 3 == ex[i].n && (ex[i].fl[t + 2] & NL_DATA_SCORE));
 			T_CHECK(value[ex[i].id[t + 1]] == ex[i].id[t + 2]);
 		}
-		nl_tokens_free(&tk), free(a);
+		nl_tokens_free(&tk);
 	}
 }
 
@@ -290,7 +298,7 @@ T_TEST(memorize_keeps_one_map)
 					map[m][k] = tk.ids[t + 1];
 				T_CHECK(map[m][k] == tk.ids[t + 1]);
 			}
-			nl_tokens_free(&tk), free(a);
+			nl_tokens_free(&tk);
 		}
 	}
 	T_CHECK(memcmp(map[0], map[1], sizeof map[0]) == 0);
@@ -343,15 +351,13 @@ T_TEST(formal_language_labels_are_right)
 {
 	static const char *const langs[] = { "parity", "aa", "abab", "anbn", "anbncn", "shuffle2" };
 	for (size_t l = 0; l < 6; l++) {
-		struct nl_err err = { 0 };
-		size_t len;
 		struct nl_tokens tk;
 		static struct ex ex[200];
 		const char *kv[] = { "minlen=3", "maxlen=40", NULL };
-		unsigned char *a = run(langs[l], 200, 0, 5, kv, &len, &err);
-		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 200) == 200);
+		size_t got = task_examples(langs[l], 200, 0, 5, kv, &tk, ex, 200);
+		T_CHECK(got == 200);
 		int pos = 0, neg = 0;
-		for (size_t i = 0; a && i < 200; i++) {
+		for (size_t i = 0; i < got; i++) {
 			char text[128], ans[8];
 			text_of(&ex[i], text, sizeof text, ans, sizeof ans);
 			size_t n = strlen(text);
@@ -369,7 +375,7 @@ T_TEST(formal_language_labels_are_right)
 		}
 		T_CHECK_MSG(pos == 100 && neg == 100, "%s: %d positives, %d negatives", langs[l], pos,
 		    neg);
-		nl_tokens_free(&tk), free(a);
+		nl_tokens_free(&tk);
 	}
 }
 
@@ -379,13 +385,11 @@ T_TEST(needles_are_answered)
 {
 	static const char *const tasks[] = { "passkey", "sniah1", "sniah2", "sniah3" };
 	for (size_t k = 0; k < 4; k++) {
-		struct nl_err err = { 0 };
-		size_t len;
 		struct nl_tokens tk;
 		struct ex ex[6];
-		unsigned char *a = run(tasks[k], 6, 1500, 7, NULL, &len, &err);
-		T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 6) == 6);
-		for (size_t i = 0; a && i < 6; i++) {
+		size_t got = task_examples(tasks[k], 6, 1500, 7, NULL, &tk, ex, 6);
+		T_CHECK(got == 6);
+		for (size_t i = 0; i < got; i++) {
 			static char text[4096];
 			char ans[64], want[64] = "", key[128] = "";
 			text_of(&ex[i], text, sizeof text, ans, sizeof ans);
@@ -406,7 +410,7 @@ T_TEST(needles_are_answered)
 			T_CHECK_MSG(strcmp(ans, want) == 0, "%s: answer %s, text says %s", tasks[k], ans,
 			    want);
 		}
-		nl_tokens_free(&tk), free(a);
+		nl_tokens_free(&tk);
 	}
 	/* depth 0 and 100: the needle opens and closes the haystack */
 	struct nl_err err = { 0 };
@@ -466,13 +470,11 @@ T_TEST(haystack_files_fill_the_length)
 T_TEST(babi_answers_follow_the_story)
 {
 	static const char *const who[] = { "Mary", "John", "Daniel", "Sandra" };
-	struct nl_err err = { 0 };
-	size_t len;
 	struct nl_tokens tk;
 	struct ex ex[10];
-	unsigned char *a = run("babi1", 10, 2000, 3, NULL, &len, &err);
-	T_CHECK(a && load_stream(a, len, &tk) == 0 && examples(&tk, ex, 10) == 10);
-	for (size_t i = 0; a && i < 10; i++) {
+	size_t got = task_examples("babi1", 10, 2000, 3, NULL, &tk, ex, 10);
+	T_CHECK(got == 10);
+	for (size_t i = 0; i < got; i++) {
 		static char text[4096];
 		char ans[32], place[4][32] = { "", "", "", "" }, person[32] = "";
 		int facts = 0;
@@ -496,7 +498,7 @@ T_TEST(babi_answers_follow_the_story)
 				    place[w]);
 		T_CHECK(facts == 8);
 	}
-	nl_tokens_free(&tk), free(a);
+	nl_tokens_free(&tk);
 }
 
 /* Bad parameters name themselves. */
