@@ -46,19 +46,22 @@ next_window(const struct nl_tokens *d, int64_t eot, int align_doc, int T, size_t
 	for (;;) {
 		if (*pos + 1 >= n)
 			return 0;
-		size_t end = n;                         /* the first row past the window's document */
+		/* the first row past the window: T targets on, or with align_doc a document start
+		 * before that (looked for only that far, so long documents cost no more) */
+		const size_t lim = n - *pos > (size_t)T + 1 ? *pos + (size_t)T + 1 : n;
+		size_t end = lim;
 		if (align_doc)
-			for (end = *pos + 1; end < n && !nl_tokens_doc_start(d, end, eot); end++)
+			for (end = *pos + 1; end < lim && !nl_tokens_doc_start(d, end, eot); end++)
 				;
 		if (end - *pos < 2) {                   /* a document of one row: nothing to predict */
 			*pos = end;
 			continue;
 		}
-		int t = end - 1 - *pos >= (size_t)T ? T : (int)(end - 1 - *pos);
+		int t = (int)(end - 1 - *pos);
 		*start = *pos;
 		/* the next window starts at this one's last input, or at the next document */
 		*pos += (size_t)t;
-		if (align_doc && *pos + 1 == end)
+		if (align_doc && end < n && nl_tokens_doc_start(d, end, eot))
 			*pos = end;
 		return t;
 	}
