@@ -17,18 +17,20 @@ usage(FILE *fp)
 	    "task\n       [key=value ...]\n       %s -l\n", nl_cli_progname(), nl_cli_progname());
 }
 
-/* -l: every task, its kind, default length and parameters. */
+/* -l: every task, its kind, default length and count, and parameters. */
 static void
 list(void)
 {
 	const struct nl_synth_task *t;
 	for (size_t i = 0; (t = nl_synth_task_at(i)) != NULL; i++) {
-		printf("%s\t%s", t->name, t->help);
+		printf("%s\t%s (%s", t->name, t->help, t->text ? "text" : "ids");
 		if (t->seqlen)
-			printf(" (%s, -T %lld%s)\n", t->text ? "text" : "ids", t->seqlen,
-			    t->text ? " bytes" : "");
-		else
-			printf(" (%s)\n", t->text ? "text" : "ids");
+			printf(", -T %lld%s", t->seqlen, t->text ? " bytes" : "");
+		if (t->count == 0)
+			printf(", its parameters set the count");
+		else if (t->count != 1000)
+			printf(", -n %lld", t->count);
+		printf(")\n");
 		for (const struct nl_synth_param *p = t->params; p->key; p++)
 			printf("\t%s=%s\t%s\n", p->key, *p->def ? p->def : "\"\"", p->help);
 	}
@@ -56,7 +58,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
 	};
 	const char *out_path = "-", *tok_spec = NULL;
-	long long count = 1000, seqlen = 0, seed = 1;
+	long long count = 0, seqlen = 0, seed = 1, written;
 	int force = 0, verbose = 0, listing = 0, c;
 	struct nl_err err = { 0, "" };
 
@@ -120,7 +122,7 @@ main(int argc, char **argv)
 	struct nl_synth_job job = { task, &args, (uint64_t)seed, count, seqlen, tok,
 		NL_TFILE_DEFAULT_LEVEL };
 	int status = 0;
-	if (nl_synth_write(&job, &out, &err) < 0) {
+	if ((written = nl_synth_write(&job, &out, &err)) < 0) {
 		nl_cli_report(task->name, &err);
 		nl_io_abort(&out);
 		status = err.code == NL_EUSAGE ? 2 : 1;
@@ -128,7 +130,7 @@ main(int argc, char **argv)
 		nl_cli_report(out_path, &err);
 		status = 1;
 	} else if (verbose > 0) {
-		nl_cli_error("%s: %lld examples of %s", out_path, count, task->name);
+		nl_cli_error("%s: %lld examples of %s", out_path, written, task->name);
 	}
 	nl_tok_free(tok);
 	nl_meta_free(&args);

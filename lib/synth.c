@@ -60,12 +60,15 @@ sb_fmt(struct sbuf *b, const char *fmt, ...)
 	sb_add(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+typedef char word8[8];                  /* a made-up word (ctnl, intents) */
+
 struct synth {
 	const struct nl_synth_task *task;
 	struct nl_rng rng;
 	const char *str[MAXP];             /* each parameter's value as text */
 	double num[MAXP];                  /* and as a number (NAN when it is not one) */
-	long long T, index;                /* example length, example number */
+	uint64_t seed;                     /* the job's */
+	long long T, index, count;         /* example length, example number, examples */
 	const struct nl_tok *tok;          /* text tasks: NULL is bytes */
 	struct nl_tok_enc *enc;
 	uint32_t *tmp;
@@ -76,6 +79,8 @@ struct synth {
 	char *words_buf;
 	size_t nwords;
 	uint32_t *map;                     /* mad-memorize: the global map */
+	word8 *made;                       /* ctnl, intents: made-up words */
+	uint16_t *cls;                     /* intents: each example's class */
 	uint32_t *ids;                     /* the example under construction */
 	uint8_t *flags;
 	size_t n, cap;
@@ -1258,6 +1263,221 @@ babi_gen(struct synth *s, struct nl_err *err)
 	return 0;
 }
 
+/* ---- continual-learning streams (EVAL §5) ---- */
+
+/* A pronounceable made-up word: two or three consonant-vowel syllables. */
+static void
+made_word(struct synth *s, char *out)
+{
+	static const char cons[] = "bdfgklmnprstvz", vow[] = "aeiou";
+	int n = 0;
+	for (long long k = rnd(s, 2, 3); k > 0; k--) {
+		out[n++] = cons[rnd(s, 0, (long long)sizeof cons - 2)];
+		out[n++] = vow[rnd(s, 0, (long long)sizeof vow - 2)];
+	}
+	out[n] = 0;
+}
+
+/* n distinct made-up words (the caps on the parameters keep n far below the 348,000 there
+ * are, so the redraws end quickly). */
+static void
+made_words(struct synth *s, word8 *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		do {
+			made_word(s, w[i]);
+			for (j = 0; j < i && strcmp(w[j], w[i]) != 0; j++)
+				;
+		} while (j < i);
+	}
+}
+
+/* s->rng from the job's seed, the example and a part of it, so that a part is the same
+ * whatever the parameters that add or drop other parts (ctnl: language 1 is the same with
+ * langs=1 as with langs=2). */
+static void
+reseed(struct synth *s, uint64_t part)
+{
+	nl_rng_seed(&s->rng, s->seed ^ (uint64_t)(s->index + 1) * 0x9e3779b97f4a7c15u ^
+	    (part + 1) * 0xc2b2ae3d27d4eb4fu);
+}
+
+/* ctnl (EVAL §5.2): languages in turn, each a made-up word for every source word, taught by
+ * its dictionary (one-word lines) and example sentences, then queries of the languages
+ * chosen. Every line is "L<l>: source words = target words"; the answer is what follows '='. */
+static int
+ctnl_check(struct synth *s, struct nl_err *err)
+{
+	if (want_int(s, "langs", 1, 9, err) || want_int(s, "words", 1, 5000, err) ||
+	    want_int(s, "examples", 0, 1000000, err) || want_int(s, "queries", 0, 1000000, err))
+		return -1;
+	const char *q = s->str[pidx(s, "query")], *sc = s->str[pidx(s, "score")];
+	const double ql = P(s, "query");
+	if (strcmp(q, "all") != 0 && (isnan(ql) || ql != floor(ql) || ql < 1 ||
+	    ql > (double)PI(s, "langs")))
+		return nl_err_set(err, NL_EUSAGE, "query: %s is not all or a language in 1..%lld", q,
+		    PI(s, "langs"));
+	if (strcmp(sc, "queries") != 0 && strcmp(sc, "all") != 0)
+		return nl_err_set(err, NL_EUSAGE, "score: %s is not queries or all", sc);
+	if (PI(s, "queries") == 0 && strcmp(sc, "queries") == 0)
+		return nl_err_set(err, NL_EUSAGE, "queries=0 with score=queries scores nothing");
+	const size_t W = (size_t)PI(s, "words");
+	if ((s->made = malloc(W * (size_t)(PI(s, "langs") + 1) * sizeof *s->made)) == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* One line of language l: the words idx[0..k) of src, then their translations (scored or
+ * not). */
+static void
+ctnl_line(struct synth *s, int l, const uint32_t *idx, int k, word8 *src,
+    word8 *tgt, int score)
+{
+	struct sbuf *b = &s->text;
+	b->n = 0;
+	sb_fmt(b, "L%d:", l);
+	for (int i = 0; i < k; i++)
+		sb_fmt(b, " %s", src[idx[i]]);
+	sb_str(b, " =");
+	put_text(s, b->p, b->n, 0);
+	b->n = 0;
+	for (int i = 0; i < k; i++)
+		sb_fmt(b, " %s", tgt[idx[i]]);
+	sb_str(b, "\n");
+	put_text(s, b->p, b->n, score);
+	s->failed |= b->failed;
+}
+
+static int
+ctnl_gen(struct synth *s, struct nl_err *err)
+{
+	const int L = (int)PI(s, "langs"), W = (int)PI(s, "words");
+	const int score_all = strcmp(s->str[pidx(s, "score")], "all") == 0;
+	const char *q = s->str[pidx(s, "query")];
+	word8 *src = s->made;
+	uint32_t *order = malloc((size_t)W * sizeof *order), idx[6];
+	if (order == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	reseed(s, 0);
+	made_words(s, s->made, (size_t)W);
+	put(s, NL_TOK_EOT, 0);
+	for (int l = 1; l <= L; l++) {
+		word8 *tgt = s->made + (size_t)l * (size_t)W;
+		reseed(s, (uint64_t)l);
+		made_words(s, tgt, (size_t)W);
+		if (distinct(s, order, (size_t)W, 0, (uint32_t)W) < 0)
+			break;
+		for (int i = 0; i < W; i++)
+			ctnl_line(s, l, order + i, 1, src, tgt, score_all);
+		for (long long e = 0; e < PI(s, "examples"); e++) {
+			int k = (int)rnd(s, 2, 6);
+			for (int i = 0; i < k; i++)
+				idx[i] = (uint32_t)rnd(s, 0, W - 1);
+			ctnl_line(s, l, idx, k, src, tgt, score_all);
+		}
+	}
+	for (int l = 1; l <= L; l++) {
+		if (strcmp(q, "all") != 0 && l != atoi(q))
+			continue;
+		reseed(s, 100 + (uint64_t)l);
+		for (long long e = 0; e < PI(s, "queries"); e++) {
+			int k = (int)rnd(s, 1, 3);
+			for (int i = 0; i < k; i++)
+				idx[i] = (uint32_t)rnd(s, 0, W - 1);
+			ctnl_line(s, l, idx, k, src, s->made + (size_t)l * (size_t)W, 1);
+		}
+	}
+	free(order);
+	return 0;
+}
+
+/* intents (EVAL §5.3): made-up intent classes, each a name and three keywords, fixed by
+ * map_seed; a query is a sentence of filler words holding one or two of its class's
+ * keywords, then "intent:" and the name (scored), one example per query. Classes arrive in
+ * blocks, per_class queries of each class of a block in random order. */
+#define INTENT_KEYWORDS 3
+#define INTENT_FILLER 64
+
+static void
+shuffle_classes(struct synth *s, long long lo, long long hi)
+{
+	for (long long i = lo; i + 1 < hi; i++) {
+		long long j = rnd(s, i, hi - 1);
+		uint16_t t = s->cls[i];
+		s->cls[i] = s->cls[j], s->cls[j] = t;
+	}
+}
+
+static int
+intents_check(struct synth *s, struct nl_err *err)
+{
+	if (want_int(s, "classes", 2, 1000, err) || want_int(s, "per_class", 1, 100000, err) ||
+	    want_int(s, "blocks", 1, PI(s, "classes"), err) ||
+	    want_int(s, "block", 0, PI(s, "blocks"), err) || want_int(s, "seen", 0, 1, err) ||
+	    want_int(s, "map_seed", 0, (1ll << 53), err))
+		return -1;
+	if (s->count)
+		return nl_err_set(err, NL_EUSAGE, "-n does not apply: the stream has per_class "
+		    "examples of each class of its blocks");
+	const long long C = PI(s, "classes"), B = PI(s, "blocks"), k = PI(s, "block");
+	const long long per = PI(s, "per_class");
+	/* the blocks written: all, block k, or (seen=1) blocks 1..k; block b holds the classes
+	 * [(b−1)C/B, bC/B) */
+	const long long b0 = k == 0 || PI(s, "seen") ? 1 : k, b1 = k == 0 ? B : k;
+	const long long first = (b0 - 1) * C / B, last = b1 * C / B;
+	s->count = (last - first) * per;
+	const size_t nw = (size_t)C * (1 + INTENT_KEYWORDS) + INTENT_FILLER;
+	s->made = malloc(nw * sizeof *s->made);
+	s->cls = malloc((size_t)s->count * sizeof *s->cls);
+	if (s->made == NULL || s->cls == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	/* names [0, C), keywords [C, C + 3C), filler after: all distinct, the same in every
+	 * stream of one map_seed */
+	struct nl_rng keep = s->rng;
+	nl_rng_seed(&s->rng, (uint64_t)PI(s, "map_seed") ^ 0x696e74656e74u);   /* "intent" */
+	made_words(s, s->made, nw);
+	s->rng = keep;
+	/* the examples' classes: per of each, shuffled within each block (within all the
+	 * blocks with seen=1: a test of every class seen so far) */
+	for (long long i = 0; i < s->count; i++)
+		s->cls[i] = (uint16_t)(first + i / per);
+	if (PI(s, "seen"))
+		shuffle_classes(s, 0, s->count);
+	else
+		for (long long b = b0; b <= b1; b++)
+			shuffle_classes(s, ((b - 1) * C / B - first) * per, (b * C / B - first) * per);
+	return 0;
+}
+
+static int
+intents_gen(struct synth *s, struct nl_err *err)
+{
+	const size_t C = (size_t)PI(s, "classes"), c = s->cls[s->index];
+	word8 *keyword = s->made + C + INTENT_KEYWORDS * c;
+	word8 *filler = s->made + C * (1 + INTENT_KEYWORDS);
+	const int n = (int)rnd(s, 4, 8), k = (int)rnd(s, 1, 2);
+	int at[2] = { (int)rnd(s, 0, n - 1), -1 };
+	if (k == 2)
+		do
+			at[1] = (int)rnd(s, 0, n - 1);
+		while (at[1] == at[0]);
+	struct sbuf *b = &s->text;
+	b->n = 0;
+	for (int i = 0; i < n; i++)
+		sb_fmt(b, "%s%s", i ? " " : "", i == at[0] || i == at[1] ?
+		    keyword[rnd(s, 0, INTENT_KEYWORDS - 1)] : filler[rnd(s, 0, INTENT_FILLER - 1)]);
+	sb_str(b, "\nintent:");
+	if (b->failed)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	put(s, NL_TOK_EOT, 0);
+	put_text(s, b->p, b->n, 0);
+	b->n = 0;
+	sb_fmt(b, " %s\n", s->made[c]);
+	put_text(s, b->p, b->n, 1);
+	return 0;
+}
+
 /* ---- the table ---- */
 
 static const struct nl_synth_param p_mqar[] = {
@@ -1313,15 +1533,33 @@ static const struct nl_synth_param p_sniah[] = {
 	{ "haystack", "", "file or archive of haystack text (default: generated sentences)" },
 	{ "keys", "", "file of key words (default: adjective-noun pairs)" },
 	{ NULL, NULL, NULL } };
+static const struct nl_synth_param p_ctnl[] = {
+	{ "langs", "2", "languages taught in turn, each a made-up word for every source word" },
+	{ "words", "200", "source words; each language's dictionary has a line for each" },
+	{ "examples", "400", "translated sentences of 2–6 words after each dictionary" },
+	{ "queries", "50", "sentences of 1–3 words to translate per language queried" },
+	{ "query", "all", "the languages queried after the last one is taught: all or one" },
+	{ "score", "queries", "queries: only the queries' translations; all: every line's" },
+	{ NULL, NULL, NULL } };
+static const struct nl_synth_param p_intents[] = {
+	{ "classes", "20", "made-up intents, each a name and three keywords" },
+	{ "per_class", "50", "queries of each class written" },
+	{ "blocks", "5", "class blocks; block b holds classes [(b−1)·classes/blocks, "
+	    "b·classes/blocks)" },
+	{ "block", "0", "the block written, 0 for all in turn" },
+	{ "seen", "0", "1: every class of blocks 1..block, shuffled together (the test after a "
+	    "block)" },
+	{ "map_seed", "0", "seed of the classes' names and keywords (-s draws the queries)" },
+	{ NULL, NULL, NULL } };
 static const struct nl_synth_param p_babi[] = {
 	{ "facts", "8", "story sentences hidden in the haystack" },
 	{ "haystack", "", "file or archive of haystack text (default: generated sentences)" },
 	{ NULL, NULL, NULL } };
 
 #define ID_TASK(name, help, T, params, vocab, check, gen) \
-	{ { name, help, 0, T, params }, vocab, check, gen }
+	{ { name, help, 0, T, 1000, params }, vocab, check, gen }
 #define TEXT_TASK(name, help, T, params, check, gen) \
-	{ { name, help, 1, T, params }, NULL, check, gen }
+	{ { name, help, 1, T, 1000, params }, NULL, check, gen }
 
 static const struct task_impl tasks[] = {
 	ID_TASK("mqar", "multi-query associative recall (Zoology)", 256, p_mqar, vocab_param,
@@ -1363,6 +1601,11 @@ static const struct task_impl tasks[] = {
 	TEXT_TASK("anbncn", "a^n b^n c^n", 0, p_lang, lang_check, lang_gen),
 	TEXT_TASK("shuffle2", "shuffle of two Dyck-1 languages", 0, p_lang, lang_check,
 	    lang_gen),
+	/* one stream per count: languages taught in turn, then queries */
+	{ { "ctnl", "in-context continual translation of made-up languages", 1, 0, 1, p_ctnl },
+	    NULL, ctnl_check, ctnl_gen },
+	{ { "intents", "class-incremental intents in blocks", 1, 0, 0, p_intents }, NULL,
+	    intents_check, intents_gen },
 };
 
 const struct nl_synth_task *
@@ -1389,6 +1632,8 @@ synth_free(struct synth *s)
 	free(s->words_buf);
 	free(s->words);
 	free(s->map);
+	free(s->made);
+	free(s->cls);
 	free(s->ids);
 	free(s->flags);
 	free(s->text.p);
@@ -1424,7 +1669,7 @@ parse_args(struct synth *s, const struct nl_meta *args, struct nl_err *err)
 	return 0;
 }
 
-int
+long long
 nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err *err)
 {
 	const struct task_impl *impl = (const struct task_impl *)job->task;
@@ -1433,16 +1678,20 @@ nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err 
 	struct nl_data_writer *w = NULL;
 	struct nl_tok *bytes = NULL;
 	char num[32];
-	int rc = -1;
+	long long rc = -1;
 
 	memset(&s, 0, sizeof s);
 	nl_meta_init(&head);
 	s.task = job->task;
 	s.tok = job->tok;
 	s.T = job->seqlen ? job->seqlen : job->task->seqlen;
+	s.seed = job->seed;
+	s.count = job->count;           /* a task whose parameters set the count sets it */
 	nl_rng_seed(&s.rng, job->seed ^ 0x73796e7468u);       /* "synth" */
 	if (parse_args(&s, job->args, err) || impl->check(&s, err))
 		goto out;
+	if (s.count == 0)
+		s.count = job->task->count;
 	if (s.tok && nl_tok_enc_new(&s.enc, s.tok, err))
 		goto out;
 	if (nl_meta_set(&head, "task.name", job->task->name, err) < 0)
@@ -1450,7 +1699,7 @@ nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err 
 	snprintf(num, sizeof num, "%llu", (unsigned long long)job->seed);
 	if (nl_meta_set(&head, "task.seed", num, err) < 0)
 		goto out;
-	snprintf(num, sizeof num, "%lld", job->count);
+	snprintf(num, sizeof num, "%lld", s.count);
 	if (nl_meta_set(&head, "task.count", num, err) < 0)
 		goto out;
 	snprintf(num, sizeof num, "%lld", s.T);
@@ -1469,7 +1718,7 @@ nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err 
 	    NL_DATA_RANK2, &head, job->level, err) : nl_data_writer_open_ids(&w, out,
 	    impl->vocab(&s), NL_DATA_RANK2, &head, job->level, err)) < 0)
 		goto out;
-	for (s.index = 0; s.index < job->count; s.index++) {
+	for (s.index = 0; s.index < s.count; s.index++) {
 		s.n = 0;
 		if (impl->gen(&s, err))
 			goto out;
@@ -1482,6 +1731,8 @@ nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err 
 	}
 	rc = nl_data_writer_close(w, err);
 	w = NULL;
+	if (rc == 0)
+		rc = s.count;
 out:
 	nl_data_writer_free(w);
 	nl_tok_free(bytes);

@@ -18,6 +18,7 @@ struct nl_synth_task {
 	const char *name, *help;
 	int text;                             /* 1: text through a tokenizer; 0: ids */
 	long long seqlen;                     /* default -T (0: the parameters set the lengths) */
+	long long count;                      /* default -n (0: the parameters set the count) */
 	const struct nl_synth_param *params;  /* up to a NULL key */
 };
 
@@ -25,8 +26,8 @@ struct nl_synth_task {
 const struct nl_synth_task *nl_synth_task_at(size_t i);
 const struct nl_synth_task *nl_synth_find(const char *name);
 
-/* One run: args are the key=value pairs given (others take their defaults); seqlen 0 is
- * the task's default; tok is the text tasks' tokenizer (NULL: bytes). */
+/* One run: args are the key=value pairs given (others take their defaults); count and
+ * seqlen 0 are the task's defaults; tok is the text tasks' tokenizer (NULL: bytes). */
 struct nl_synth_job {
 	const struct nl_synth_task *task;
 	const struct nl_meta *args;
@@ -37,9 +38,10 @@ struct nl_synth_job {
 };
 
 /* Write count examples to out as a rank-2 token stream with HEAD task.name, task.seed,
- * task.count, task.seqlen and task.<key> for every parameter. An unknown key or a bad value
- * is NL_EUSAGE naming it; parameters that cannot make an example (mqar with 4·pairs above
- * the length) are NL_EUSAGE with the reason; a haystack or keys file that cannot be read is
- * the file's error. */
-int nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err *err);
+ * task.count, task.seqlen and task.<key> for every parameter; the number of examples. An
+ * unknown key or a bad value is NL_EUSAGE naming it; parameters that cannot make an example
+ * (mqar with 4·pairs above the length) are NL_EUSAGE with the reason, as is a count for a
+ * task whose parameters set it; a haystack or keys file that cannot be read is the file's
+ * error. */
+long long nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err *err);
 #endif

@@ -3,7 +3,12 @@
 $NL_EXEC nl-synth -l | grep -v "^	" | cut -f 1 > tasks
 wc -l < tasks | tr -d ' '
 while read -r t; do
-	$NL_EXEC nl-synth -n 3 -T 200 -o "$t.nlt" "$t" || echo "$t failed"
+	# intents' parameters set its count
+	if [ "$t" = intents ]; then
+		$NL_EXEC nl-synth -o "$t.nlt" "$t" per_class=1 || echo "$t failed"
+	else
+		$NL_EXEC nl-synth -n 3 -T 200 -o "$t.nlt" "$t" || echo "$t failed"
+	fi
 done < tasks
 $NL_EXEC nl-synth -s 7 -n 50 -T 32 mqar pairs=4 vocab=64 > a.nlt
 $NL_EXEC nl-synth -s 7 -n 50 -T 32 mqar pairs=4 vocab=64 | cmp - a.nlt && echo "same bytes"

@@ -35,7 +35,7 @@ run(const char *task, long long count, long long T, uint64_t seed, const char *c
 	struct nl_synth_job job = { nl_synth_find(task), &args, seed, count, T, NULL, 1 };
 	unsigned char *data = NULL;
 	nl_io_open_mem_write(&out);
-	if (job.task && nl_synth_write(&job, &out, err) == 0)
+	if (job.task && nl_synth_write(&job, &out, err) >= 0)
 		data = nl_io_mem_take(&out, len);
 	nl_io_abort(&out);
 	nl_meta_free(&args);
@@ -106,20 +106,49 @@ text_of(const struct ex *e, char *text, size_t cap, char *ans, size_t acap)
 	text[t] = ans[a] = 0;
 }
 
-/* Every task: count examples, each with DOC first and an answer; deterministic per seed. */
+/* A whole text stream as a string (<eot> rows dropped) and which bytes are scored ('1'). */
+static void
+text_and_scored(const struct nl_tokens *tk, char *text, char *scored, size_t cap)
+{
+	size_t t = 0;
+	for (size_t i = 0; i < tk->n && t + 1 < cap; i++)
+		if (tk->ids[i] < 256) {
+			scored[t] = tk->flags[i] & NL_DATA_SCORE ? '1' : '0';
+			text[t++] = (char)tk->ids[i];
+		}
+	text[t] = scored[t] = 0;
+}
+
+static size_t
+doc_rows(const struct nl_tokens *tk)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < tk->n; i++)
+		n += (tk->flags[i] & NL_DATA_DOC) != 0;
+	return n;
+}
+
+/* Every task: count examples (the parameters' count for intents), each with DOC first and
+ * an answer; deterministic per seed. */
 T_TEST(every_task_writes_its_examples)
 {
 	const struct nl_synth_task *task;
 	for (size_t k = 0; (task = nl_synth_task_at(k)) != NULL; k++) {
 		struct nl_err err = { 0 };
 		size_t len, len2, len3;
-		long long T = task->seqlen ? (task->text ? 700 : 64) : 0;
-		const char *kv[] = { strcmp(task->name, "mad-memorize") == 0 ? "pairs=16" :
-			strstr(task->name, "icr") || strcmp(task->name, "mqar") == 0 ? "pairs=4" : NULL,
-			NULL };
-		unsigned char *a = run(task->name, 9, T, 3, kv, &len, &err);
-		unsigned char *b = run(task->name, 9, T, 3, kv, &len2, &err);
-		unsigned char *c = run(task->name, 9, T, 4, kv, &len3, &err);
+		long long T = task->seqlen ? (task->text ? 700 : 64) : 0, count = task->count ? 9 : 0;
+		const char *kv[3] = { NULL, NULL, NULL };
+		if (strcmp(task->name, "mad-memorize") == 0)
+			kv[0] = "pairs=16";
+		else if (strstr(task->name, "icr") || strcmp(task->name, "mqar") == 0)
+			kv[0] = "pairs=4";
+		else if (strcmp(task->name, "ctnl") == 0)
+			kv[0] = "words=20", kv[1] = "examples=10";
+		else if (strcmp(task->name, "intents") == 0)
+			kv[0] = "per_class=2";         /* 40 examples */
+		unsigned char *a = run(task->name, count, T, 3, kv, &len, &err);
+		unsigned char *b = run(task->name, count, T, 3, kv, &len2, &err);
+		unsigned char *c = run(task->name, count, T, 4, kv, &len3, &err);
 		T_CHECK_MSG(a && b && c, "%s: %s", task->name, err.msg);
 		if (!a || !b || !c) {
 			free(a), free(b), free(c);
@@ -132,10 +161,13 @@ T_TEST(every_task_writes_its_examples)
 		struct nl_tokens tk;
 		struct ex ex[16];
 		T_CHECK(load_stream(a, len, &tk) == 0);
-		T_CHECK_MSG(examples(&tk, ex, 16) == 9, "%s: %zu examples", task->name,
-		    examples(&tk, ex, 16));
+		const size_t want = count ? 9 : 40;
+		T_CHECK_MSG(doc_rows(&tk) == want, "%s: %zu examples", task->name, doc_rows(&tk));
 		const char *name = nl_meta_get(&tk.meta, "task.name");
+		const char *written = nl_meta_get(&tk.meta, "task.count");
 		T_CHECK(name && strcmp(name, task->name) == 0);
+		T_CHECK(written && atoll(written) == (long long)want);
+		examples(&tk, ex, 9);
 		for (size_t i = 0; i < 9; i++) {
 			int scored = 0;
 			for (size_t r = 0; r < ex[i].n; r++)
@@ -501,6 +533,209 @@ T_TEST(babi_answers_follow_the_story)
 	nl_tokens_free(&tk);
 }
 
+/* ctnl: every line of a language is the word-by-word translation of its dictionary (the
+ * one-word lines); only the queries' translations are scored (all lines' with score=all);
+ * language 1 and its queries are the same with langs=1 as after language 2 with query=1. */
+static void
+ctnl_lines(const char *text, const char *scored, int *nlines, int *nscored_lines, int *bad)
+{
+	char dict[4][64][8], src[8], dst[8];
+	int ndict[4] = { 0 };
+	const char *p = text;
+	*nlines = *nscored_lines = *bad = 0;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		if (eol == NULL)
+			break;
+		int lang = p[1] - '0', k = 0, off;
+		const char *eq = strstr(p, " = ");
+		if (p[0] != 'L' || lang < 1 || lang > 3 || eq == NULL || eq > eol) {
+			(*bad)++;
+			break;
+		}
+		/* its answer is scored as a whole or not at all */
+		const char *s0 = scored + (eq + 2 - text);
+		size_t alen = (size_t)(eol + 1 - (eq + 2));
+		int all = strspn(s0, "1") >= alen, none = strspn(s0, "0") >= alen;
+		*bad += !all && !none;
+		*nscored_lines += all;
+		const char *a = p + 3, *b = eq + 3;
+		int words = 0;
+		while (a < eq && sscanf(a, "%7s%n", src, &off) == 1) {
+			a += off;
+			if (sscanf(b, "%7s%n", dst, &off) != 1) {
+				(*bad)++;
+				break;
+			}
+			b += off;
+			words++;
+			for (k = 0; k < ndict[lang] && strcmp(dict[lang][k], src) != 0; k++)
+				;
+			if (k < ndict[lang])
+				*bad += strcmp(dict[lang][64 - 1 - k], dst) != 0;
+		}
+		if (words == 1 && k == ndict[lang] && ndict[lang] < 32) {   /* a dictionary line */
+			strcpy(dict[lang][ndict[lang]], src);
+			strcpy(dict[lang][64 - 1 - ndict[lang]++], dst);
+		} else if (k == ndict[lang]) {
+			(*bad)++;              /* a word no dictionary line gave */
+		}
+		(*nlines)++;
+		p = eol + 1;
+	}
+}
+
+T_TEST(ctnl_translates_by_its_dictionaries)
+{
+	static char text[3][20000], scored[3][20000];
+	const char *two[] = { "words=30", "examples=20", "queries=15", NULL, NULL };
+	const char *one[] = { "words=30", "examples=20", "queries=15", "langs=1", NULL };
+	const char *two_q1[] = { "words=30", "examples=20", "queries=15", "query=1", NULL };
+	const char *const *kv[3] = { two, one, two_q1 };
+	int lines, scored_lines, bad;
+	for (int r = 0; r < 3; r++) {
+		struct nl_tokens tk;
+		struct ex ex[2];
+		T_CHECK(task_examples("ctnl", 1, 0, 5, kv[r], &tk, ex, 2) == 1);
+		text_and_scored(&tk, text[r], scored[r], sizeof text[r]);
+		nl_tokens_free(&tk);
+	}
+	ctnl_lines(text[0], scored[0], &lines, &scored_lines, &bad);
+	T_CHECK_MSG(bad == 0 && lines == 2 * (30 + 20 + 15) && scored_lines == 30,
+	    "%d lines, %d scored, %d bad", lines, scored_lines, bad);
+	/* language 2's lines out of two_q1 leave exactly the langs=1 stream */
+	char kept[20000] = "", kept_scored[20000] = "";
+	for (const char *p = text[2]; *p; ) {
+		const char *eol = strchr(p, '\n');
+		size_t n = (size_t)(eol + 1 - p);
+		if (strncmp(p, "L2:", 3) != 0) {
+			strncat(kept, p, n);
+			strncat(kept_scored, scored[2] + (p - text[2]), n);
+		}
+		p = eol + 1;
+	}
+	T_CHECK(strcmp(kept, text[1]) == 0 && strcmp(kept_scored, scored[1]) == 0);
+	T_CHECK(strstr(text[2], "L2:") != NULL);
+	/* score=all scores every line's translation */
+	const char *all[] = { "words=30", "examples=20", "queries=15", "score=all", NULL };
+	struct nl_tokens tk;
+	struct ex ex[2];
+	T_CHECK(task_examples("ctnl", 1, 0, 5, all, &tk, ex, 2) == 1);
+	text_and_scored(&tk, text[0], scored[0], sizeof text[0]);
+	nl_tokens_free(&tk);
+	ctnl_lines(text[0], scored[0], &lines, &scored_lines, &bad);
+	T_CHECK(bad == 0 && scored_lines == lines && lines == 130);
+}
+
+/* intents: per_class queries of each class, block after block, each class's queries in its
+ * block only; a sentence holds a word that only its class's sentences have (a keyword);
+ * the classes depend on map_seed, not on -s; seen=1 writes every class up to the block. */
+static int
+intent_stream(uint64_t seed, const char *const *kv, char (*label)[16], char (*sent)[96],
+    size_t max)
+{
+	static char text[1 << 17], scored[1 << 17];
+	struct nl_tokens tk;
+	struct ex ex[1];
+	task_examples("intents", 0, 0, seed, kv, &tk, ex, 1);
+	text_and_scored(&tk, text, scored, sizeof text);
+	nl_tokens_free(&tk);
+	size_t n = 0;
+	for (const char *p = text; *p && n < max; n++) {
+		const char *nl = strchr(p, '\n'), *end = strchr(nl + 1, '\n');
+		if (nl == NULL || end == NULL || strncmp(nl + 1, "intent: ", 8) != 0)
+			return -1;
+		snprintf(sent[n], 96, "%.*s", (int)(nl - p), p);
+		snprintf(label[n], 16, "%.*s", (int)(end - nl - 9), nl + 9);
+		/* the scored bytes are exactly " name\n" */
+		for (const char *q = p; q <= end; q++)
+			if ((scored[q - text] == '1') != (q >= nl + 8))
+				return -1;
+		p = end + 1;
+	}
+	return (int)n;
+}
+
+T_TEST(intents_arrive_in_blocks)
+{
+	static char label[2][400][16], sent[2][400][96];
+	const char *kv[] = { "classes=6", "blocks=3", "per_class=40", NULL };
+	T_CHECK(intent_stream(1, kv, label[0], sent[0], 400) == 240);
+	/* block b: examples [80(b-1), 80b), two classes 40 times each, not seen elsewhere */
+	for (int b = 0; b < 3; b++) {
+		const char *c0 = label[0][80 * b], *c1 = NULL;
+		int n0 = 0;
+		for (int i = 80 * b; i < 80 * (b + 1); i++) {
+			if (strcmp(label[0][i], c0) == 0)
+				n0++;
+			else if (c1 == NULL)
+				c1 = label[0][i];
+			else
+				T_CHECK(strcmp(label[0][i], c1) == 0);
+			for (int j = 0; j < 240; j++)
+				if (j / 80 != b)
+					T_CHECK(strcmp(label[0][i], label[0][j]) != 0);
+		}
+		T_CHECK(n0 == 40 && c1 != NULL);
+	}
+	/* each sentence has a word no other class's sentence has */
+	for (int i = 0; i < 240; i++) {
+		char words[96], *save, *w;
+		int own = 0;
+		memcpy(words, sent[0][i], sizeof words);
+		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+			int other = 0;
+			for (int j = 0; j < 240 && !other; j++) {
+				if (strcmp(label[0][j], label[0][i]) == 0)
+					continue;
+				const char *at = strstr(sent[0][j], w);
+				size_t wl = strlen(w);
+				other = at && (at == sent[0][j] || at[-1] == ' ') &&
+				    (at[wl] == ' ' || at[wl] == 0);
+			}
+			own |= !other;
+		}
+		T_CHECK_MSG(own, "no keyword in '%s' (%s)", sent[0][i], label[0][i]);
+	}
+	/* another seed: the same classes in the same blocks, other sentences */
+	T_CHECK(intent_stream(2, kv, label[1], sent[1], 400) == 240);
+	int same_sentences = 0;
+	for (int b = 0; b < 3; b++)
+		for (int i = 80 * b; i < 80 * (b + 1); i++) {
+			int found = 0;
+			for (int j = 80 * b; j < 80 * (b + 1); j++)
+				found |= strcmp(label[1][i], label[0][j]) == 0;
+			T_CHECK(found);
+			same_sentences += strcmp(sent[0][i], sent[1][i]) == 0;
+		}
+	T_CHECK(same_sentences < 10);
+	/* block 2 alone; blocks 1–2 mixed (seen=1); another map_seed: other names */
+	const char *b2[] = { "classes=6", "blocks=3", "per_class=40", "block=2", NULL };
+	const char *upto2[] = { "classes=6", "blocks=3", "per_class=40", "block=2", "seen=1", NULL };
+	const char *other[] = { "classes=6", "blocks=3", "per_class=40", "map_seed=1", NULL };
+	T_CHECK(intent_stream(1, b2, label[1], sent[1], 400) == 80);
+	for (int i = 0; i < 80; i++) {
+		int found = 0;
+		for (int j = 80; j < 160; j++)
+			found |= strcmp(label[1][i], label[0][j]) == 0;
+		T_CHECK(found);
+	}
+	T_CHECK(intent_stream(1, upto2, label[1], sent[1], 400) == 160);
+	int first_half_b2 = 0;
+	for (int i = 0; i < 80; i++)
+		for (int j = 80; j < 160; j++)
+			if (strcmp(label[1][i], label[0][j]) == 0) {
+				first_half_b2++;
+				break;
+			}
+	T_CHECK(first_half_b2 > 20 && first_half_b2 < 60);      /* shuffled together */
+	T_CHECK(intent_stream(1, other, label[1], sent[1], 400) == 240);
+	int shared = 0;
+	for (int i = 0; i < 240; i++)
+		shared += strcmp(label[1][i], label[0][i]) == 0;
+	T_CHECK(shared < 240);
+}
+
 /* Bad parameters name themselves. */
 T_TEST(bad_parameters)
 {
@@ -517,6 +752,16 @@ T_TEST(bad_parameters)
 	const char *minmax[] = { "minlen=5", "maxlen=7", NULL };
 	T_CHECK(run("abab", 1, 0, 1, minmax, &len, &err) == NULL &&
 	    strstr(err.msg, "no string of the language"));
+	const char *q3[] = { "query=3", NULL }, *noscore[] = { "queries=0", NULL };
+	T_CHECK(run("ctnl", 1, 0, 1, q3, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "query: 3 is not all or a language in 1..2"));
+	T_CHECK(run("ctnl", 1, 0, 1, noscore, &len, &err) == NULL &&
+	    strstr(err.msg, "scores nothing"));
+	T_CHECK(run("intents", 5, 0, 1, NULL, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "-n does not apply"));
+	const char *blocks[] = { "classes=4", "blocks=5", NULL };
+	T_CHECK(run("intents", 0, 0, 1, blocks, &len, &err) == NULL &&
+	    strstr(err.msg, "blocks: 5 is not an integer in 1..4"));
 }
 
 int
@@ -530,6 +775,8 @@ main(void)
 	t_run(needles_are_answered, "passkey and S-NIAH answers");
 	t_run(haystack_files_fill_the_length, "haystack files fill the length");
 	t_run(babi_answers_follow_the_story, "bAbI qa1 answers follow the story");
+	t_run(ctnl_translates_by_its_dictionaries, "ctnl translates by its dictionaries");
+	t_run(intents_arrive_in_blocks, "intents arrive in blocks");
 	t_run(bad_parameters, "bad parameters name themselves");
 	return t_done();
 }
