@@ -137,14 +137,17 @@ fail:
 	return 1;
 }
 
-/* -d: token streams (binary or text ids) back to bytes; <eot> is dropped. */
+/* -d: token streams (binary or text ids) back to bytes; <eot> is dropped. With rows (-F),
+ * every row as "id flags" text instead: any stream, ids ones too. */
 static int
-decode(char **files, int n, const char *tok_spec, const char *out_path, int force)
+decode(char **files, int n, const char *tok_spec, const char *out_path, int force, int rows)
 {
 	struct nl_err err = { 0, "" };
 	struct nl_tok *tok = NULL;
 	struct nl_io out;
 	static uint32_t ids[65536];
+	static uint8_t flags[65536];
+	static char line[65536 * 16];
 	int status = 0;
 
 	/* without -k, bytes: a bpe stream then fails on its tokenizer.hash */
@@ -176,6 +179,23 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 			goto fail;
 		const char *type = nl_meta_get(nl_data_reader_meta(r), "tokenizer.type");
 		const char *hash = nl_meta_get(nl_data_reader_meta(r), "tokenizer.hash");
+		if (rows) {                           /* no tokenizer needed */
+			do {
+				if (nl_data_read(r, ids, flags, sizeof ids / sizeof ids[0], &got, &err) < 0)
+					goto fail;
+				size_t len = 0;
+				for (size_t k = 0; k < got; k++)
+					len += (size_t)sprintf(line + len, "%u %u\n", (unsigned)ids[k],
+					    (unsigned)flags[k]);
+				if (len && nl_io_write(&out, line, len, &err) < 0) {
+					nl_cli_report(out_path, &err);
+					out_failed = 1;
+				}
+			} while (got > 0 && !out_failed);
+			nl_data_reader_free(r);
+			nl_io_abort(&in);
+			continue;
+		}
 		if (hash && strcmp(hash, nl_tok_hash(tok)) != 0) {
 			if (tok_spec == NULL)
 				nl_err_set(&err, NL_EUSAGE, "a %s stream needs its tokenizer (-k)",
@@ -272,11 +292,11 @@ main(int argc, char **argv)
 		nl_cli_die(2, "-P and -O go together");
 	if (learn_size && (decode_mode || text || rank2 || tok_spec || holdout_path))
 		nl_cli_die(2, "-K learns a tokenizer: -d, -t, -F, -k, -P and -O do not apply");
-	if (decode_mode && (rank2 || holdout_path || opts.n_include || opts.n_exclude || opts.separator))
-		nl_cli_die(2, "-d decodes token streams: -F, -I, -X, -P, -O and -S do not apply");
+	if (decode_mode && (holdout_path || opts.n_include || opts.n_exclude || opts.separator))
+		nl_cli_die(2, "-d decodes token streams: -I, -X, -P, -O and -S do not apply");
 	nl_io_install_signals();
 	if (decode_mode)
-		return nl_cli_fshut(decode(argv, argc, tok_spec, out_path, force));
+		return nl_cli_fshut(decode(argv, argc, tok_spec, out_path, force, rank2));
 
 	struct nl_corpus *corpus;
 	if (nl_corpus_open(&corpus, (const char *const *)argv, (size_t)argc, &opts,

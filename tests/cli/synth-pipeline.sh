@@ -21,3 +21,6 @@ grep -c "What is the pass key? The pass key is [0-9]*$" bytes.txt
 $NL_EXEC nl-tokenize -K 300 -o tok.nlt bytes.txt
 $NL_EXEC nl-synth -k tok.nlt -n 2 -T 300 passkey | $NL_EXEC nl-tokenize -d -k tok.nlt |
     cmp - bytes.txt && echo "bpe decodes the same"
+# an ids stream read back as text rows: id and flags (DOC 1, SCORE 2)
+$NL_EXEC nl-synth -n 1 -T 8 mqar pairs=2 vocab=32 | $NL_EXEC nl-tokenize -d -F | tr '\n' ' '
+echo
