@@ -174,8 +174,10 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 		/* without -k a binary stream keeps its own vocabulary, so that a bpe stream is
 		 * reported as needing its tokenizer rather than as too large */
 		int binary = seen == 8 && memcmp(magic, NL_TFILE_MAGIC, 8) == 0;
-		if (nl_data_reader_open(&r, &in, binary && !tok_spec ? 0 : nl_tok_vocab_size(tok),
-		    &err) < 0)
+		/* rows of any vocabulary: text ids are checked against none */
+		uint32_t vocab = rows ? (binary ? 0 : UINT32_MAX) :
+		    binary && !tok_spec ? 0 : nl_tok_vocab_size(tok);
+		if (nl_data_reader_open(&r, &in, vocab, &err) < 0)
 			goto fail;
 		const char *type = nl_meta_get(nl_data_reader_meta(r), "tokenizer.type");
 		const char *hash = nl_meta_get(nl_data_reader_meta(r), "tokenizer.hash");
@@ -294,6 +296,8 @@ main(int argc, char **argv)
 		nl_cli_die(2, "-K learns a tokenizer: -d, -t, -F, -k, -P and -O do not apply");
 	if (decode_mode && (holdout_path || opts.n_include || opts.n_exclude || opts.separator))
 		nl_cli_die(2, "-d decodes token streams: -I, -X, -P, -O and -S do not apply");
+	if (decode_mode && rank2 && tok_spec)
+		nl_cli_die(2, "-d -F writes ids and flags: -k does not apply");
 	nl_io_install_signals();
 	if (decode_mode)
 		return nl_cli_fshut(decode(argv, argc, tok_spec, out_path, force, rank2));

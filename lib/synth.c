@@ -1366,8 +1366,10 @@ ctnl_gen(struct synth *s, struct nl_err *err)
 		word8 *tgt = s->made + (size_t)l * (size_t)W;
 		reseed(s, (uint64_t)l);
 		made_words(s, tgt, (size_t)W);
-		if (distinct(s, order, (size_t)W, 0, (uint32_t)W) < 0)
-			break;
+		if (distinct(s, order, (size_t)W, 0, (uint32_t)W) < 0) {
+			free(order);
+			return nl_err_set(err, NL_ENOMEM, "out of memory");
+		}
 		for (int i = 0; i < W; i++)
 			ctnl_line(s, l, order + i, 1, src, tgt, score_all);
 		for (long long e = 0; e < PI(s, "examples"); e++) {
@@ -1378,7 +1380,7 @@ ctnl_gen(struct synth *s, struct nl_err *err)
 		}
 	}
 	for (int l = 1; l <= L; l++) {
-		if (strcmp(q, "all") != 0 && l != atoi(q))
+		if (strcmp(q, "all") != 0 && l != PI(s, "query"))
 			continue;
 		reseed(s, 100 + (uint64_t)l);
 		for (long long e = 0; e < PI(s, "queries"); e++) {
@@ -1427,6 +1429,10 @@ intents_check(struct synth *s, struct nl_err *err)
 	const long long b0 = k == 0 || PI(s, "seen") ? 1 : k, b1 = k == 0 ? B : k;
 	const long long first = (b0 - 1) * C / B, last = b1 * C / B;
 	s->count = (last - first) * per;
+	/* the queries from the seed, block and seen, so that a block's test (seen=1) is not
+	 * its training stream again under the same -s */
+	nl_rng_seed(&s->rng, s->seed ^ (uint64_t)(k + 1) * 0x9e3779b97f4a7c15u ^
+	    (uint64_t)(PI(s, "seen") + 1) * 0xc2b2ae3d27d4eb4fu);
 	const size_t nw = (size_t)C * (1 + INTENT_KEYWORDS) + INTENT_FILLER;
 	s->made = malloc(nw * sizeof *s->made);
 	s->cls = malloc((size_t)s->count * sizeof *s->cls);
@@ -1684,6 +1690,10 @@ nl_synth_write(const struct nl_synth_job *job, struct nl_io *out, struct nl_err 
 	nl_meta_init(&head);
 	s.task = job->task;
 	s.tok = job->tok;
+	if (job->seqlen && job->task->seqlen == 0) {
+		nl_err_set(err, NL_EUSAGE, "-T does not apply: the parameters set the lengths");
+		goto out;
+	}
 	s.T = job->seqlen ? job->seqlen : job->task->seqlen;
 	s.seed = job->seed;
 	s.count = job->count;           /* a task whose parameters set the count sets it */

@@ -28,11 +28,16 @@ for m in $models; do
 		n=$((n + steps))
 		ck="$out/$m.$d.tar"
 		if [ ! -f "$ck" ]; then
+			# the first domain sets the configuration; the others resume its run
+			if [ -z "$prev" ]; then
+				from="-c tiny -D model=$m"
+			else
+				from="-i $prev"
+			fi
 			# shellcheck disable=SC2086
-			bin/nl-train -q -j 1 -c tiny -D model=$m -T 128 -b 16 -n "$n" -e 0 \
+			bin/nl-train -q -j 1 $from -T 128 -b 16 -n "$n" -e 0 \
 			    -D train.valid_percent=0 -D optim.lr=1e-3 -D optim.lr_min=1e-3 \
-			    -D optim.warmup=20 $NL_TRAIN_FLAGS ${prev:+-i "$prev"} -l "$out/$m.$d.log" \
-			    -o "$ck" "$out/$d.nlt"
+			    -D optim.warmup=20 $NL_TRAIN_FLAGS -l "$out/$m.$d.log" -o "$ck" "$out/$d.nlt"
 		fi
 		prev=$ck
 		cks="$cks -m $ck"

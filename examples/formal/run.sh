@@ -1,8 +1,9 @@
 #!/bin/sh
 # nl — see LICENSE. Formal languages (issue 8, EVAL §4.6, the paper's Table 5): each model trains
 # on strings of length 1–50 (string, '=', label 1 or 0: member or not, half the negatives near
-# misses), then labels held-out strings of the training lengths (Bin0) and of lengths 51–100
-# (Bin1). Accuracy is on the label; chance is 0.5.
+# misses), then labels new draws of the training lengths (Bin0; (aa)* has few strings of them,
+# so its Bin0 strings were all in training) and strings of lengths 51–100 (Bin1). Accuracy is
+# on the label; chance is 0.5.
 # Usage: sh examples/formal/run.sh [steps] [models ...]   (defaults: 400, transformer hope)
 # NL_TASKS (default: parity aa) chooses the languages; NL_TRAIN_FLAGS is added to nl-train.
 # Outputs in build/formal/: table.tsv, the checkpoints, logs.
@@ -32,15 +33,13 @@ for task in $tasks; do
 		fi
 		# windows of the context (128) hold a whole Bin1 example
 		for bin in bin0 bin1; do
-			bin/nl-eval -j 1 -m "$ck" "$out/$task-$bin.nlt" | sed -n 2p |
+			bin/nl-eval -j 1 -m "$ck" "$out/$task-$bin.nlt" > "$out/$task-$m.$bin.out"
+			sed -n 2p "$out/$task-$m.$bin.out" |
 			    awk -v t=$task -v m=$m -v b=$bin -F '\t' '{ printf "%s\t%s\t%s\t%s\n", t, m, b, $7 }'
 		done > "$out/$task-$m.tsv"
 	done
 done
+# every language and model run so far
 printf 'task\tmodel\tbin\tacc\n' > "$out/table.tsv"
-for task in $tasks; do
-	for m in transformer titans selfmod hope hope-attention; do
-		[ -f "$out/$task-$m.tsv" ] && cat "$out/$task-$m.tsv" >> "$out/table.tsv"
-	done
-done
+cat "$out"/*-*.tsv >> "$out/table.tsv"
 column -t -s "$(printf '\t')" "$out/table.tsv"

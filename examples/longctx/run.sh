@@ -46,10 +46,12 @@ for m in $models; do
 		done
 	done
 done
+# every model run so far
 printf 'task\tmodel\tlength\tacc\tem\n' > "$out/table.tsv"
 printf 'task\tmodel\tlength\tdepth\tacc\tem\n' > "$out/depth.tsv"
-for m in transformer titans selfmod hope hope-attention; do
-	[ -f "$out/$m.tsv" ] && cat "$out/$m.tsv" >> "$out/table.tsv"
-	[ -f "$out/$m.depth.tsv" ] && cat "$out/$m.depth.tsv" >> "$out/depth.tsv"
+for f in "$out"/*.depth.tsv; do
+	m=$(basename "$f" .depth.tsv)
+	cat "$out/$m.tsv" >> "$out/table.tsv"
+	cat "$f" >> "$out/depth.tsv"
 done
-sort -s -k1,1 "$out/table.tsv" | column -t -s "$(printf '\t')"
+{ sed 1q; sed 1d | sort -s -k1,1; } < "$out/table.tsv" | column -t -s "$(printf '\t')"

@@ -137,6 +137,8 @@ T_TEST(every_task_writes_its_examples)
 		struct nl_err err = { 0 };
 		size_t len, len2, len3;
 		long long T = task->seqlen ? (task->text ? 700 : 64) : 0, count = task->count ? 9 : 0;
+		if (count && task->count != 1000)
+			count = 0;                  /* ctnl: the default, 1 */
 		const char *kv[3] = { NULL, NULL, NULL };
 		if (strcmp(task->name, "mad-memorize") == 0)
 			kv[0] = "pairs=16";
@@ -161,7 +163,7 @@ T_TEST(every_task_writes_its_examples)
 		struct nl_tokens tk;
 		struct ex ex[16];
 		T_CHECK(load_stream(a, len, &tk) == 0);
-		const size_t want = count ? 9 : 40;
+		const size_t want = count ? 9 : task->count ? (size_t)task->count : 40;
 		T_CHECK_MSG(doc_rows(&tk) == want, "%s: %zu examples", task->name, doc_rows(&tk));
 		const char *name = nl_meta_get(&tk.meta, "task.name");
 		const char *written = nl_meta_get(&tk.meta, "task.count");
@@ -560,7 +562,7 @@ ctnl_lines(const char *text, const char *scored, int *nlines, int *nscored_lines
 		*bad += !all && !none;
 		*nscored_lines += all;
 		const char *a = p + 3, *b = eq + 3;
-		int words = 0;
+		int words = 0, unknown = 0;
 		while (a < eq && sscanf(a, "%7s%n", src, &off) == 1) {
 			a += off;
 			if (sscanf(b, "%7s%n", dst, &off) != 1) {
@@ -573,11 +575,13 @@ ctnl_lines(const char *text, const char *scored, int *nlines, int *nscored_lines
 				;
 			if (k < ndict[lang])
 				*bad += strcmp(dict[lang][64 - 1 - k], dst) != 0;
+			else
+				unknown++;
 		}
-		if (words == 1 && k == ndict[lang] && ndict[lang] < 32) {   /* a dictionary line */
+		if (words == 1 && unknown == 1 && ndict[lang] < 32) {   /* a dictionary line */
 			strcpy(dict[lang][ndict[lang]], src);
 			strcpy(dict[lang][64 - 1 - ndict[lang]++], dst);
-		} else if (k == ndict[lang]) {
+		} else if (unknown) {
 			(*bad)++;              /* a word no dictionary line gave */
 		}
 		(*nlines)++;
@@ -734,6 +738,29 @@ T_TEST(intents_arrive_in_blocks)
 	for (int i = 0; i < 240; i++)
 		shared += strcmp(label[1][i], label[0][i]) == 0;
 	T_CHECK(shared < 240);
+	/* a block's test is not its training stream under the same seed */
+	const char *b1[] = { "classes=6", "blocks=3", "per_class=40", "block=1", NULL };
+	const char *t1[] = { "classes=6", "blocks=3", "per_class=40", "block=1", "seen=1", NULL };
+	T_CHECK(intent_stream(1, b1, label[0], sent[0], 400) == 80);
+	T_CHECK(intent_stream(1, t1, label[1], sent[1], 400) == 80);
+	same_sentences = 0;
+	for (int i = 0; i < 80; i++)
+		same_sentences += strcmp(sent[0][i], sent[1][i]) == 0;
+	T_CHECK(same_sentences < 5);
+	/* 7 classes in 3 blocks: 2, 2 and 3 classes */
+	const char *seven[] = { "classes=7", "blocks=3", "per_class=10", NULL };
+	T_CHECK(intent_stream(1, seven, label[0], sent[0], 400) == 70);
+	for (int b = 0, at = 0; b < 3; b++) {
+		int n = b < 2 ? 20 : 30, distinct_labels = 0;
+		for (int i = at; i < at + n; i++) {
+			int first = 1;
+			for (int j = at; j < i; j++)
+				first &= strcmp(label[0][j], label[0][i]) != 0;
+			distinct_labels += first;
+		}
+		T_CHECK_MSG(distinct_labels == n / 10, "block %d: %d classes", b + 1, distinct_labels);
+		at += n;
+	}
 }
 
 /* Bad parameters name themselves. */
@@ -753,6 +780,11 @@ T_TEST(bad_parameters)
 	T_CHECK(run("abab", 1, 0, 1, minmax, &len, &err) == NULL &&
 	    strstr(err.msg, "no string of the language"));
 	const char *q3[] = { "query=3", NULL }, *noscore[] = { "queries=0", NULL };
+	const char *qfrac[] = { "query=1.5", NULL };
+	T_CHECK(run("ctnl", 1, 0, 1, qfrac, &len, &err) == NULL &&
+	    strstr(err.msg, "query: 1.5 is not all or a language"));
+	T_CHECK(run("parity", 1, 64, 1, NULL, &len, &err) == NULL && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "-T does not apply"));
 	T_CHECK(run("ctnl", 1, 0, 1, q3, &len, &err) == NULL && err.code == NL_EUSAGE &&
 	    strstr(err.msg, "query: 3 is not all or a language in 1..2"));
 	T_CHECK(run("ctnl", 1, 0, 1, noscore, &len, &err) == NULL &&
