@@ -1282,6 +1282,19 @@ NLK(nl_mem_norms)(struct nl_mem *mm, const nlk_real *params, double w1[NL_MU_COU
 	}
 }
 
+void
+NLK(nl_mem_gates)(const struct nl_mem *mm, int l, int i, int h, int t0, int n, double *eta,
+    double *alpha)
+{
+	struct mm_acts a;
+	acts_of(mm, l, &a);
+	const size_t row = ((size_t)i * mm->heads + h) * mm->t + (size_t)t0;
+	for (int k = 0; k < n; k++) {
+		eta[k] = (double)a.ETA[row + k];
+		alpha[k] = (double)a.ALP[row + k];
+	}
+}
+
 /* The context conv c of layer l had at the start of a segment (the stream's state then). */
 static const nlk_real *
 conv_ctx0(const struct nl_mem *mm, const struct nl_mem_stream *s0, int l, int c)

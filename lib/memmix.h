@@ -129,7 +129,12 @@ int nl_mem_stream_parts(const struct nl_mem *mm, const struct nl_mem_stream *s,
 	 * the last forward (params as then), per unit (enum above; max over layers, \
 	 * sequences and heads; NaN when a state was not finite). */ \
 	void nl_mem_norms##SUFFIX(struct nl_mem *mm, const R *params, \
-	    double w1[NL_MU_COUNT], double w2[NL_MU_COUNT]);
+	    double w1[NL_MU_COUNT], double w2[NL_MU_COUNT]); \
+	/* The write gates of tokens [t0, t0 + n) of the last forward's sequence i, head h, \
+	 * in layer l: the step size η_t and the retention α_t (the share of the state a \
+	 * write keeps) as every memory's write takes them. */ \
+	void nl_mem_gates##SUFFIX(const struct nl_mem *mm, int l, int i, int h, int t0, int n, \
+	    double *eta, double *alpha);
 NL_MEM_DECLARE(float, )
 NL_MEM_DECLARE(double, _f64)
 #undef NL_MEM_DECLARE

@@ -1,0 +1,175 @@
+/* nl — see LICENSE. nl-probe-memory: run a memory model over a token stream and measure every
+ * write of its memories and every step of its CMS levels (probe.h, nl-probe-memory(1)). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "probe.h"
+#include "tfile.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: %s [-fqsv] [-D key=value] [-j threads] [-L layers] -m checkpoint "
+	    "[-o output]\n       [file ...]\n", nl_cli_progname());
+}
+
+/* -s: one TSV row per write, on out. */
+static int
+print_row(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
+{
+	char line[512], buf[16];
+	int n = snprintf(line, sizeof line, "%d\t%s\t%d\t%lld\t%.6g\t%.6g\t%.6g", w->layer,
+	    nl_probe_unit_name(w->unit, buf), w->head, w->pos, w->norm, w->delta, w->rel);
+	for (int k = 0; k < 4; k++)
+		n += snprintf(line + n, sizeof line - (size_t)n, "\t%.6g", w->eta[k]);
+	for (int k = 0; k < 4; k++)
+		n += snprintf(line + n, sizeof line - (size_t)n, "\t%.6g", w->alpha[k]);
+	line[n++] = '\n';
+	return nl_io_write(ctx, line, (size_t)n, err);
+}
+
+/* -L 0,2: the layers as a bit set; each must exist. */
+static uint64_t
+parse_layers(const char *arg, int layers)
+{
+	uint64_t set = 0;
+	const char *p = arg;
+	for (;;) {
+		char *end;
+		long l = strtol(p, &end, 10);
+		if (end == p || (*end != ',' && *end))
+			nl_cli_die(2, "-L %s: not a list of layer numbers", arg);
+		if (l < 0 || l >= layers || l >= 64)
+			nl_cli_die(2, "-L %s: the model has %d layers, 0 to %d", arg, layers, layers - 1);
+		set |= UINT64_C(1) << l;
+		if (*end == 0)
+			return set;
+		p = end + 1;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "define", required_argument, NULL, 'D' }, { "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, 'j' },
+		{ "layers", required_argument, NULL, 'L' }, { "model", required_argument, NULL, 'm' },
+		{ "output", required_argument, NULL, 'o' }, { "quiet", no_argument, NULL, 'q' },
+		{ "summary", no_argument, NULL, 's' }, { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+	};
+	const char *model_path = NULL, *out_path = "-", *layers_arg = NULL;
+	const char *defs[argc];
+	int ndefs = 0, force = 0, verbose = 0, summary = 0, c;
+	long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	struct nl_err err = { 0, "" };
+
+	nl_cli_init(argv[0]);
+	nl_cli_blas_core(argv);
+	while ((c = getopt_long(argc, argv, "D:fhj:L:m:o:qsVv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D': defs[ndefs++] = optarg; break;
+		case 'f': force = 1; break;
+		case 'h': usage(stdout); return nl_cli_fshut(0);
+		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
+		case 'L': layers_arg = optarg; break;
+		case 'm': model_path = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'q': verbose = -1; break;
+		case 's': summary = 1; break;
+		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
+		case 'v': verbose++; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (model_path == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	const char *stdin_opts[1] = { model_path };
+	if (nl_cli_stdin_readers(stdin_opts, 1, argv, argc, 1) > 1)
+		nl_cli_die(2, "standard input can feed only one of -m and the input");
+	nl_model_set_threads((int)threads);
+
+	/* the model, with -D over its configuration */
+	struct nl_ckpt ck;
+	struct nl_config cfg;
+	struct nl_model m;
+	struct nl_tf tf;
+	const char *name = strcmp(model_path, "-") ? model_path : "(stdin)";
+	nl_ckpt_init(&ck);
+	nl_config_init(&cfg);
+	if (nl_ckpt_read(&ck, model_path, NL_CKPT_SKIP_TRAINING, &err) ||
+	    nl_ckpt_config(&ck, &cfg, &err))
+		nl_cli_die(1, "%s: %s", name, err.msg);
+	for (int i = 0; i < ndefs; i++)
+		if (nl_config_set_arg(&cfg, defs[i], &err))
+			nl_cli_die(2, "-D: %s", err.msg);
+	const int learn = nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 &&
+	    cfg.cms_lr > 0 && cfg.ttl;
+	if (!nl_mem_family(&cfg) && !learn)
+		nl_cli_die(1, "%s: a %s has no memory that writes as it reads%s", name, cfg.model,
+		    nl_config_has_cms(&cfg) ? " (its CMS levels do not learn in context)" : "");
+	/* pieces never longer than a teach window or a memory's chunk (nl_probe_piece) */
+	int seq = learn ? (int)nl_config_cms_teach(&cfg) : (int)cfg.context;
+	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
+	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
+		nl_cli_die(1, "%s: %s", name, err.msg);
+	nl_ckpt_free(&ck);
+	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL };
+	if (layers_arg)
+		probe.layers = parse_layers(layers_arg, (int)cfg.layers);
+
+	/* the input, read whole as one stream */
+	struct nl_tokens tk;
+	nl_tokens_init(&tk);
+	for (int i = 0; i < (argc ? argc : 1); i++) {
+		const char *path = argc ? argv[i] : "-";
+		struct nl_io in;
+		if (nl_io_open_read(&in, path, 0, &err) ||
+		    nl_tokens_read(&tk, &in, (uint32_t)m.cfg.vocab_size, &err) ||
+		    nl_model_check_stream(&m, &tk, &err))
+			nl_cli_die(1, "%s: %s", strcmp(path, "-") ? path : "(stdin)", err.msg);
+		nl_io_abort(&in);
+	}
+
+	struct nl_io out;
+	struct nl_probe_log log = { NULL, 0, 0 };
+	if (nl_io_open_write(&out, out_path, force || summary ? NL_IO_FORCE : 0, &err) < 0) {
+		nl_cli_report(out_path, &err);
+		return 1;
+	}
+	static const char header[] = "layer\tmemory\thead\tpos\tnorm\tdelta\trel\teta_mean\t"
+	    "eta_p10\teta_p50\teta_p90\talpha_mean\talpha_p10\talpha_p50\talpha_p90\n";
+	probe.on_write = summary ? print_row : nl_probe_log_add;
+	probe.ctx = summary ? (void *)&out : (void *)&log;
+	int status = 0;
+	struct nl_tset ts;
+	nl_tset_init(&ts);
+	if ((summary && nl_io_write(&out, header, sizeof header - 1, &err) < 0) ||
+	    nl_probe_run(&tf, m.params, &m.cfg, &tk, &probe, &err) ||
+	    (!summary && (nl_probe_log_tset(&log, &ts, &err) ||
+	    nl_tfile_write_tset(&out, &ts, NL_TFILE_DEFAULT_LEVEL, &err) < 0)) ||
+	    nl_io_close(&out, &err) < 0) {
+		nl_cli_report(err.code == NL_EIO ? out_path : name, &err);
+		nl_io_abort(&out);
+		status = 1;
+	} else if (verbose > 0) {
+		nl_cli_error("%s: %zu tokens probed", name, tk.n);
+	}
+	nl_tset_free(&ts);
+	nl_probe_log_free(&log);
+	nl_tokens_free(&tk);
+	nl_tf_free(&tf);
+	nl_model_free(&m);
+	nl_config_free(&cfg);
+	return nl_cli_fshut(status);
+}

@@ -1,0 +1,399 @@
+/* nl — see LICENSE. Looking inside the memories (probe.h). */
+#include "probe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+
+static const char *const mem_names[NL_MU_COUNT] = { "m_k", "m_v", "m_eta", "m_alpha", "m_q",
+	"m_mem" };
+
+const char *
+nl_probe_unit_name(int unit, char *buf)
+{
+	if (unit < NL_PROBE_CMS)
+		return mem_names[unit];
+	snprintf(buf, 16, "cms.%d", unit - NL_PROBE_CMS);
+	return buf;
+}
+
+static long long
+gcd(long long a, long long b)
+{
+	while (b) {
+		long long t = a % b;
+		a = b, b = t;
+	}
+	return a;
+}
+
+/* The chunk of memory unit u, 0 when the family has no such memory. */
+static int
+mem_chunk(const struct nl_tf *tf, int u)
+{
+	const struct nl_mem *mm = &tf->mem;
+	if (!tf->memfam)
+		return 0;
+	if (mm->titans)
+		return u == NL_MU_MEM ? mm->chunk : 0;
+	if (u == NL_MU_Q && !mm->adaptive_q)
+		return 0;
+	return u == NL_MU_MEM ? mm->chunk : mm->chunk_other;
+}
+
+/* The period of CMS level v when it learns in context, else 0. */
+static long long
+level_period(const struct nl_tf *tf, int v, int learn)
+{
+	return learn && tf->learns && tf->period[v] > 0 ? tf->period[v] : 0;
+}
+
+int
+nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn)
+{
+	(void)cfg;
+	long long g = 0;
+	for (int u = 0; u < NL_MU_COUNT; u++)
+		g = gcd(g, mem_chunk(tf, u));
+	for (int v = 0; v < tf->levels; v++)
+		g = gcd(g, level_period(tf, v, learn));
+	if (learn && tf->learns)
+		g = gcd(g, tf->teach_len);
+	return (int)g;
+}
+
+/* Frobenius norms of a and of a − b over n floats. */
+static void
+norms(const float *a, const float *b, size_t n, double *na, double *nd)
+{
+	double s = 0, d = 0;
+	for (size_t i = 0; i < n; i++) {
+		s += (double)a[i] * a[i];
+		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+	}
+	*na = sqrt(s), *nd = sqrt(d);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Mean and the 10th, 50th and 90th percentiles (linear between order statistics) of v[n],
+ * which is sorted in place. */
+static void
+summary(double *v, int n, double out[4])
+{
+	double sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	out[0] = sum / n;
+	static const double p[3] = { 0.1, 0.5, 0.9 };
+	for (int k = 0; k < 3; k++) {
+		double at = p[k] * (n - 1);
+		int lo = (int)at;
+		out[k + 1] = lo + 1 < n ? v[lo] + (at - lo) * (v[lo + 1] - v[lo]) : v[lo];
+	}
+}
+
+struct probe_run {
+	const struct nl_tf *tf;
+	const struct nl_probe *p;
+	struct nl_state_part *parts;       /* the memories' states in the stream */
+	int nparts;
+	float *prev_mem;                   /* the memories' stream state after the last piece */
+	float *prev_cms;                   /* each (layer, level)'s θ then */
+	int ring;                          /* tokens of gates kept per (layer, head) */
+	double *eta, *alpha;               /* [layers][heads][ring], by position mod ring */
+	double *tmp;
+};
+
+/* The part named layers.l.mix.<unit>.<what> (what: w1 or w2). */
+static const struct nl_state_part *
+find_part(const struct probe_run *r, int l, int u, const char *what)
+{
+	char name[64];
+	snprintf(name, sizeof name, "layers.%d.mix.%s.%s", l, mem_names[u], what);
+	for (int i = 0; i < r->nparts; i++)
+		if (strcmp(r->parts[i].name, name) == 0)
+			return &r->parts[i];
+	return NULL;
+}
+
+/* The writes of memory unit u of layer l that ended at pos (one per head). */
+static int
+report_memory(struct probe_run *r, const struct nl_tf_stream *s, int l, int u, long long pos,
+    struct nl_err *err)
+{
+	const struct nl_mem *mm = &r->tf->mem;
+	const struct nl_state_part *w[2] = { find_part(r, l, u, "w1"), find_part(r, l, u, "w2") };
+	const int c = mem_chunk(r->tf, u);
+	for (int h = 0; h < mm->heads; h++) {
+		struct nl_probe_write wr = { l, u, h, pos, 0, 0, 0, { 0 }, { 0 } };
+		double n2 = 0, d2 = 0, b2 = 0;
+		for (int k = 0; k < 2; k++) {
+			const float *now = (const float *)(w[k]->base + (size_t)h * w[k]->stride);
+			const float *was = r->prev_mem + (now - (const float *)s->mem.data);
+			size_t len = w[k]->len / sizeof(float);
+			double a, d, bn, dummy;
+			norms(now, was, len, &a, &d);
+			norms(was, was, len, &bn, &dummy);
+			n2 += a * a, d2 += d * d, b2 += bn * bn;
+		}
+		wr.norm = sqrt(n2), wr.delta = sqrt(d2);
+		wr.rel = b2 > 0 ? wr.delta / sqrt(b2) : NAN;
+		/* the gates of the chunk's c tokens, the last ones the ring holds */
+		const size_t at = ((size_t)l * mm->heads + h) * (size_t)r->ring;
+		for (int k = 0; k < c; k++)
+			r->tmp[k] = r->eta[at + (size_t)((pos - c + k) % r->ring)];
+		summary(r->tmp, c, wr.eta);
+		for (int k = 0; k < c; k++)
+			r->tmp[k] = r->alpha[at + (size_t)((pos - c + k) % r->ring)];
+		summary(r->tmp, c, wr.alpha);
+		if (r->p->on_write(r->p->ctx, &wr, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* The step of CMS level v of layer l that ended at pos. */
+static int
+report_level(struct probe_run *r, const struct nl_tf_stream *s, int l, int v, long long pos,
+    struct nl_err *err)
+{
+	const struct nl_tf *tf = r->tf;
+	const float *theta = s->tab[(size_t)l * tf->levels + v];
+	float *was = r->prev_cms + ((size_t)l * tf->levels + v) * tf->fast_len;
+	struct nl_probe_write wr = { l, NL_PROBE_CMS + v, 0, pos, 0, 0, 0,
+		{ NAN, NAN, NAN, NAN }, { NAN, NAN, NAN, NAN } };
+	double before, dummy;
+	norms(theta, was, tf->fast_len, &wr.norm, &wr.delta);
+	norms(was, was, tf->fast_len, &before, &dummy);
+	wr.rel = before > 0 ? wr.delta / before : NAN;
+	return r->p->on_write(r->p->ctx, &wr, err);
+}
+
+/* Keep the stream's state as the next piece's "before". */
+static void
+snapshot(struct probe_run *r, const struct nl_tf_stream *s)
+{
+	const struct nl_tf *tf = r->tf;
+	if (tf->memfam)
+		memcpy(r->prev_mem, s->mem.data, (size_t)tf->mem.layers * s->mem.layer_size *
+		    sizeof(float));
+	if (s->cms)
+		for (int l = 0; l < tf->layers; l++)
+			for (int v = 0; v < tf->levels; v++)
+				if (tf->period[v] > 0)
+					memcpy(r->prev_cms + ((size_t)l * tf->levels + v) * tf->fast_len,
+					    s->tab[(size_t)l * tf->levels + v], tf->fast_len * sizeof(float));
+}
+
+int
+nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    const struct nl_tokens *data, const struct nl_probe *p, struct nl_err *err)
+{
+	const int g = nl_probe_piece(tf, cfg, p->learn);
+	if (g == 0)
+		return nl_err_set(err, NL_EUSAGE, "a %s has no memory that writes as it reads",
+		    cfg->model);
+	struct probe_run r;
+	struct nl_tf_stream s;
+	struct nl_eval_result res;
+	memset(&r, 0, sizeof r);
+	memset(&res, 0, sizeof res);
+	r.tf = tf, r.p = p;
+	if (nl_eval_stream_start(tf, params, &s, cfg, NULL, err))
+		return -1;
+	int rc = -1;
+	const struct nl_mem *mm = &tf->mem;
+	if (tf->memfam) {
+		r.nparts = nl_mem_stream_parts(mm, &s.mem, NULL);
+		r.parts = calloc((size_t)r.nparts, sizeof *r.parts);
+		r.prev_mem = malloc((size_t)mm->layers * s.mem.layer_size * sizeof(float));
+		r.ring = mm->chunk > mm->chunk_other ? mm->chunk : mm->chunk_other;
+		r.eta = calloc((size_t)mm->layers * mm->heads * r.ring, sizeof *r.eta);
+		r.alpha = calloc((size_t)mm->layers * mm->heads * r.ring, sizeof *r.alpha);
+		r.tmp = malloc((size_t)r.ring * sizeof *r.tmp);
+		if (!r.parts || !r.prev_mem || !r.eta || !r.alpha || !r.tmp) {
+			nl_err_set(err, NL_ENOMEM, "out of memory");
+			goto out;
+		}
+		nl_mem_stream_parts(mm, &s.mem, r.parts);
+	}
+	if (s.cms && (r.prev_cms = malloc((size_t)tf->layers * tf->levels * tf->fast_len *
+	    sizeof(float))) == NULL) {
+		nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
+	snapshot(&r, &s);
+	/* pieces of g fed tokens: the first takes one more, its first token being context */
+	for (size_t at = 0; at + 1 < data->n; ) {
+		size_t len = (at == 0 ? 1 : 0) + (size_t)g;
+		if (len > data->n - at)
+			len = data->n - at;
+		struct nl_tokens view = *data;
+		view.ids += at;
+		if (view.flags)
+			view.flags += at;
+		view.n = len;
+		long long before = s.pos;
+		if (nl_eval_stream(tf, params, &s, &view, NULL, p->learn, 0, &res, NULL, err))
+			goto out;
+		at += len;
+		const long long pos = s.pos, fed = pos - before;
+		if (tf->memfam && fed > mm->t) {        /* g fits every piece nl_eval_stream cuts */
+			nl_err_set(err, NL_ERANGE, "a piece of %lld tokens was cut", fed);
+			goto out;
+		}
+		/* this piece's gates: the last fed tokens of the last forward */
+		if (tf->memfam && fed > 0)
+			for (int l = 0; l < mm->layers; l++)
+				for (int h = 0; h < mm->heads; h++) {
+					double eta[64], alpha[64];
+					const size_t row = ((size_t)l * mm->heads + h) * (size_t)r.ring;
+					for (long long k0 = 0; k0 < fed; k0 += 64) {
+						int n = (int)(fed - k0 < 64 ? fed - k0 : 64);
+						nl_mem_gates(mm, l, 0, h, mm->t - (int)fed + (int)k0, n, eta, alpha);
+						for (int k = 0; k < n; k++) {
+							size_t slot = (size_t)((before + k0 + k) % r.ring);
+							r.eta[row + slot] = eta[k], r.alpha[row + slot] = alpha[k];
+						}
+					}
+				}
+		for (int l = 0; l < tf->layers; l++) {
+			if (!(p->layers >> l & 1))
+				continue;
+			for (int u = 0; u < NL_MU_COUNT; u++) {
+				int c = mem_chunk(tf, u);
+				if (c && pos / c > before / c &&
+				    report_memory(&r, &s, l, u, pos, err))
+					goto out;
+			}
+			for (int v = 0; v < tf->levels; v++) {
+				long long P = level_period(tf, v, p->learn);
+				if (P && pos / P > before / P && report_level(&r, &s, l, v, pos, err))
+					goto out;
+			}
+		}
+		snapshot(&r, &s);
+	}
+	rc = 0;
+out:
+	nl_tf_stream_free(&s);
+	free(r.parts);
+	free(r.prev_mem);
+	free(r.prev_cms);
+	free(r.eta);
+	free(r.alpha);
+	free(r.tmp);
+	return rc;
+}
+
+int
+nl_probe_log_add(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
+{
+	struct nl_probe_log *log = ctx;
+	if (log->n == log->cap) {
+		size_t cap = log->cap ? 2 * log->cap : 256;
+		struct nl_probe_write *p = realloc(log->w, cap * sizeof *p);
+		if (p == NULL)
+			return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's writes");
+		log->w = p, log->cap = cap;
+	}
+	log->w[log->n++] = *w;
+	return 0;
+}
+
+void
+nl_probe_log_free(struct nl_probe_log *log)
+{
+	free(log->w);
+	memset(log, 0, sizeof *log);
+}
+
+/* A tensor of the set: name prefix.what, dtype, shape n [, heads [, 4]]. */
+static void *
+add_tensor(struct nl_tset *ts, const char *prefix, const char *what, enum nl_dtype dt,
+    int rank, uint64_t n, uint64_t heads, struct nl_err *err)
+{
+	struct nl_tinfo ti;
+	memset(&ti, 0, sizeof ti);
+	snprintf(ti.name, sizeof ti.name, "%s.%s", prefix, what);
+	ti.dtype = dt, ti.rank = rank;
+	ti.dims[0] = n, ti.dims[1] = heads, ti.dims[2] = 4;
+	struct nl_tensor *t = nl_tset_add(ts, &ti, err);
+	return t ? t->data : NULL;
+}
+
+int
+nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *err)
+{
+	if (nl_meta_set(&ts->meta, "kind", "probe", err) < 0)
+		return -1;
+	long long *seen = malloc((log->n + 1) * sizeof *seen);   /* (layer, unit) keys done */
+	size_t nseen = 0;
+	if (seen == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < log->n; i++) {
+		const struct nl_probe_write *w0 = &log->w[i];
+		const long long key = (long long)w0->layer * NL_PROBE_UNITS + w0->unit;
+		const int cms = w0->unit >= NL_PROBE_CMS;
+		size_t s = 0;
+		while (s < nseen && seen[s] != key)
+			s++;
+		if (s < nseen)
+			continue;
+		seen[nseen++] = key;
+		/* this (layer, unit)'s writes: n positions of `heads` rows each */
+		uint64_t rows = 0, heads = 0;
+		for (size_t j = i; j < log->n; j++)
+			if (log->w[j].layer == w0->layer && log->w[j].unit == w0->unit) {
+				rows++;
+				if (log->w[j].head + 1 > (int)heads)
+					heads = (uint64_t)log->w[j].head + 1;
+			}
+		const uint64_t n = rows / heads;
+		char prefix[64], buf[16];
+		if (cms)
+			snprintf(prefix, sizeof prefix, "layers.%d.cms.%d", w0->layer,
+			    w0->unit - NL_PROBE_CMS);
+		else
+			snprintf(prefix, sizeof prefix, "layers.%d.mix.%s", w0->layer,
+			    nl_probe_unit_name(w0->unit, buf));
+		const int r = cms ? 1 : 2;
+		int64_t *pos = add_tensor(ts, prefix, "pos", NL_DTYPE_I64, 1, n, 0, err);
+		float *norm = pos ? add_tensor(ts, prefix, "norm", NL_DTYPE_F32, r, n, heads, err) : 0;
+		float *delta = norm ? add_tensor(ts, prefix, "delta", NL_DTYPE_F32, r, n, heads, err) : 0;
+		float *rel = delta ? add_tensor(ts, prefix, "rel", NL_DTYPE_F32, r, n, heads, err) : 0;
+		float *eta = NULL, *alpha = NULL;
+		if (rel && !cms) {
+			eta = add_tensor(ts, prefix, "eta", NL_DTYPE_F32, 3, n, heads, err);
+			alpha = eta ? add_tensor(ts, prefix, "alpha", NL_DTYPE_F32, 3, n, heads, err) : 0;
+		}
+		if (rel == NULL || (!cms && alpha == NULL)) {
+			free(seen);
+			return -1;
+		}
+		/* rows come per write, heads in order */
+		size_t k = 0;
+		for (size_t j = i; j < log->n; j++) {
+			const struct nl_probe_write *w = &log->w[j];
+			if (w->layer != w0->layer || w->unit != w0->unit)
+				continue;
+			pos[k / heads] = w->pos;
+			norm[k] = (float)w->norm, delta[k] = (float)w->delta, rel[k] = (float)w->rel;
+			for (int q = 0; q < 4 && !cms; q++)
+				eta[4 * k + q] = (float)w->eta[q], alpha[4 * k + q] = (float)w->alpha[q];
+			k++;
+		}
+	}
+	free(seen);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* nl — see LICENSE. Looking inside the memories (nl-probe-memory(1)): a model reads a token
+ * stream as one sequence with its memories writing and its CMS levels learning, and every
+ * write of every memory and every step of every CMS level is measured as it happens. */
+#ifndef NL_PROBE_H
+#define NL_PROBE_H
+#include <stdint.h>
+#include "config.h"
+#include "data.h"
+#include "err.h"
+#include "tensor.h"
+#include "transformer.h"
+
+/* Units are the memories (enum NL_MU_* of memmix.h) and, from NL_PROBE_CMS on, CMS level
+ * NL_PROBE_CMS + v. */
+#define NL_PROBE_CMS NL_MU_COUNT
+#define NL_PROBE_UNITS (NL_PROBE_CMS + NL_CMS_MAX_LEVELS)
+
+/* One write. W is a memory head's W1 and W2 together, or a level's three maps. */
+struct nl_probe_write {
+	int layer, unit, head;     /* head 0 for a CMS level */
+	long long pos;             /* tokens the stream had read when it wrote */
+	double norm;               /* ‖W‖ after the write (Frobenius) */
+	double delta;              /* ‖W after − W before‖ */
+	double rel;                /* delta / ‖W before‖ (NaN when that is 0) */
+	/* memories: the write gates of the chunk's tokens, mean then the 10th, 50th and 90th
+	 * percentiles; NaN for CMS levels */
+	double eta[4], alpha[4];
+};
+
+/* The unit's name: m_k, m_v, m_eta, m_alpha, m_q, m_mem, or cms.V (buf of 16 bytes). */
+const char *nl_probe_unit_name(int unit, char *buf);
+
+struct nl_probe {
+	uint64_t layers;           /* bit l: report layer l */
+	int learn;                 /* the CMS levels learn in context (ttl) */
+	/* each write, in stream order (per piece: layers, then units, then heads); nonzero
+	 * stops the run with that error */
+	int (*on_write)(void *ctx, const struct nl_probe_write *w, struct nl_err *err);
+	void *ctx;
+};
+
+/* The tokens a probe feeds at a time: every memory's chunk and every learning level's
+ * period and teach window are multiples of it (their greatest common divisor), so that
+ * every write ends a piece. tf must serve that many tokens and the teach window. */
+int nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn);
+
+/* Read data (its first token is context only) from the meta-learned state; report every
+ * write of the layers asked for. A family with nothing that writes (transformer) is
+ * NL_EUSAGE. */
+int nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    const struct nl_tokens *data, const struct nl_probe *p, struct nl_err *err);
+
+/* Writes kept for the tensor output: nl_probe_log_add serves as on_write (ctx the log). */
+struct nl_probe_log {
+	struct nl_probe_write *w;
+	size_t n, cap;
+};
+int nl_probe_log_add(void *log, const struct nl_probe_write *w, struct nl_err *err);
+/* The log as tensors (HEAD kind=probe), per layer L and memory M in order of appearance:
+ * layers.L.mix.M.pos (I64 [n]: the writes' positions), .norm, .delta, .rel (F32 [n, heads])
+ * and .eta, .alpha (F32 [n, heads, 4]: mean, 10th, 50th, 90th percentiles); per CMS level V:
+ * layers.L.cms.V.pos, .norm, .delta, .rel ([n]). */
+int nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *err);
+void nl_probe_log_free(struct nl_probe_log *log);
+#endif

@@ -1,0 +1,279 @@
+/* nl — see LICENSE. nl-probe-memory's probe (lib/probe.c): its rows agree with a stream fed
+ * one token at a time and measured here — each memory's state norm and the change since its
+ * last write, at the positions its chunk ends, the mean of the write gates over the chunk,
+ * and each learning CMS level's weights at its period's end; a transformer has nothing to
+ * probe. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "config.h"
+#include "eval.h"
+#include "layout.h"
+#include "probe.h"
+#include "rng.h"
+#include "transformer.h"
+
+enum { N = 41, V = 11, MAXW = 4096 };
+
+struct model {
+	struct nl_config c;
+	struct nl_layout lo;
+	struct nl_tf tf;
+	float *p;
+};
+
+static int
+model_make(struct model *m, const char *family)
+{
+	const char *sets[] = { family, "d_model=16", "heads=2", "layers=2", "mlp.hidden=12",
+		"cms.hidden=12", "cms.periods=4,8,0", "cms.lr=0.1", "chunk_memory=8",
+		"chunk_other=4" };
+	struct nl_err err = { 0 };
+	memset(m, 0, sizeof *m);
+	nl_config_init(&m->c);
+	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+		if (nl_config_set_arg(&m->c, sets[i], &err))
+			goto fail;
+	m->c.vocab_size = V;
+	if (nl_layout_build(&m->lo, &m->c, &err) ||
+	    nl_tf_init(&m->tf, &m->c, &m->lo, 1, 8, sizeof(float), &err))
+		goto fail;
+	struct nl_rng rng;
+	nl_rng_seed(&rng, 5);
+	m->p = calloc(m->lo.total, sizeof *m->p);
+	for (size_t i = 0; i < m->lo.n; i++)
+		for (size_t j = 0; j < m->lo.p[i].numel; j++)
+			m->p[m->lo.p[i].offset + j] = (float)((m->lo.p[i].init == NL_INIT_ONES) +
+			    0.3 * nl_rng_normal(&rng));
+	/* retention near 1, so the memories keep what they write and the gates move */
+	for (int l = 0; l < 2; l++) {
+		size_t at;
+		if (nl_layout_offsetf(&m->lo, &at, NULL, "layers.%d.mix.%s", l,
+		    strcmp(family, "model=titans") ? "b_alpha" : "b_a") == 0)
+			for (int h = 0; h < 2; h++)
+				m->p[at + h] = 4;
+	}
+	return 0;
+fail:
+	printf("# %s: %s\n", family, err.msg);
+	return -1;
+}
+
+static void
+model_free(struct model *m)
+{
+	nl_tf_free(&m->tf);
+	nl_layout_free(&m->lo);
+	nl_config_free(&m->c);
+	free(m->p);
+}
+
+struct rows {
+	struct nl_probe_write w[MAXW];
+	int n;
+};
+
+static int
+keep(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
+{
+	struct rows *r = ctx;
+	(void)err;
+	if (r->n < MAXW)
+		r->w[r->n++] = *w;
+	return 0;
+}
+
+static const struct nl_probe_write *
+find(const struct rows *r, int layer, int unit, int head, long long pos)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->w[i].layer == layer && r->w[i].unit == unit && r->w[i].head == head &&
+		    r->w[i].pos == pos)
+			return &r->w[i];
+	return NULL;
+}
+
+/* ‖x‖ and ‖x − y‖ over n floats */
+static void
+two_norms(const float *x, const float *y, size_t n, double *nx, double *nd)
+{
+	double a = 0, b = 0;
+	for (size_t i = 0; i < n; i++)
+		a += (double)x[i] * x[i], b += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+	*nx = sqrt(a), *nd = sqrt(b);
+}
+
+/* M_mem of layer l, head h in stream s: W1 then W2 copied into out; their length. */
+static size_t
+mem_state(const struct nl_tf *tf, const struct nl_tf_stream *s, int l, int h, float *out)
+{
+	int np = nl_mem_stream_parts(&tf->mem, &s->mem, NULL);
+	struct nl_state_part parts[np];
+	nl_mem_stream_parts(&tf->mem, &s->mem, parts);
+	size_t n = 0;
+	for (int k = 0; k < 2; k++) {
+		char name[64];
+		snprintf(name, sizeof name, "layers.%d.mix.m_mem.w%d", l, k + 1);
+		for (int i = 0; i < np; i++)
+			if (strcmp(parts[i].name, name) == 0) {
+				memcpy(out + n, parts[i].base + (size_t)h * parts[i].stride, parts[i].len);
+				n += parts[i].len / sizeof(float);
+			}
+	}
+	return n;
+}
+
+static void
+check_family(const char *family)
+{
+	struct model m;
+	if (model_make(&m, family)) {
+		T_CHECK(0);
+		return;
+	}
+	struct nl_tf *tf = &m.tf;
+	int32_t ids[N];
+	struct nl_rng rng;
+	nl_rng_seed(&rng, 9);
+	for (int i = 0; i < N; i++)
+		ids[i] = (int32_t)nl_rng_below(&rng, V);
+	struct nl_tokens tk;
+	nl_tokens_init(&tk);
+	tk.ids = ids, tk.n = N, tk.vocab = V;
+	static struct rows r;
+	r.n = 0;
+	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r };
+	struct nl_err err = { 0 };
+	T_CHECK_MSG(nl_probe_run(tf, m.p, &m.c, &tk, &p, &err) == 0, "%s: %s", family, err.msg);
+
+	/* the same tokens one at a time: M_mem's writes at 8, 16, 24, 32, 40 */
+	struct nl_tf_stream s;
+	T_CHECK(nl_eval_stream_start(tf, m.p, &s, &m.c, NULL, &err) == 0);
+	float before[2][2][2048], now[2048];
+	double eta_at[2][2][N], alpha_at[2][2][N];      /* each fed token's gates */
+	for (int l = 0; l < 2; l++)
+		for (int h = 0; h < 2; h++)
+			mem_state(tf, &s, l, h, before[l][h]);
+	int writes = 0, cms_writes = 0;
+	for (int t = 0; t + 1 < N; t++) {
+		float x = nl_tf_forward_stream(tf, m.p, &s, ids + t, ids + t + 1, 1, NULL, 1);
+		T_CHECK(isfinite(x));
+		for (int l = 0; l < 2; l++)
+			for (int h = 0; h < 2; h++)
+				nl_mem_gates(&tf->mem, l, 0, h, tf->mem.t - 1, 1, &eta_at[l][h][t],
+				    &alpha_at[l][h][t]);
+		const long long pos = s.pos;
+		if (pos % 8)
+			continue;
+		for (int l = 0; l < 2; l++)
+			for (int h = 0; h < 2; h++) {
+				size_t n = mem_state(tf, &s, l, h, now);
+				double nn, nd, nb, dummy;
+				two_norms(now, before[l][h], n, &nn, &nd);
+				two_norms(before[l][h], before[l][h], n, &nb, &dummy);
+				const struct nl_probe_write *w = find(&r, l, NL_MU_MEM, h, pos);
+				T_CHECK_MSG(w != NULL, "%s: no M_mem row at %lld", family, pos);
+				if (w) {
+					T_NEAR(w->norm, nn, 1e-9 * nn);
+					T_NEAR(w->delta, nd, 1e-9 * nd);
+					T_NEAR(w->rel, nd / nb, 1e-9);
+					T_CHECK(w->eta[1] <= w->eta[2] && w->eta[2] <= w->eta[3]);
+					T_CHECK(w->alpha[1] <= w->alpha[2] && w->alpha[2] <= w->alpha[3]);
+					writes++;
+				}
+				memcpy(before[l][h], now, n * sizeof *now);
+			}
+		/* CMS level 1 (period 8) of hope: θ's norm */
+		for (int l = 0; l < 2 && s.cms; l++) {
+			const float *theta = s.tab[(size_t)l * tf->levels + 1];
+			double nn, dummy;
+			two_norms(theta, theta, tf->fast_len, &nn, &dummy);
+			const struct nl_probe_write *w = find(&r, l, NL_PROBE_CMS + 1, 0, pos);
+			T_CHECK_MSG(w != NULL && fabs(w->norm - nn) <= 1e-5 * nn && w->delta > 0,
+			    "%s: level 1 at %lld", family, pos);
+			T_CHECK(w == NULL || isnan(w->eta[0]));
+			cms_writes++;
+		}
+	}
+	T_CHECK_MSG(writes == 5 * 4, "%s: %d M_mem writes checked", family, writes);
+	/* every memory write's gates: the mean over its chunk's tokens, and the median of 4 */
+	for (int i = 0; i < r.n; i++) {
+		const struct nl_probe_write *w = &r.w[i];
+		if (w->unit >= NL_PROBE_CMS)
+			continue;
+		const int c = w->unit == NL_MU_MEM ? 8 : 4;
+		double se = 0, sa = 0;
+		for (long long t = w->pos - c; t < w->pos; t++)
+			se += eta_at[w->layer][w->head][t], sa += alpha_at[w->layer][w->head][t];
+		T_NEAR(w->eta[0], se / c, 1e-12);
+		T_NEAR(w->alpha[0], sa / c, 1e-12);
+		if (c == 4) {
+			double v[4];
+			memcpy(v, &alpha_at[w->layer][w->head][w->pos - 4], sizeof v);
+			for (int a = 0; a < 4; a++)        /* sort 4 */
+				for (int b = a + 1; b < 4; b++)
+					if (v[b] < v[a]) {
+						double x = v[a];
+						v[a] = v[b], v[b] = x;
+					}
+			T_NEAR(w->alpha[2], (v[1] + v[2]) / 2, 1e-12);
+			T_NEAR(w->alpha[1], v[0] + 0.3 * (v[1] - v[0]), 1e-12);
+		}
+	}
+	/* every row is a write: M_mem 5 per head and layer; selfmod's others every 4 tokens;
+	 * CMS levels of periods 4 and 8 */
+	int count[NL_PROBE_UNITS] = { 0 };
+	for (int i = 0; i < r.n; i++)
+		count[r.w[i].unit]++;
+	T_CHECK(count[NL_MU_MEM] == 20);
+	if (strcmp(family, "model=hope") == 0) {
+		T_CHECK(count[NL_MU_K] == 10 * 4 && count[NL_MU_ALPHA] == 10 * 4);
+		T_CHECK(count[NL_PROBE_CMS] == 10 * 2 && count[NL_PROBE_CMS + 1] == 5 * 2);
+		T_CHECK(count[NL_PROBE_CMS + 2] == 0 && cms_writes == 10);
+	} else {
+		T_CHECK(count[NL_MU_K] == 0 && count[NL_PROBE_CMS] == 0);
+	}
+	/* one layer only */
+	r.n = 0;
+	p.layers = 2;
+	T_CHECK(nl_probe_run(tf, m.p, &m.c, &tk, &p, &err) == 0);
+	int other = 0;
+	for (int i = 0; i < r.n; i++)
+		other += r.w[i].layer != 1;
+	T_CHECK(r.n > 0 && other == 0);
+	nl_tf_stream_free(&s);
+	model_free(&m);
+}
+
+T_TEST(probe_rows_match_the_stream)
+{
+	check_family("model=hope");
+	check_family("model=titans");
+}
+
+T_TEST(nothing_to_probe)
+{
+	struct model m;
+	T_CHECK(model_make(&m, "model=transformer") == 0);
+	int32_t ids[N] = { 0 };
+	struct nl_tokens tk;
+	nl_tokens_init(&tk);
+	tk.ids = ids, tk.n = N, tk.vocab = V;
+	static struct rows r;
+	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r };
+	struct nl_err err = { 0 };
+	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) < 0 && err.code == NL_EUSAGE &&
+	    strstr(err.msg, "transformer has no memory"));
+	model_free(&m);
+}
+
+int
+main(void)
+{
+	t_run(probe_rows_match_the_stream, "probe rows match a stream fed token by token");
+	t_run(nothing_to_probe, "a transformer has nothing to probe");
+	return t_done();
+}
