@@ -14,8 +14,8 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: %s [-fqsv] [-D key=value] [-j threads] [-L layers] -m checkpoint "
-	    "[-o output]\n       [file ...]\n", nl_cli_progname());
+	fprintf(fp, "usage: %s [-fqsv] [--at positions [--dump]] [-D key=value] [-j threads] "
+	    "[-L layers]\n       -m checkpoint [-o output] [file ...]\n", nl_cli_progname());
 }
 
 /* -s: one TSV row per write, on out. */
@@ -31,6 +31,67 @@ print_row(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
 		n += snprintf(line + n, sizeof line - (size_t)n, "\t%.6g", w->alpha[k]);
 	line[n++] = '\n';
 	return nl_io_write(ctx, line, (size_t)n, err);
+}
+
+/* -s: the spectra, kept for a second table after the writes'. */
+struct ranks {
+	struct nl_probe_log log;
+	struct nl_io *out;
+};
+
+static int
+keep_rank(void *ctx, const struct nl_probe_rank *r, struct nl_err *err)
+{
+	return nl_probe_log_rank(&((struct ranks *)ctx)->log, r, err);
+}
+
+static int
+print_write(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
+{
+	return print_row(((struct ranks *)ctx)->out, w, err);
+}
+
+static int
+print_ranks(struct nl_io *out, const struct nl_probe_log *log, struct nl_err *err)
+{
+	static const char header[] = "\n\nlayer\tmemory\tmatrix\thead\tpos\terank\tsigma_max\n";
+	if (nl_io_write(out, header, sizeof header - 1, err) < 0)
+		return -1;
+	for (size_t i = 0; i < log->nr; i++) {
+		const struct nl_probe_rank *r = &log->r[i];
+		char line[256], buf[16];
+		int n = snprintf(line, sizeof line, "%d\t%s\t%s\t%d\t%lld\t%.6g\t%.6g\n", r->layer,
+		    nl_probe_unit_name(r->unit, buf), nl_probe_matrix_name(r->unit, r->matrix),
+		    r->head, r->pos, r->erank, r->sigma_max);
+		if (nl_io_write(out, line, (size_t)n, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --at 1k,10000: ascending positions (k: thousands). */
+static int
+parse_positions(const char *arg, long long **out)
+{
+	int n = 1;
+	for (const char *p = arg; *p; p++)
+		n += *p == ',';
+	long long *at = malloc((size_t)n * sizeof *at);
+	if (at == NULL)
+		nl_cli_die(1, "out of memory");
+	const char *p = arg;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		long long v = strtoll(p, &end, 10);
+		if (*end == 'k')
+			v *= 1000, end++;
+		if (end == p || (*end != ',' && *end) || v < 1 || (i && v <= at[i - 1]))
+			nl_cli_die(2, "--at %s: not ascending positions from 1 (k: thousands)", arg);
+		at[i] = v;
+		p = end + 1;
+	}
+	*out = at;
+	return n;
 }
 
 /* -L 0,2: the layers as a bit set; each must exist. */
@@ -57,6 +118,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "at", required_argument, NULL, 'A' }, { "dump", no_argument, NULL, 'P' },
 		{ "define", required_argument, NULL, 'D' }, { "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, 'j' },
 		{ "layers", required_argument, NULL, 'L' }, { "model", required_argument, NULL, 'm' },
@@ -66,7 +128,8 @@ main(int argc, char **argv)
 	};
 	const char *model_path = NULL, *out_path = "-", *layers_arg = NULL;
 	const char *defs[argc];
-	int ndefs = 0, force = 0, verbose = 0, summary = 0, c;
+	long long *at = NULL;
+	int ndefs = 0, force = 0, verbose = 0, summary = 0, dump = 0, nat = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 
@@ -74,7 +137,12 @@ main(int argc, char **argv)
 	nl_cli_blas_core(argv);
 	while ((c = getopt_long(argc, argv, "D:fhj:L:m:o:qsVv", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'A':
+			free(at);
+			nat = parse_positions(optarg, &at);
+			break;
 		case 'D': defs[ndefs++] = optarg; break;
+		case 'P': dump = 1; break;
 		case 'f': force = 1; break;
 		case 'h': usage(stdout); return nl_cli_fshut(0);
 		case 'j': threads = nl_cli_int("-j", "thread count", optarg, 1, 1024); break;
@@ -94,6 +162,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (dump && (nat == 0 || summary))
+		nl_cli_die(2, "--dump writes the state at the --at positions as tensors: it needs "
+		    "--at and no -s");
 	const char *stdin_opts[1] = { model_path };
 	if (nl_cli_stdin_readers(stdin_opts, 1, argv, argc, 1) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m and the input");
@@ -124,7 +195,7 @@ main(int argc, char **argv)
 	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
 	nl_ckpt_free(&ck);
-	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL };
+	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL, at, nat, NULL, NULL };
 	if (layers_arg)
 		probe.layers = parse_layers(layers_arg, (int)cfg.layers);
 
@@ -142,20 +213,24 @@ main(int argc, char **argv)
 	}
 
 	struct nl_io out;
-	struct nl_probe_log log = { NULL, 0, 0 };
+	struct nl_probe_log log = { NULL, 0, 0, NULL, 0, 0 };
 	if (nl_io_open_write(&out, out_path, force || summary ? NL_IO_FORCE : 0, &err) < 0) {
 		nl_cli_report(out_path, &err);
 		return 1;
 	}
 	static const char header[] = "layer\tmemory\thead\tpos\tnorm\tdelta\trel\teta_mean\t"
 	    "eta_p10\teta_p50\teta_p90\talpha_mean\talpha_p10\talpha_p50\talpha_p90\n";
-	probe.on_write = summary ? print_row : nl_probe_log_add;
-	probe.ctx = summary ? (void *)&out : (void *)&log;
-	int status = 0;
+	struct ranks ranks = { { NULL, 0, 0, NULL, 0, 0 }, &out };
 	struct nl_tset ts;
 	nl_tset_init(&ts);
+	probe.on_write = summary ? print_write : nl_probe_log_add;
+	probe.on_rank = summary ? keep_rank : nl_probe_log_rank;
+	probe.ctx = summary ? (void *)&ranks : (void *)&log;
+	probe.dump = dump ? &ts : NULL;
+	int status = 0;
 	if ((summary && nl_io_write(&out, header, sizeof header - 1, &err) < 0) ||
 	    nl_probe_run(&tf, m.params, &m.cfg, &tk, &probe, &err) ||
+	    (summary && nat && print_ranks(&out, &ranks.log, &err)) ||
 	    (!summary && (nl_probe_log_tset(&log, &ts, &err) ||
 	    nl_tfile_write_tset(&out, &ts, NL_TFILE_DEFAULT_LEVEL, &err) < 0)) ||
 	    nl_io_close(&out, &err) < 0) {
@@ -167,6 +242,8 @@ main(int argc, char **argv)
 	}
 	nl_tset_free(&ts);
 	nl_probe_log_free(&log);
+	nl_probe_log_free(&ranks.log);
+	free(at);
 	nl_tokens_free(&tk);
 	nl_tf_free(&tf);
 	nl_model_free(&m);

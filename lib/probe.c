@@ -102,6 +102,69 @@ summary(double *v, int n, double out[4])
 	}
 }
 
+int
+nl_probe_svals(const float *a, int m, int n, double *s)
+{
+	/* Jacobi rotations of the columns of the taller orientation until they are orthogonal:
+	 * the singular values are then their norms */
+	const int rows = m >= n ? m : n, cols = m >= n ? n : m;
+	double *u = malloc((size_t)rows * cols * sizeof *u);
+	if (u == NULL)
+		return -1;
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++)
+			u[m >= n ? (size_t)j * rows + i : (size_t)i * rows + j] = a[(size_t)i * n + j];
+	for (int sweep = 0; sweep < 60; sweep++) {
+		int rotated = 0;
+		for (int p = 0; p < cols; p++)
+			for (int q = p + 1; q < cols; q++) {
+				double *x = u + (size_t)p * rows, *y = u + (size_t)q * rows;
+				double al = 0, be = 0, ga = 0;
+				for (int i = 0; i < rows; i++)
+					al += x[i] * x[i], be += y[i] * y[i], ga += x[i] * y[i];
+				if (fabs(ga) <= 1e-15 * sqrt(al * be) || ga == 0)
+					continue;
+				rotated = 1;
+				double zeta = (be - al) / (2 * ga);
+				double t = (zeta >= 0 ? 1 : -1) / (fabs(zeta) + sqrt(1 + zeta * zeta));
+				double c = 1 / sqrt(1 + t * t), sn = c * t;
+				for (int i = 0; i < rows; i++) {
+					double xi = x[i], yi = y[i];
+					x[i] = c * xi - sn * yi, y[i] = sn * xi + c * yi;
+				}
+			}
+		if (!rotated)
+			break;
+	}
+	for (int j = 0; j < cols; j++) {
+		double ss = 0;
+		for (int i = 0; i < rows; i++)
+			ss += u[(size_t)j * rows + i] * u[(size_t)j * rows + i];
+		s[j] = sqrt(ss);
+	}
+	free(u);
+	qsort(s, (size_t)cols, sizeof *s, cmp_double);
+	for (int j = 0; j < cols / 2; j++) {            /* descending */
+		double t = s[j];
+		s[j] = s[cols - 1 - j], s[cols - 1 - j] = t;
+	}
+	return 0;
+}
+
+double
+nl_probe_erank(const double *s, int k)
+{
+	double sum = 0, h = 0;
+	for (int i = 0; i < k; i++)
+		sum += s[i];
+	if (sum <= 0)
+		return 0;
+	for (int i = 0; i < k; i++)
+		if (s[i] > 0)
+			h -= s[i] / sum * log(s[i] / sum);
+	return exp(h);
+}
+
 struct probe_run {
 	const struct nl_tf *tf;
 	const struct nl_probe *p;
@@ -112,6 +175,7 @@ struct probe_run {
 	int ring;                          /* tokens of gates kept per (layer, head) */
 	double *eta, *alpha;               /* [layers][heads][ring], by position mod ring */
 	double *tmp;
+	double *sv;                        /* singular values of one matrix */
 };
 
 /* The part named layers.l.mix.<unit>.<what> (what: w1 or w2). */
@@ -179,6 +243,87 @@ report_level(struct probe_run *r, const struct nl_tf_stream *s, int l, int v, lo
 	return r->p->on_write(r->p->ctx, &wr, err);
 }
 
+/* One matrix's spectrum (rows × cols at a). */
+static int
+report_rank(struct probe_run *r, int l, int u, int matrix, int head, long long pos,
+    const float *a, int rows, int cols, struct nl_err *err)
+{
+	if (nl_probe_svals(a, rows, cols, r->sv))
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	struct nl_probe_rank rk = { l, u, matrix, head, pos,
+		nl_probe_erank(r->sv, rows < cols ? rows : cols), r->sv[0] };
+	return r->p->on_rank(r->p->ctx, &rk, err);
+}
+
+/* Every matrix's spectrum at pos: each memory head's W1 and W2, each learning level's maps. */
+static int
+measure_ranks(struct probe_run *r, const struct nl_tf_stream *s, long long pos,
+    struct nl_err *err)
+{
+	const struct nl_tf *tf = r->tf;
+	for (int l = 0; l < tf->layers; l++) {
+		if (!(r->p->layers >> l & 1))
+			continue;
+		for (int u = 0; u < NL_MU_COUNT; u++) {
+			if (!mem_chunk(tf, u))
+				continue;
+			for (int k = 0; k < 2; k++) {
+				const struct nl_state_part *w = find_part(r, l, u, k ? "w2" : "w1");
+				for (int h = 0; h < tf->mem.heads; h++)
+					if (report_rank(r, l, u, k, h, pos,
+					    (const float *)(w->base + (size_t)h * w->stride),
+					    (int)w->dims[2], (int)w->dims[3], err))
+						return -1;
+			}
+		}
+		for (int v = 0; v < tf->levels && s->cms; v++) {
+			if (tf->period[v] <= 0)
+				continue;
+			const struct nl_tf_level *lv = &tf->lay[l].lev[v];
+			const float *theta = s->tab[(size_t)l * tf->levels + v];
+			const int f = tf->hidden, d = tf->d;
+			if (report_rank(r, l, NL_PROBE_CMS + v, 0, 0, pos, theta, f, d, err) ||
+			    report_rank(r, l, NL_PROBE_CMS + v, 1, 0, pos, theta + (lv->w_up -
+			    lv->w_gate), f, d, err) ||
+			    report_rank(r, l, NL_PROBE_CMS + v, 2, 0, pos, theta + (lv->w_down -
+			    lv->w_gate), d, f, err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The whole fast state at pos into dump, each tensor named NAME@POS. */
+static int
+dump_state(struct nl_tset *dump, const struct nl_tf *tf, const struct nl_tf_stream *s,
+    long long pos, struct nl_err *err)
+{
+	int n = nl_tf_stream_parts(tf, s, NULL);
+	struct nl_state_part *parts = calloc((size_t)n, sizeof *parts);
+	if (parts == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	nl_tf_stream_parts(tf, s, parts);
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const struct nl_state_part *pt = &parts[i];
+		struct nl_tinfo ti;
+		memset(&ti, 0, sizeof ti);
+		snprintf(ti.name, sizeof ti.name, "%s@%lld", pt->name, pos);
+		ti.dtype = pt->dtype, ti.rank = pt->rank;
+		memcpy(ti.dims, pt->dims, (size_t)pt->rank * sizeof *ti.dims);
+		struct nl_tensor *t = nl_tset_add(dump, &ti, err);
+		if (t == NULL || t->nbytes != pt->blocks * pt->len) {
+			rc = t ? nl_err_set(err, NL_ERANGE, "%s: state of %zu bytes for %zu", ti.name,
+			    pt->blocks * pt->len, t->nbytes) : -1;
+			break;
+		}
+		for (size_t b = 0; b < pt->blocks; b++)
+			memcpy((char *)t->data + b * pt->len, pt->base + b * pt->stride, pt->len);
+	}
+	free(parts);
+	return rc;
+}
+
 /* Keep the stream's state as the next piece's "before". */
 static void
 snapshot(struct probe_run *r, const struct nl_tf_stream *s)
@@ -209,6 +354,11 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 	memset(&r, 0, sizeof r);
 	memset(&res, 0, sizeof res);
 	r.tf = tf, r.p = p;
+	const long long total = data->n ? (long long)data->n - 1 : 0;   /* tokens fed */
+	for (int i = 0; i < p->nat; i++)
+		if (p->at[i] < 1 || p->at[i] > total || (i && p->at[i] <= p->at[i - 1]))
+			return nl_err_set(err, NL_ERANGE, "position %lld: the stream reads %lld tokens "
+			    "(positions ascending, from 1)", p->at[i], total);
 	if (nl_eval_stream_start(tf, params, &s, cfg, NULL, err))
 		return -1;
 	int rc = -1;
@@ -232,21 +382,30 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 		nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((r.sv = malloc((size_t)(tf->hidden + tf->d + mm->dh) * sizeof *r.sv)) == NULL) {
+		nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	snapshot(&r, &s);
-	/* pieces of g fed tokens: the first takes one more, its first token being context */
-	for (size_t at = 0; at + 1 < data->n; ) {
-		size_t len = (at == 0 ? 1 : 0) + (size_t)g;
-		if (len > data->n - at)
-			len = data->n - at;
+	/* pieces that end at the next multiple of g or position asked for; the first takes
+	 * one more token, its first being context only */
+	int next_at = 0;
+	for (size_t i0 = 0; i0 + 1 < data->n; ) {
+		long long end = (s.pos / g + 1) * g;
+		if (next_at < p->nat && p->at[next_at] < end)
+			end = p->at[next_at];
+		size_t len = (size_t)(end - s.pos) + (i0 == 0);
+		if (len > data->n - i0)
+			len = data->n - i0;
 		struct nl_tokens view = *data;
-		view.ids += at;
+		view.ids += i0;
 		if (view.flags)
-			view.flags += at;
+			view.flags += i0;
 		view.n = len;
 		long long before = s.pos;
 		if (nl_eval_stream(tf, params, &s, &view, NULL, p->learn, 0, &res, NULL, err))
 			goto out;
-		at += len;
+		i0 += len;
 		const long long pos = s.pos, fed = pos - before;
 		if (tf->memfam && fed > mm->t) {        /* g fits every piece nl_eval_stream cuts */
 			nl_err_set(err, NL_ERANGE, "a piece of %lld tokens was cut", fed);
@@ -283,6 +442,12 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 			}
 		}
 		snapshot(&r, &s);
+		if (next_at < p->nat && pos == p->at[next_at]) {
+			if ((p->on_rank && measure_ranks(&r, &s, pos, err)) ||
+			    (p->dump && dump_state(p->dump, tf, &s, pos, err)))
+				goto out;
+			next_at++;
+		}
 	}
 	rc = 0;
 out:
@@ -293,6 +458,7 @@ out:
 	free(r.eta);
 	free(r.alpha);
 	free(r.tmp);
+	free(r.sv);
 	return rc;
 }
 
@@ -311,10 +477,34 @@ nl_probe_log_add(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
 	return 0;
 }
 
+int
+nl_probe_log_rank(void *ctx, const struct nl_probe_rank *r, struct nl_err *err)
+{
+	struct nl_probe_log *log = ctx;
+	if (log->nr == log->rcap) {
+		size_t cap = log->rcap ? 2 * log->rcap : 64;
+		struct nl_probe_rank *p = realloc(log->r, cap * sizeof *p);
+		if (p == NULL)
+			return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's spectra");
+		log->r = p, log->rcap = cap;
+	}
+	log->r[log->nr++] = *r;
+	return 0;
+}
+
+const char *
+nl_probe_matrix_name(int unit, int matrix)
+{
+	static const char *const mem[2] = { "w1", "w2" }, *const cms[3] = { "w_gate", "w_up",
+		"w_down" };
+	return unit >= NL_PROBE_CMS ? cms[matrix] : mem[matrix];
+}
+
 void
 nl_probe_log_free(struct nl_probe_log *log)
 {
 	free(log->w);
+	free(log->r);
 	memset(log, 0, sizeof *log);
 }
 
@@ -330,6 +520,55 @@ add_tensor(struct nl_tset *ts, const char *prefix, const char *what, enum nl_dty
 	ti.dims[0] = n, ti.dims[1] = heads, ti.dims[2] = 4;
 	struct nl_tensor *t = nl_tset_add(ts, &ti, err);
 	return t ? t->data : NULL;
+}
+
+/* The spectra as tensors: positions in order, rows per (layer, unit, matrix) key. */
+static int
+ranks_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *err)
+{
+	if (log->nr == 0)
+		return 0;
+	uint64_t npos = 0;
+	for (size_t i = 0; i < log->nr; i++)
+		if (i == 0 || log->r[i].pos != log->r[i - 1].pos)
+			npos++;
+	int64_t *at = add_tensor(ts, "probe", "at", NL_DTYPE_I64, 1, npos, 0, err);
+	if (at == NULL)
+		return -1;
+	for (size_t i = 0, k = 0; i < log->nr; i++)
+		if (i == 0 || log->r[i].pos != log->r[i - 1].pos)
+			at[k++] = log->r[i].pos;
+	/* the first position's rows name every key, heads in order */
+	for (size_t i = 0; i < log->nr && log->r[i].pos == log->r[0].pos; i++) {
+		const struct nl_probe_rank *r0 = &log->r[i];
+		if (r0->head != 0)
+			continue;
+		uint64_t heads = 1;
+		while (i + heads < log->nr && log->r[i + heads].head == (int)heads &&
+		    log->r[i + heads].unit == r0->unit && log->r[i + heads].matrix == r0->matrix)
+			heads++;
+		char prefix[96], buf[16];
+		if (r0->unit >= NL_PROBE_CMS)
+			snprintf(prefix, sizeof prefix, "layers.%d.cms.%d.%s", r0->layer,
+			    r0->unit - NL_PROBE_CMS, nl_probe_matrix_name(r0->unit, r0->matrix));
+		else
+			snprintf(prefix, sizeof prefix, "layers.%d.mix.%s.%s", r0->layer,
+			    nl_probe_unit_name(r0->unit, buf), nl_probe_matrix_name(r0->unit, r0->matrix));
+		const int rank = r0->unit >= NL_PROBE_CMS ? 1 : 2;
+		float *er = add_tensor(ts, prefix, "erank", NL_DTYPE_F32, rank, npos, heads, err);
+		float *sm = er ? add_tensor(ts, prefix, "sigma_max", NL_DTYPE_F32, rank, npos, heads,
+		    err) : NULL;
+		if (sm == NULL)
+			return -1;
+		size_t k = 0;
+		for (size_t j = 0; j < log->nr; j++) {
+			const struct nl_probe_rank *r = &log->r[j];
+			if (r->layer == r0->layer && r->unit == r0->unit && r->matrix == r0->matrix &&
+			    k < npos * heads)
+				er[k] = (float)r->erank, sm[k++] = (float)r->sigma_max;
+		}
+	}
+	return 0;
 }
 
 int
@@ -395,5 +634,5 @@ nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_
 		}
 	}
 	free(seen);
-	return 0;
+	return ranks_tset(log, ts, err);
 }

@@ -30,6 +30,15 @@ struct nl_probe_write {
 /* The unit's name: m_k, m_v, m_eta, m_alpha, m_q, m_mem, or cms.V (buf of 16 bytes). */
 const char *nl_probe_unit_name(int unit, char *buf);
 
+/* The spectrum of one matrix of a memory head (matrix 0: W1, 1: W2) or of a CMS level
+ * (0: w_gate, 1: w_up, 2: w_down) at a position. */
+struct nl_probe_rank {
+	int layer, unit, matrix, head;
+	long long pos;
+	double erank;              /* exp(−Σ p_i ln p_i), p_i = σ_i / Σ σ (Roy and Vetterli) */
+	double sigma_max;
+};
+
 struct nl_probe {
 	uint64_t layers;           /* bit l: report layer l */
 	int learn;                 /* the CMS levels learn in context (ttl) */
@@ -37,7 +46,20 @@ struct nl_probe {
 	 * stops the run with that error */
 	int (*on_write)(void *ctx, const struct nl_probe_write *w, struct nl_err *err);
 	void *ctx;
+	/* positions (ascending, each at most the tokens read) where the run stops to measure
+	 * every matrix's spectrum (on_rank, if not NULL) and to add the whole fast state to
+	 * dump (if not NULL): each tensor of nl_tf_stream_parts as NAME@POS */
+	const long long *at;
+	int nat;
+	int (*on_rank)(void *ctx, const struct nl_probe_rank *r, struct nl_err *err);
+	struct nl_tset *dump;
 };
+
+/* The singular values of the m × n matrix a (row-major), descending, into s[min(m, n)]
+ * (one-sided Jacobi in double precision); -1 when out of memory. */
+int nl_probe_svals(const float *a, int m, int n, double *s);
+/* The effective rank of k singular values (0 when all are 0). */
+double nl_probe_erank(const double *s, int k);
 
 /* The tokens a probe feeds at a time: every memory's chunk and every learning level's
  * period and teach window are multiples of it (their greatest common divisor), so that
@@ -50,16 +72,24 @@ int nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int lear
 int nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
     const struct nl_tokens *data, const struct nl_probe *p, struct nl_err *err);
 
-/* Writes kept for the tensor output: nl_probe_log_add serves as on_write (ctx the log). */
+/* Writes and spectra kept for the tensor output: nl_probe_log_add and nl_probe_log_rank
+ * serve as on_write and on_rank (ctx the log). */
 struct nl_probe_log {
 	struct nl_probe_write *w;
 	size_t n, cap;
+	struct nl_probe_rank *r;
+	size_t nr, rcap;
 };
 int nl_probe_log_add(void *log, const struct nl_probe_write *w, struct nl_err *err);
+int nl_probe_log_rank(void *log, const struct nl_probe_rank *r, struct nl_err *err);
+/* The matrix's name: w1, w2 (memories) or w_gate, w_up, w_down (CMS levels). */
+const char *nl_probe_matrix_name(int unit, int matrix);
 /* The log as tensors (HEAD kind=probe), per layer L and memory M in order of appearance:
  * layers.L.mix.M.pos (I64 [n]: the writes' positions), .norm, .delta, .rel (F32 [n, heads])
  * and .eta, .alpha (F32 [n, heads, 4]: mean, 10th, 50th, 90th percentiles); per CMS level V:
- * layers.L.cms.V.pos, .norm, .delta, .rel ([n]). */
+ * layers.L.cms.V.pos, .norm, .delta, .rel ([n]); then the spectra, per layer, unit and
+ * matrix X: layers.L.mix.M.X.erank and .sigma_max (F32 [positions, heads]) or
+ * layers.L.cms.V.X.erank, .sigma_max ([positions]), with probe.at (I64 [positions]). */
 int nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *err);
 void nl_probe_log_free(struct nl_probe_log *log);
 #endif

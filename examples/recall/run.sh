@@ -4,7 +4,9 @@
 # 128), then answers held-out examples with 2, 4, 8 and 16 pairs: token accuracy and exact
 # match of every answer in an example.
 # Usage: sh examples/recall/run.sh [steps] [models ...]   (defaults: 1200, transformer titans hope)
-# NL_TRAIN_FLAGS is added to nl-train. Outputs in build/recall/: table.tsv, the checkpoints, logs.
+# NL_TRAIN_FLAGS is added to nl-train. Memory families train with chunk_memory=8: at the
+# preset's 64 a window of 64 tokens is one chunk, whose reads see only the memory's initial
+# state (nl-probe-memory(1), CAVEATS). Outputs in build/recall/: table.tsv, the checkpoints, logs.
 set -e
 steps=${1:-1200}
 [ $# -gt 0 ] && shift
@@ -20,8 +22,10 @@ done
 for m in $models; do
 	if [ ! -f "$out/$m.tar" ]; then
 		start=$(date +%s)
+		chunk=
+		[ "$m" = transformer ] || chunk="-D chunk_memory=8"
 		# shellcheck disable=SC2086
-		bin/nl-train -q -j 1 -c tiny -D model=$m -T 64 -b 32 -n "$steps" -e 0 \
+		bin/nl-train -q -j 1 -c tiny -D model=$m $chunk -T 64 -b 32 -n "$steps" -e 0 \
 		    -D train.valid_percent=0 -D optim.lr=3e-3 -D optim.warmup=20 $NL_TRAIN_FLAGS \
 		    -l "$out/$m.log" -o "$out/$m.tar" "$out/train.nlt"
 		echo $(($(date +%s) - start)) > "$out/$m.train_s"

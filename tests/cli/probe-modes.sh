@@ -21,3 +21,13 @@ $NL_EXEC nl-probe-memory -L 2 -m hope.tar -o probe2.nlt t.nlt; echo "-L 2 $?"
 $NL_EXEC nl-probe-memory -L 0,x -m hope.tar -o probe2.nlt t.nlt; echo "-L 0,x $?"
 $NL_EXEC nl-probe-memory t.nlt; echo "no -m $?"
 [ -e probe2.nlt ] || echo "no output left"
+# spectra at two positions (TSV: rows per position; tensors), the state dumped; bad positions
+$NL_EXEC nl-probe-memory -j 1 -s --at 100,1k -L 0 -m titans.tar t.nlt |
+    awk -F '\t' 'NF == 7 && $1 != "layer" { n[$5]++; if ($6 < 1 || $6 > 32) bad++ }
+    END { for (p in n) print "rank rows at", p, n[p]; print "erank out of range", bad + 0 }' | sort
+$NL_EXEC nl-probe-memory -j 1 --at 512 --dump -m titans.tar -o d.nlt t.nlt &&
+    $NL_EXEC nl-convert -l d.nlt | cut -f 2-4 | grep "@512\|probe.at\|erank" | head -n 6
+$NL_EXEC nl-probe-memory --at 2k -m titans.tar -o probe2.nlt t.nlt; echo "--at 2k $?"
+$NL_EXEC nl-probe-memory --at 9,5 -m titans.tar -o probe2.nlt t.nlt; echo "--at 9,5 $?"
+$NL_EXEC nl-probe-memory --dump -m titans.tar -o probe2.nlt t.nlt; echo "--dump alone $?"
+[ -e probe2.nlt ] || echo "no output left"

@@ -145,7 +145,7 @@ check_family(const char *family)
 	tk.ids = ids, tk.n = N, tk.vocab = V;
 	static struct rows r;
 	r.n = 0;
-	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r };
+	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r, NULL, 0, NULL, NULL };
 	struct nl_err err = { 0 };
 	T_CHECK_MSG(nl_probe_run(tf, m.p, &m.c, &tk, &p, &err) == 0, "%s: %s", family, err.msg);
 
@@ -254,6 +254,113 @@ T_TEST(probe_rows_match_the_stream)
 	check_family("model=titans");
 }
 
+/* Stopping at --at positions changes no write; the spectra come at each position, and the
+ * dump holds the stream's state there. */
+static int ranks_seen;
+static long long rank_pos[8];
+
+static int
+count_rank(void *ctx, const struct nl_probe_rank *r, struct nl_err *err)
+{
+	(void)ctx, (void)err;
+	if (ranks_seen < 8 && (ranks_seen == 0 || rank_pos[ranks_seen - 1] != r->pos))
+		rank_pos[ranks_seen++] = r->pos;
+	return !(r->erank >= 1 - 1e-9 || r->sigma_max == 0);
+}
+
+T_TEST(positions_change_no_write)
+{
+	struct model m;
+	T_CHECK(model_make(&m, "model=hope") == 0);
+	int32_t ids[N];
+	for (int i = 0; i < N; i++)
+		ids[i] = (int32_t)((i * 7 + 3) % V);
+	struct nl_tokens tk;
+	nl_tokens_init(&tk);
+	tk.ids = ids, tk.n = N, tk.vocab = V;
+	static struct rows a, b;
+	a.n = b.n = 0;
+	struct nl_err err = { 0 };
+	struct nl_probe p = { ~UINT64_C(0), 1, keep, &a, NULL, 0, NULL, NULL };
+	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) == 0);
+	const long long at[3] = { 3, 13, 29 };
+	struct nl_tset dump;
+	nl_tset_init(&dump);
+	ranks_seen = 0;
+	p.ctx = &b, p.at = at, p.nat = 3, p.on_rank = count_rank, p.dump = &dump;
+	T_CHECK_MSG(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) == 0, "%s", err.msg);
+	T_CHECK(a.n == b.n && a.n > 0);
+	for (int i = 0; i < a.n && a.n == b.n; i++)
+		T_CHECK(memcmp(&a.w[i], &b.w[i], sizeof a.w[i]) == 0);
+	T_CHECK(ranks_seen == 3 && rank_pos[0] == 3 && rank_pos[1] == 13 && rank_pos[2] == 29);
+	T_CHECK(nl_tset_find(&dump, "layers.1.mix.m_mem.w1@13") != NULL);
+	T_CHECK(nl_tset_find(&dump, "layers.0.cms.0.w_gate@29") != NULL);
+	T_CHECK(nl_tset_find(&dump, "stream.next@3") != NULL);
+	/* a position past the stream */
+	const long long far[1] = { N };
+	p.at = far, p.nat = 1;
+	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) < 0 && err.code == NL_ERANGE &&
+	    strstr(err.msg, "reads 40 tokens"));
+	nl_tset_free(&dump);
+	model_free(&m);
+}
+
+/* Singular values of U diag(s) Vᵀ for random orthogonal U, V, both orientations; the
+ * effective rank of equal and of zero singular values. */
+static void
+orthonormal(struct nl_rng *rng, double *q, int n)    /* Gram–Schmidt of a normal matrix */
+{
+	for (int j = 0; j < n; j++) {
+		double *c = q + (size_t)j * n;
+		for (int i = 0; i < n; i++)
+			c[i] = nl_rng_normal(rng);
+		for (int k = 0; k < j; k++) {
+			double d = 0;
+			for (int i = 0; i < n; i++)
+				d += c[i] * q[(size_t)k * n + i];
+			for (int i = 0; i < n; i++)
+				c[i] -= d * q[(size_t)k * n + i];
+		}
+		double nn = 0;
+		for (int i = 0; i < n; i++)
+			nn += c[i] * c[i];
+		for (int i = 0; i < n; i++)
+			c[i] /= sqrt(nn);
+	}
+}
+
+T_TEST(singular_values)
+{
+	enum { M = 7, K = 4 };
+	const double s[K] = { 5, 2, 0.5, 0.125 };
+	double u[M * M], v[K * K], got[K];
+	float a[M * K], at[K * M];
+	struct nl_rng rng;
+	nl_rng_seed(&rng, 11);
+	orthonormal(&rng, u, M);
+	orthonormal(&rng, v, K);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < K; j++) {
+			double x = 0;
+			for (int k = 0; k < K; k++)
+				x += u[(size_t)k * M + i] * s[k] * v[(size_t)k * K + j];
+			a[i * K + j] = at[j * M + i] = (float)x;
+		}
+	T_CHECK(nl_probe_svals(a, M, K, got) == 0);
+	for (int k = 0; k < K; k++)
+		T_NEAR(got[k], s[k], 1e-5);
+	T_CHECK(nl_probe_svals(at, K, M, got) == 0);
+	for (int k = 0; k < K; k++)
+		T_NEAR(got[k], s[k], 1e-5);
+	const double two[3] = { 3, 3, 0 }, none[2] = { 0, 0 };
+	T_NEAR(nl_probe_erank(two, 3), 2, 1e-12);
+	T_NEAR(nl_probe_erank(none, 2), 0, 0);
+	double p[K], h = 0, sum = 5 + 2 + 0.5 + 0.125;
+	for (int k = 0; k < K; k++)
+		p[k] = s[k] / sum, h -= p[k] * log(p[k]);
+	T_NEAR(nl_probe_erank(s, K), exp(h), 1e-12);
+}
+
 T_TEST(nothing_to_probe)
 {
 	struct model m;
@@ -263,7 +370,7 @@ T_TEST(nothing_to_probe)
 	nl_tokens_init(&tk);
 	tk.ids = ids, tk.n = N, tk.vocab = V;
 	static struct rows r;
-	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r };
+	struct nl_probe p = { ~UINT64_C(0), 1, keep, &r, NULL, 0, NULL, NULL };
 	struct nl_err err = { 0 };
 	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) < 0 && err.code == NL_EUSAGE &&
 	    strstr(err.msg, "transformer has no memory"));
@@ -274,6 +381,8 @@ int
 main(void)
 {
 	t_run(probe_rows_match_the_stream, "probe rows match a stream fed token by token");
+	t_run(positions_change_no_write, "--at positions change no write");
+	t_run(singular_values, "singular values and effective rank");
 	t_run(nothing_to_probe, "a transformer has nothing to probe");
 	return t_done();
 }
