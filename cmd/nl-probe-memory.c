@@ -105,8 +105,10 @@ parse_layers(const char *arg, int layers)
 		long l = strtol(p, &end, 10);
 		if (end == p || (*end != ',' && *end))
 			nl_cli_die(2, "-L %s: not a list of layer numbers", arg);
-		if (l < 0 || l >= layers || l >= 64)
+		if (l < 0 || l >= layers)
 			nl_cli_die(2, "-L %s: the model has %d layers, 0 to %d", arg, layers, layers - 1);
+		if (l >= 64)
+			nl_cli_die(2, "-L %s: only layers 0 to 63 can be probed", arg);
 		set |= UINT64_C(1) << l;
 		if (*end == 0)
 			return set;
@@ -189,10 +191,12 @@ main(int argc, char **argv)
 	if (!nl_mem_family(&cfg) && !learn)
 		nl_cli_die(1, "%s: a %s has no memory that writes as it reads%s", name, cfg.model,
 		    nl_config_has_cms(&cfg) ? " (its CMS levels do not learn in context)" : "");
-	/* pieces never longer than a teach window or a memory's chunk (nl_probe_piece) */
-	int seq = learn ? (int)nl_config_cms_teach(&cfg) : (int)cfg.context;
+	/* room for a piece: at most a memory's chunk or the teach window (nl_probe_piece) */
+	long long seq = cfg.context > cfg.chunk_memory ? cfg.context : cfg.chunk_memory;
+	if (nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > seq)
+		seq = nl_config_cms_teach(&cfg);
 	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
+	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, (int)seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
 	nl_ckpt_free(&ck);
 	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL, at, nat, NULL, NULL };
@@ -238,7 +242,7 @@ main(int argc, char **argv)
 		nl_io_abort(&out);
 		status = 1;
 	} else if (verbose > 0) {
-		nl_cli_error("%s: %zu tokens probed", name, tk.n);
+		nl_cli_error("%s: %zu tokens read", name, tk.n ? tk.n - 1 : 0);
 	}
 	nl_tset_free(&ts);
 	nl_probe_log_free(&log);

@@ -147,7 +147,7 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 	struct nl_io out;
 	static uint32_t ids[65536];
 	static uint8_t flags[65536];
-	static char line[65536 * 16];
+	static char line[1 << 20];
 	int status = 0;
 
 	/* without -k, bytes: a bpe stream then fails on its tokenizer.hash */
@@ -181,24 +181,7 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 			goto fail;
 		const char *type = nl_meta_get(nl_data_reader_meta(r), "tokenizer.type");
 		const char *hash = nl_meta_get(nl_data_reader_meta(r), "tokenizer.hash");
-		if (rows) {                           /* no tokenizer needed */
-			do {
-				if (nl_data_read(r, ids, flags, sizeof ids / sizeof ids[0], &got, &err) < 0)
-					goto fail;
-				size_t len = 0;
-				for (size_t k = 0; k < got; k++)
-					len += (size_t)sprintf(line + len, "%u %u\n", (unsigned)ids[k],
-					    (unsigned)flags[k]);
-				if (len && nl_io_write(&out, line, len, &err) < 0) {
-					nl_cli_report(out_path, &err);
-					out_failed = 1;
-				}
-			} while (got > 0 && !out_failed);
-			nl_data_reader_free(r);
-			nl_io_abort(&in);
-			continue;
-		}
-		if (hash && strcmp(hash, nl_tok_hash(tok)) != 0) {
+		if (!rows && hash && strcmp(hash, nl_tok_hash(tok)) != 0) {   /* rows need none */
 			if (tok_spec == NULL)
 				nl_err_set(&err, NL_EUSAGE, "a %s stream needs its tokenizer (-k)",
 				    type ? type : "bpe");
@@ -208,14 +191,34 @@ decode(char **files, int n, const char *tok_spec, const char *out_path, int forc
 			goto fail;
 		}
 		do {
-			if (nl_data_read(r, ids, NULL, sizeof ids / sizeof ids[0], &got, &err) < 0)
+			if (nl_data_read(r, ids, flags, sizeof ids / sizeof ids[0], &got, &err) < 0)
 				goto fail;
-			for (size_t k = 0; k < got && !out_failed; k++) {
-				size_t len;
-				const unsigned char *piece = nl_tok_piece(tok, ids[k], &len);
-				if (len && nl_io_write(&out, piece, len, &err) < 0) {
-					nl_cli_report(out_path, &err);
-					out_failed = 1;
+			/* each id's bytes, or with rows its "id flags" line, gathered in line */
+			size_t len = 0;
+			for (size_t k = 0; k <= got && !out_failed; k++) {
+				char row[32];
+				size_t plen = 0;
+				const void *piece = row;
+				if (k < got && rows)
+					plen = (size_t)snprintf(row, sizeof row, "%u %u\n", (unsigned)ids[k],
+					    (unsigned)flags[k]);
+				else if (k < got)
+					piece = nl_tok_piece(tok, ids[k], &plen);
+				if ((k == got || len + plen > sizeof line) && len) {
+					if (nl_io_write(&out, line, len, &err) < 0) {
+						nl_cli_report(out_path, &err);
+						out_failed = 1;
+					}
+					len = 0;
+				}
+				if (plen > sizeof line) {         /* a piece longer than the buffer */
+					if (nl_io_write(&out, piece, plen, &err) < 0) {
+						nl_cli_report(out_path, &err);
+						out_failed = 1;
+					}
+				} else if (plen) {
+					memcpy(line + len, piece, plen);
+					len += plen;
 				}
 			}
 		} while (got > 0 && !out_failed);

@@ -60,7 +60,7 @@ nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn)
 		g = gcd(g, mem_chunk(tf, u));
 	for (int v = 0; v < tf->levels; v++)
 		g = gcd(g, level_period(tf, v, learn));
-	if (learn && tf->learns)
+	if (g && tf->teach_len > 0)        /* nl_eval_stream cuts at teach windows, learning or not */
 		g = gcd(g, tf->teach_len);
 	return (int)g;
 }
@@ -108,6 +108,12 @@ nl_probe_svals(const float *a, int m, int n, double *s)
 	/* Jacobi rotations of the columns of the taller orientation until they are orthogonal:
 	 * the singular values are then their norms */
 	const int rows = m >= n ? m : n, cols = m >= n ? n : m;
+	for (size_t i = 0; i < (size_t)m * n; i++)
+		if (!isfinite(a[i])) {
+			for (int j = 0; j < cols; j++)
+				s[j] = NAN;
+			return 0;
+		}
 	double *u = malloc((size_t)rows * cols * sizeof *u);
 	if (u == NULL)
 		return -1;
@@ -157,12 +163,21 @@ nl_probe_erank(const double *s, int k)
 	double sum = 0, h = 0;
 	for (int i = 0; i < k; i++)
 		sum += s[i];
+	if (isnan(sum))
+		return NAN;
 	if (sum <= 0)
 		return 0;
 	for (int i = 0; i < k; i++)
 		if (s[i] > 0)
 			h -= s[i] / sum * log(s[i] / sum);
 	return exp(h);
+}
+
+/* Whether layer l is reported (the set holds layers 0 to 63). */
+static int
+probed(const struct nl_probe *p, int l)
+{
+	return l < 64 && (p->layers >> l & 1);
 }
 
 struct probe_run {
@@ -232,7 +247,7 @@ report_level(struct probe_run *r, const struct nl_tf_stream *s, int l, int v, lo
     struct nl_err *err)
 {
 	const struct nl_tf *tf = r->tf;
-	const float *theta = s->tab[(size_t)l * tf->levels + v];
+	const float *theta = s->tab[(size_t)l * tf->levels + v];      /* one sequence: b = 1 */
 	float *was = r->prev_cms + ((size_t)l * tf->levels + v) * tf->fast_len;
 	struct nl_probe_write wr = { l, NL_PROBE_CMS + v, 0, pos, 0, 0, 0,
 		{ NAN, NAN, NAN, NAN }, { NAN, NAN, NAN, NAN } };
@@ -262,7 +277,7 @@ measure_ranks(struct probe_run *r, const struct nl_tf_stream *s, long long pos,
 {
 	const struct nl_tf *tf = r->tf;
 	for (int l = 0; l < tf->layers; l++) {
-		if (!(r->p->layers >> l & 1))
+		if (!probed(r->p, l))
 			continue;
 		for (int u = 0; u < NL_MU_COUNT; u++) {
 			if (!mem_chunk(tf, u))
@@ -359,6 +374,9 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 		if (p->at[i] < 1 || p->at[i] > total || (i && p->at[i] <= p->at[i - 1]))
 			return nl_err_set(err, NL_ERANGE, "position %lld: the stream reads %lld tokens "
 			    "(positions ascending, from 1)", p->at[i], total);
+	if (g > tf->max_seq)
+		return nl_err_set(err, NL_ERANGE, "pieces of %d tokens: the model was set up for %d",
+		    g, tf->max_seq);
 	if (nl_eval_stream_start(tf, params, &s, cfg, NULL, err))
 		return -1;
 	int rc = -1;
@@ -390,7 +408,7 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 	/* pieces that end at the next multiple of g or position asked for; the first takes
 	 * one more token, its first being context only */
 	int next_at = 0;
-	for (size_t i0 = 0; i0 + 1 < data->n; ) {
+	for (size_t i0 = 0; s.pos < total; ) {
 		long long end = (s.pos / g + 1) * g;
 		if (next_at < p->nat && p->at[next_at] < end)
 			end = p->at[next_at];
@@ -427,7 +445,7 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 					}
 				}
 		for (int l = 0; l < tf->layers; l++) {
-			if (!(p->layers >> l & 1))
+			if (!probed(p, l))
 				continue;
 			for (int u = 0; u < NL_MU_COUNT; u++) {
 				int c = mem_chunk(tf, u);

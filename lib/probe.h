@@ -40,7 +40,7 @@ struct nl_probe_rank {
 };
 
 struct nl_probe {
-	uint64_t layers;           /* bit l: report layer l */
+	uint64_t layers;           /* bit l: report layer l (layers from 64 on are not) */
 	int learn;                 /* the CMS levels learn in context (ttl) */
 	/* each write, in stream order (per piece: layers, then units, then heads); nonzero
 	 * stops the run with that error */
@@ -56,9 +56,10 @@ struct nl_probe {
 };
 
 /* The singular values of the m × n matrix a (row-major), descending, into s[min(m, n)]
- * (one-sided Jacobi in double precision); -1 when out of memory. */
+ * (one-sided Jacobi in double precision; NaN when a is not finite); -1 when out of
+ * memory. */
 int nl_probe_svals(const float *a, int m, int n, double *s);
-/* The effective rank of k singular values (0 when all are 0). */
+/* The effective rank of k singular values (0 when all are 0, NaN for NaN). */
 double nl_probe_erank(const double *s, int k);
 
 /* The tokens a probe feeds at a time: every memory's chunk and every learning level's

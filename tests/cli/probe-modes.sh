@@ -5,7 +5,7 @@ $NL_EXEC nl-tokenize text.txt > t.nlt
 for m in hope titans; do
 	$NL_EXEC nl-train -q -j 1 -c tiny -D model=$m -D chunk_memory=16 -n 2 -b 2 -T 32 -e 0 \
 	    -o $m.tar t.nlt || exit 1
-	# 1,024 tokens read: m_mem writes every 16, m_k … every 8, levels every 8 and 64
+	# 1,025 tokens read: m_mem writes every 16, m_k … every 8, levels every 8 and 64
 	$NL_EXEC nl-probe-memory -j 1 -s -m $m.tar t.nlt > $m.tsv
 	head -n 1 $m.tsv | tr '\t' ' '
 	awk -F '\t' -v m=$m 'NR > 1 { n[$2]++; if ($4 % 8) odd++ }
