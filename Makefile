@@ -86,7 +86,8 @@ data:
 
 # issue 8's experiments (examples/*/README.md): MQAR recall against the number of pairs,
 # passkey and S-NIAH-1 past the training length, formal languages at training and longer
-# lengths, and domain after domain with the forgetting matrix (needs `make data`)
+# lengths, domain after domain with the forgetting matrix (needs `make data`), and PIQA
+# (needs the small models of examples/compare)
 recall: all
 	@sh examples/recall/run.sh
 longctx: all
@@ -95,6 +96,8 @@ formal: all
 	@sh examples/formal/run.sh
 domains: all
 	@sh examples/domains/run.sh
+piqa: all
+	@sh examples/piqa/run.sh
 
 bench: all build/bench/tio
 	@sh bench/tensor-io
@@ -132,7 +135,7 @@ uninstall:
 clean:
 	rm -rf build bin libnl.a nl.pc
 
-.PHONY: all tests deps check lint asan demo bench data recall longctx formal domains fuzz install uninstall clean
+.PHONY: all tests deps check lint asan demo bench data recall longctx formal domains piqa fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 # every object's header dependencies (programs too: a header change must rebuild them)
