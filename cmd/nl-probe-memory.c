@@ -186,17 +186,11 @@ main(int argc, char **argv)
 	for (int i = 0; i < ndefs; i++)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
-	const int learn = nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 &&
-	    cfg.cms_lr > 0 && cfg.ttl;
-	if (!nl_mem_family(&cfg) && !learn)
-		nl_cli_die(1, "%s: a %s has no memory that writes as it reads%s", name, cfg.model,
-		    nl_config_has_cms(&cfg) ? " (its CMS levels do not learn in context)" : "");
-	/* room for a piece: at most a memory's chunk or the teach window (nl_probe_piece) */
-	long long seq = cfg.context > cfg.chunk_memory ? cfg.context : cfg.chunk_memory;
-	if (nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > seq)
-		seq = nl_config_cms_teach(&cfg);
+	int learn, seq;
+	if (nl_probe_plan(&cfg, &learn, &seq, &err))
+		nl_cli_die(1, "%s: %s", name, err.msg);
 	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, (int)seq, sizeof(float), &err))
+	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
 	nl_ckpt_free(&ck);
 	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL, at, nat, NULL, NULL };

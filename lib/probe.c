@@ -52,9 +52,27 @@ level_period(const struct nl_tf *tf, int v, int learn)
 }
 
 int
-nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn)
+nl_probe_plan(const struct nl_config *cfg, int *learn, int *max_seq, struct nl_err *err)
 {
-	(void)cfg;
+	const int cms = nl_config_has_cms(cfg);
+	*learn = cms && nl_config_cms_teach(cfg) > 0 && cfg->cms_lr > 0 && cfg->ttl;
+	if (!nl_mem_family(cfg) && !*learn)
+		return nl_err_set(err, NL_EUSAGE, "a %s has no memory that writes as it reads%s",
+		    cfg->model, cms ? " (its CMS levels do not learn in context)" : "");
+	/* a piece spans at most a memory's chunk or the teach window (piece_len) */
+	int64_t seq = cfg->context > cfg->chunk_memory ? cfg->context : cfg->chunk_memory;
+	if (cms && nl_config_cms_teach(cfg) > seq)
+		seq = nl_config_cms_teach(cfg);
+	*max_seq = (int)seq;
+	return 0;
+}
+
+/* The tokens a probe feeds at a time: every memory's chunk and every learning level's
+ * period and the teach window are multiples of it, so that every write ends a piece; 0 when
+ * nothing writes. */
+static int
+piece_len(const struct nl_tf *tf, int learn)
+{
 	long long g = 0;
 	for (int u = 0; u < NL_MU_COUNT; u++)
 		g = gcd(g, mem_chunk(tf, u));
@@ -65,16 +83,23 @@ nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn)
 	return (int)g;
 }
 
-/* Frobenius norms of a and of a − b over n floats. */
+/* Squared Frobenius norms of a, b and a − b over n floats, added to s[0..3). */
 static void
-norms(const float *a, const float *b, size_t n, double *na, double *nd)
+sq_norms(const float *a, const float *b, size_t n, double s[3])
 {
-	double s = 0, d = 0;
 	for (size_t i = 0; i < n; i++) {
-		s += (double)a[i] * a[i];
-		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		s[0] += (double)a[i] * a[i];
+		s[1] += (double)b[i] * b[i];
+		s[2] += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
 	}
-	*na = sqrt(s), *nd = sqrt(d);
+}
+
+/* A write's norm, delta and rel from sq_norms of (after, before). */
+static void
+write_norms(const double s[3], struct nl_probe_write *w)
+{
+	w->norm = sqrt(s[0]), w->delta = sqrt(s[2]);
+	w->rel = s[1] > 0 ? w->delta / sqrt(s[1]) : NAN;
 }
 
 static int
@@ -215,18 +240,15 @@ report_memory(struct probe_run *r, const struct nl_tf_stream *s, int l, int u, l
 	const int c = mem_chunk(r->tf, u);
 	for (int h = 0; h < mm->heads; h++) {
 		struct nl_probe_write wr = { l, u, h, pos, 0, 0, 0, { 0 }, { 0 } };
-		double n2 = 0, d2 = 0, b2 = 0;
+		double sq[3] = { 0, 0, 0 };
 		for (int k = 0; k < 2; k++) {
 			const float *now = (const float *)(w[k]->base + (size_t)h * w[k]->stride);
-			const float *was = r->prev_mem + (now - (const float *)s->mem.data);
-			size_t len = w[k]->len / sizeof(float);
-			double a, d, bn, dummy;
-			norms(now, was, len, &a, &d);
-			norms(was, was, len, &bn, &dummy);
-			n2 += a * a, d2 += d * d, b2 += bn * bn;
+			float *was = r->prev_mem + (now - (const float *)s->mem.data);
+			const size_t len = w[k]->len / sizeof(float);
+			sq_norms(now, was, len, sq);
+			memcpy(was, now, len * sizeof *now);    /* the next write's "before" */
 		}
-		wr.norm = sqrt(n2), wr.delta = sqrt(d2);
-		wr.rel = b2 > 0 ? wr.delta / sqrt(b2) : NAN;
+		write_norms(sq, &wr);
 		/* the gates of the chunk's c tokens, the last ones the ring holds */
 		const size_t at = ((size_t)l * mm->heads + h) * (size_t)r->ring;
 		for (int k = 0; k < c; k++)
@@ -251,10 +273,10 @@ report_level(struct probe_run *r, const struct nl_tf_stream *s, int l, int v, lo
 	float *was = r->prev_cms + ((size_t)l * tf->levels + v) * tf->fast_len;
 	struct nl_probe_write wr = { l, NL_PROBE_CMS + v, 0, pos, 0, 0, 0,
 		{ NAN, NAN, NAN, NAN }, { NAN, NAN, NAN, NAN } };
-	double before, dummy;
-	norms(theta, was, tf->fast_len, &wr.norm, &wr.delta);
-	norms(was, was, tf->fast_len, &before, &dummy);
-	wr.rel = before > 0 ? wr.delta / before : NAN;
+	double sq[3] = { 0, 0, 0 };
+	sq_norms(theta, was, tf->fast_len, sq);
+	write_norms(sq, &wr);
+	memcpy(was, theta, tf->fast_len * sizeof *theta);
 	return r->p->on_write(r->p->ctx, &wr, err);
 }
 
@@ -339,7 +361,8 @@ dump_state(struct nl_tset *dump, const struct nl_tf *tf, const struct nl_tf_stre
 	return rc;
 }
 
-/* Keep the stream's state as the next piece's "before". */
+/* The state before the first writes; each write then keeps its own (a memory's state and
+ * a level's θ change only when they write). */
 static void
 snapshot(struct probe_run *r, const struct nl_tf_stream *s)
 {
@@ -359,7 +382,7 @@ int
 nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
     const struct nl_tokens *data, const struct nl_probe *p, struct nl_err *err)
 {
-	const int g = nl_probe_piece(tf, cfg, p->learn);
+	const int g = piece_len(tf, p->learn);
 	if (g == 0)
 		return nl_err_set(err, NL_EUSAGE, "a %s has no memory that writes as it reads",
 		    cfg->model);
@@ -459,7 +482,6 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 					goto out;
 			}
 		}
-		snapshot(&r, &s);
 		if (next_at < p->nat && pos == p->at[next_at]) {
 			if ((p->on_rank && measure_ranks(&r, &s, pos, err)) ||
 			    (p->dump && dump_state(p->dump, tf, &s, pos, err)))
@@ -480,17 +502,28 @@ out:
 	return rc;
 }
 
+/* array (n used of *cap elements of elem bytes) with room for one more: itself, a larger
+ * copy (*cap updated), or NULL when out of memory (array unchanged). */
+static void *
+with_room(void *array, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return array;
+	size_t want = *cap ? 2 * *cap : 64;
+	void *p = realloc(array, want * elem);
+	if (p)
+		*cap = want;
+	return p;
+}
+
 int
 nl_probe_log_add(void *ctx, const struct nl_probe_write *w, struct nl_err *err)
 {
 	struct nl_probe_log *log = ctx;
-	if (log->n == log->cap) {
-		size_t cap = log->cap ? 2 * log->cap : 256;
-		struct nl_probe_write *p = realloc(log->w, cap * sizeof *p);
-		if (p == NULL)
-			return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's writes");
-		log->w = p, log->cap = cap;
-	}
+	struct nl_probe_write *p = with_room(log->w, log->n, &log->cap, sizeof *p);
+	if (p == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's writes");
+	log->w = p;
 	log->w[log->n++] = *w;
 	return 0;
 }
@@ -499,15 +532,22 @@ int
 nl_probe_log_rank(void *ctx, const struct nl_probe_rank *r, struct nl_err *err)
 {
 	struct nl_probe_log *log = ctx;
-	if (log->nr == log->rcap) {
-		size_t cap = log->rcap ? 2 * log->rcap : 64;
-		struct nl_probe_rank *p = realloc(log->r, cap * sizeof *p);
-		if (p == NULL)
-			return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's spectra");
-		log->r = p, log->rcap = cap;
-	}
+	struct nl_probe_rank *p = with_room(log->r, log->nr, &log->rcap, sizeof *p);
+	if (p == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's spectra");
+	log->r = p;
 	log->r[log->nr++] = *r;
 	return 0;
+}
+
+/* The stem of a unit's tensor names: layers.L.mix.M or layers.L.cms.V. */
+static void
+unit_prefix(char *buf, size_t size, int layer, int unit)
+{
+	if (unit >= NL_PROBE_CMS)
+		snprintf(buf, size, "layers.%d.cms.%d", layer, unit - NL_PROBE_CMS);
+	else
+		snprintf(buf, size, "layers.%d.mix.%s", layer, mem_names[unit]);
 }
 
 const char *
@@ -565,13 +605,10 @@ ranks_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *er
 		while (i + heads < log->nr && log->r[i + heads].head == (int)heads &&
 		    log->r[i + heads].unit == r0->unit && log->r[i + heads].matrix == r0->matrix)
 			heads++;
-		char prefix[96], buf[16];
-		if (r0->unit >= NL_PROBE_CMS)
-			snprintf(prefix, sizeof prefix, "layers.%d.cms.%d.%s", r0->layer,
-			    r0->unit - NL_PROBE_CMS, nl_probe_matrix_name(r0->unit, r0->matrix));
-		else
-			snprintf(prefix, sizeof prefix, "layers.%d.mix.%s.%s", r0->layer,
-			    nl_probe_unit_name(r0->unit, buf), nl_probe_matrix_name(r0->unit, r0->matrix));
+		char stem[64], prefix[96];
+		unit_prefix(stem, sizeof stem, r0->layer, r0->unit);
+		snprintf(prefix, sizeof prefix, "%s.%s", stem,
+		    nl_probe_matrix_name(r0->unit, r0->matrix));
 		const int rank = r0->unit >= NL_PROBE_CMS ? 1 : 2;
 		float *er = add_tensor(ts, prefix, "erank", NL_DTYPE_F32, rank, npos, heads, err);
 		float *sm = er ? add_tensor(ts, prefix, "sigma_max", NL_DTYPE_F32, rank, npos, heads,
@@ -617,13 +654,8 @@ nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_
 					heads = (uint64_t)log->w[j].head + 1;
 			}
 		const uint64_t n = rows / heads;
-		char prefix[64], buf[16];
-		if (cms)
-			snprintf(prefix, sizeof prefix, "layers.%d.cms.%d", w0->layer,
-			    w0->unit - NL_PROBE_CMS);
-		else
-			snprintf(prefix, sizeof prefix, "layers.%d.mix.%s", w0->layer,
-			    nl_probe_unit_name(w0->unit, buf));
+		char prefix[64];
+		unit_prefix(prefix, sizeof prefix, w0->layer, w0->unit);
 		const int r = cms ? 1 : 2;
 		int64_t *pos = add_tensor(ts, prefix, "pos", NL_DTYPE_I64, 1, n, 0, err);
 		float *norm = pos ? add_tensor(ts, prefix, "norm", NL_DTYPE_F32, r, n, heads, err) : 0;

@@ -62,10 +62,10 @@ int nl_probe_svals(const float *a, int m, int n, double *s);
 /* The effective rank of k singular values (0 when all are 0, NaN for NaN). */
 double nl_probe_erank(const double *s, int k);
 
-/* The tokens a probe feeds at a time: every memory's chunk and every learning level's
- * period and teach window are multiples of it (their greatest common divisor), so that
- * every write ends a piece. tf must serve that many tokens and the teach window. */
-int nl_probe_piece(const struct nl_tf *tf, const struct nl_config *cfg, int learn);
+/* How a probe of cfg's model runs: whether its CMS levels learn in context (ttl and a
+ * level that learns), and the longest piece its nl_tf must serve (max_seq). NL_EUSAGE when
+ * nothing writes as it reads (a transformer; levels that do not learn without memories). */
+int nl_probe_plan(const struct nl_config *cfg, int *learn, int *max_seq, struct nl_err *err);
 
 /* Read data (its first token is context only) from the meta-learned state; report every
  * write of the layers asked for. A family with nothing that writes (transformer) is
