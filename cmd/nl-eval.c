@@ -44,34 +44,28 @@ open_model(struct run *run, const char *path, const char *const *defs, int ndefs
     int batch, int verbose, int reinit)
 {
 	struct nl_err err = { 0, "" };
-	struct nl_config cfg;
-	struct nl_ckpt ck;
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
-	nl_ckpt_init(&ck);
-	nl_config_init(&cfg);
-	if (nl_ckpt_read(&ck, path, NL_CKPT_SKIP_TRAINING, &err) || nl_ckpt_config(&ck, &cfg, &err))
+	char skipped[256];
+	if (nl_model_open(&run->m, path, defs, ndefs, skipped, &err)) {
+		if (err.code == NL_EUSAGE)
+			nl_cli_die(2, "%s", err.msg);
 		nl_cli_die(1, "%s: %s", name, err.msg);
-	if (verbose >= 0 && ck.skipped[0])
-		nl_cli_warn("%s: skipped unknown members %s", name, ck.skipped);
-	for (int i = 0; i < ndefs; i++)
-		if (nl_config_set_arg(&cfg, defs[i], &err))
-			nl_cli_die(2, "-D: %s", err.msg);
+	}
+	if (verbose >= 0 && skipped[0])
+		nl_cli_warn("%s: skipped unknown members %s", name, skipped);
+	const struct nl_config *cfg = &run->m.cfg;
 	if (seq == 0)
-		seq = (int)cfg.context;
-	if (seq > cfg.context)
+		seq = (int)cfg->context;
+	if (seq > cfg->context)
 		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
-		    (long long)cfg.context);
-	int stream = strcmp(cfg.eval_mode, "stream") == 0;
-	if (stream && nl_config_has_cms(&cfg) && nl_config_cms_teach(&cfg) > 0 && cfg.cms_lr > 0)
-		seq = (int)nl_config_cms_teach(&cfg);
-	if (nl_model_create(&run->m, &cfg, &err) || nl_model_load_ckpt(&run->m, &ck, 0, &err) ||
-	    nl_tf_init(&run->tf, &run->m.cfg, &run->m.lo, stream ? 1 : batch, seq, sizeof(float),
-	    &err))
+		    (long long)cfg->context);
+	int stream = strcmp(cfg->eval_mode, "stream") == 0;
+	if (stream && nl_config_has_cms(cfg) && nl_config_cms_teach(cfg) > 0 && cfg->cms_lr > 0)
+		seq = (int)nl_config_cms_teach(cfg);
+	if (nl_tf_init(&run->tf, cfg, &run->m.lo, stream ? 1 : batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
 	if (reinit)
-		nl_model_init_params(&run->m, (uint64_t)run->m.cfg.train_seed);
-	nl_ckpt_free(&ck);
-	nl_config_free(&cfg);
+		nl_model_init_params(&run->m, (uint64_t)cfg->train_seed);
 }
 
 static void

@@ -173,29 +173,22 @@ main(int argc, char **argv)
 	nl_model_set_threads((int)threads);
 
 	/* the model, with -D over its configuration */
-	struct nl_ckpt ck;
-	struct nl_config cfg;
 	struct nl_model m;
 	struct nl_tf tf;
 	const char *name = strcmp(model_path, "-") ? model_path : "(stdin)";
-	nl_ckpt_init(&ck);
-	nl_config_init(&cfg);
-	if (nl_ckpt_read(&ck, model_path, NL_CKPT_SKIP_TRAINING, &err) ||
-	    nl_ckpt_config(&ck, &cfg, &err))
+	if (nl_model_open(&m, model_path, defs, ndefs, NULL, &err)) {
+		if (err.code == NL_EUSAGE)
+			nl_cli_die(2, "%s", err.msg);
 		nl_cli_die(1, "%s: %s", name, err.msg);
-	for (int i = 0; i < ndefs; i++)
-		if (nl_config_set_arg(&cfg, defs[i], &err))
-			nl_cli_die(2, "-D: %s", err.msg);
+	}
+	const struct nl_config *cfg = &m.cfg;
 	int learn, seq;
-	if (nl_probe_plan(&cfg, &learn, &seq, &err))
+	if (nl_probe_plan(cfg, &learn, &seq, &err) ||
+	    nl_tf_init(&tf, cfg, &m.lo, 1, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
-	if (nl_model_create(&m, &cfg, &err) || nl_model_load_ckpt(&m, &ck, 0, &err) ||
-	    nl_tf_init(&tf, &m.cfg, &m.lo, 1, seq, sizeof(float), &err))
-		nl_cli_die(1, "%s: %s", name, err.msg);
-	nl_ckpt_free(&ck);
 	struct nl_probe probe = { ~UINT64_C(0), learn, NULL, NULL, at, nat, NULL, NULL };
 	if (layers_arg)
-		probe.layers = parse_layers(layers_arg, (int)cfg.layers);
+		probe.layers = parse_layers(layers_arg, (int)cfg->layers);
 
 	/* the input, read whole as one stream */
 	struct nl_tokens tk;
@@ -227,7 +220,7 @@ main(int argc, char **argv)
 	probe.dump = dump ? &ts : NULL;
 	int status = 0;
 	if ((summary && nl_io_write(&out, header, sizeof header - 1, &err) < 0) ||
-	    nl_probe_run(&tf, m.params, &m.cfg, &tk, &probe, &err) ||
+	    nl_probe_run(&tf, m.params, cfg, &tk, &probe, &err) ||
 	    (summary && nat && print_ranks(&out, &ranks.log, &err)) ||
 	    (!summary && (nl_probe_log_tset(&log, &ts, &err) ||
 	    nl_tfile_write_tset(&out, &ts, NL_TFILE_DEFAULT_LEVEL, &err) < 0)) ||
@@ -245,6 +238,5 @@ main(int argc, char **argv)
 	nl_tokens_free(&tk);
 	nl_tf_free(&tf);
 	nl_model_free(&m);
-	nl_config_free(&cfg);
 	return nl_cli_fshut(status);
 }

@@ -264,20 +264,53 @@ out:
 	return rc;
 }
 
-int
-nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err)
+/* nl_model_from_ckpt with key=value overrides between the config and the parameters. */
+static int
+from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, const char *const *defs, int ndefs,
+    struct nl_err *err)
 {
 	struct nl_config cfg;
 	int rc = -1;
 
 	memset(m, 0, sizeof *m);
 	nl_config_init(&cfg);
-	if (nl_ckpt_config(ck, &cfg, err) == 0 && nl_model_create(m, &cfg, err) == 0) {
-		rc = nl_model_load_ckpt(m, ck, 0, err);
-		if (rc)
-			nl_model_free(m);
+	if (nl_ckpt_config(ck, &cfg, err) == 0) {
+		int i = 0;
+		while (i < ndefs && nl_config_set_arg(&cfg, defs[i], err) == 0)
+			i++;
+		if (i < ndefs) {
+			char why[sizeof err->msg];
+			memcpy(why, err->msg, sizeof why);
+			nl_err_set(err, NL_EUSAGE, "-D: %.*s", (int)sizeof why - 8, why);
+		} else if (nl_model_create(m, &cfg, err) == 0) {
+			rc = nl_model_load_ckpt(m, ck, 0, err);
+			if (rc)
+				nl_model_free(m);
+		}
 	}
 	nl_config_free(&cfg);
+	return rc;
+}
+
+int
+nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err)
+{
+	return from_ckpt(m, ck, NULL, 0, err);
+}
+
+int
+nl_model_open(struct nl_model *m, const char *path, const char *const *defs, int ndefs,
+    char *skipped, struct nl_err *err)
+{
+	struct nl_ckpt ck;
+	nl_ckpt_init(&ck);
+	memset(m, 0, sizeof *m);
+	int rc = nl_ckpt_read(&ck, path, NL_CKPT_SKIP_TRAINING, err);
+	if (rc == 0)
+		rc = from_ckpt(m, &ck, defs, ndefs, err);
+	if (rc == 0 && skipped)
+		memcpy(skipped, ck.skipped, sizeof ck.skipped);
+	nl_ckpt_free(&ck);
 	return rc;
 }
 

@@ -42,6 +42,12 @@ int nl_model_to_ckpt(const struct nl_model *m, struct nl_ckpt *ck, struct nl_err
  * caller can override keys between them: the config (parsed over cfg), then the parameters
  * and tokenizer into a model created from it (partial: as nl_model_import). */
 int nl_model_from_ckpt(struct nl_model *m, const struct nl_ckpt *ck, struct nl_err *err);
+/* The model of the checkpoint file at path (its training state skipped), with the key=value
+ * overrides defs[0..ndefs) over its configuration: a bad one is NL_EUSAGE, its message
+ * starting "-D: ". skipped (256 bytes), if not NULL, receives the names of the members the
+ * reader did not know, comma-separated (empty: none). */
+int nl_model_open(struct nl_model *m, const char *path, const char *const *defs, int ndefs,
+    char *skipped, struct nl_err *err);
 int nl_ckpt_config(const struct nl_ckpt *ck, struct nl_config *cfg, struct nl_err *err);
 int nl_model_load_ckpt(struct nl_model *m, const struct nl_ckpt *ck, int partial,
     struct nl_err *err);
