@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "t.h"
+#include "t_model.h"
 #include "config.h"
 #include "eval.h"
 #include "layout.h"
@@ -18,37 +19,12 @@
 
 enum { N = 42, V = 11, MAXW = 4096 };   /* 41 tokens read: the last piece has one */
 
-struct model {
-	struct nl_config c;
-	struct nl_layout lo;
-	struct nl_tf tf;
-	float *p;
-};
-
+/* retention near 1, so the memories keep what they write and the gates move */
 static int
-model_make(struct model *m, const char *family)
+model_make(struct t_model *m, const char *family)
 {
-	const char *sets[] = { family, "d_model=16", "heads=2", "layers=2", "mlp.hidden=12",
-		"cms.hidden=12", "cms.periods=4,8,0", "cms.lr=0.1", "chunk_memory=8",
-		"chunk_other=4" };
-	struct nl_err err = { 0 };
-	memset(m, 0, sizeof *m);
-	nl_config_init(&m->c);
-	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
-		if (nl_config_set_arg(&m->c, sets[i], &err))
-			goto fail;
-	m->c.vocab_size = V;
-	if (nl_layout_build(&m->lo, &m->c, &err) ||
-	    nl_tf_init(&m->tf, &m->c, &m->lo, 1, 8, sizeof(float), &err))
-		goto fail;
-	struct nl_rng rng;
-	nl_rng_seed(&rng, 5);
-	m->p = calloc(m->lo.total, sizeof *m->p);
-	for (size_t i = 0; i < m->lo.n; i++)
-		for (size_t j = 0; j < m->lo.p[i].numel; j++)
-			m->p[m->lo.p[i].offset + j] = (float)((m->lo.p[i].init == NL_INIT_ONES) +
-			    0.3 * nl_rng_normal(&rng));
-	/* retention near 1, so the memories keep what they write and the gates move */
+	if (t_model_make(m, family, NULL, V, 1, 8, 5))
+		return -1;
 	for (int l = 0; l < 2; l++) {
 		size_t at;
 		if (nl_layout_offsetf(&m->lo, &at, NULL, "layers.%d.mix.%s", l,
@@ -57,18 +33,6 @@ model_make(struct model *m, const char *family)
 				m->p[at + h] = 4;
 	}
 	return 0;
-fail:
-	printf("# %s: %s\n", family, err.msg);
-	return -1;
-}
-
-static void
-model_free(struct model *m)
-{
-	nl_tf_free(&m->tf);
-	nl_layout_free(&m->lo);
-	nl_config_free(&m->c);
-	free(m->p);
 }
 
 struct rows {
@@ -129,7 +93,7 @@ mem_state(const struct nl_tf *tf, const struct nl_tf_stream *s, int l, int h, fl
 static void
 check_family(const char *family)
 {
-	struct model m;
+	struct t_model m;
 	if (model_make(&m, family)) {
 		T_CHECK(0);
 		return;
@@ -256,7 +220,7 @@ check_family(const char *family)
 		other += r.w[i].layer != 1;
 	T_CHECK(r.n > 0 && other == 0);
 	nl_tf_stream_free(&s);
-	model_free(&m);
+	t_model_free(&m);
 }
 
 T_TEST(probe_rows_match_the_stream)
@@ -281,7 +245,7 @@ count_rank(void *ctx, const struct nl_probe_rank *r, struct nl_err *err)
 
 T_TEST(positions_change_no_write)
 {
-	struct model m;
+	struct t_model m;
 	T_CHECK(model_make(&m, "model=hope") == 0);
 	int32_t ids[N];
 	for (int i = 0; i < N; i++)
@@ -315,7 +279,7 @@ T_TEST(positions_change_no_write)
 	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) < 0 && err.code == NL_ERANGE &&
 	    strstr(err.msg, "reads 41 tokens"));
 	nl_tset_free(&dump);
-	model_free(&m);
+	t_model_free(&m);
 }
 
 /* Singular values of U diag(s) Vᵀ for random orthogonal U, V, both orientations; the
@@ -378,7 +342,7 @@ T_TEST(singular_values)
 
 T_TEST(nothing_to_probe)
 {
-	struct model m;
+	struct t_model m;
 	T_CHECK(model_make(&m, "model=transformer") == 0);
 	int32_t ids[N] = { 0 };
 	struct nl_tokens tk;
@@ -389,7 +353,7 @@ T_TEST(nothing_to_probe)
 	struct nl_err err = { 0 };
 	T_CHECK(nl_probe_run(&m.tf, m.p, &m.c, &tk, &p, &err) < 0 && err.code == NL_EUSAGE &&
 	    strstr(err.msg, "transformer has no memory"));
-	model_free(&m);
+	t_model_free(&m);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "t.h"
+#include "t_model.h"
 #include "config.h"
 #include "convert.h"
 #include "layout.h"
@@ -22,56 +23,17 @@
  * they go (and state files keep only what the cache holds) */
 enum { B = 2, N = 40, V = 11, W = 4, SPAN = 6, CAP = SPAN + W };
 
-struct model {
-	struct nl_config c;
-	struct nl_layout lo;
-	struct nl_tf tf;
-	float *p;
-};
-
 static int
-model_make(struct model *m, const char *family, const char *extra)
+model_make(struct t_model *m, const char *family, const char *extra)
 {
-	const char *sets[] = { family, "d_model=16", "heads=2", "layers=2", "mlp.hidden=12",
-		"cms.hidden=12", "cms.periods=4,8,0", "cms.lr=0.1", "chunk_memory=8",
-		"chunk_other=4", "m3.period=3", extra };
-	struct nl_err err = { 0 };
-	memset(m, 0, sizeof *m);
-	nl_config_init(&m->c);
-	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
-		if (sets[i] && nl_config_set_arg(&m->c, sets[i], &err))
-			goto fail;
-	m->c.vocab_size = V;
-	if (nl_layout_build(&m->lo, &m->c, &err) ||
-	    nl_tf_init(&m->tf, &m->c, &m->lo, B, W, sizeof(float), &err))
-		goto fail;
-	struct nl_rng rng;
-	nl_rng_seed(&rng, 3);
-	m->p = calloc(m->lo.total, sizeof *m->p);
-	for (size_t i = 0; i < m->lo.n; i++)
-		for (size_t j = 0; j < m->lo.p[i].numel; j++)
-			m->p[m->lo.p[i].offset + j] = (float)((m->lo.p[i].init == NL_INIT_ONES) +
-			    0.3 * nl_rng_normal(&rng));
-	return 0;
-fail:
-	printf("# %s: %s\n", family, err.msg);
-	return -1;
-}
-
-static void
-model_free(struct model *m)
-{
-	nl_tf_free(&m->tf);
-	nl_layout_free(&m->lo);
-	nl_config_free(&m->c);
-	free(m->p);
+	return t_model_make(m, family, extra, V, B, W, 3);
 }
 
 /* Feed tokens [from, to) of both streams in pieces that stay inside teach windows, of
  * whole windows (whole) or of 1 to 3 tokens, learning, the logits of position j into
  * logits[(i·N + j)·V]. */
 static int
-feed(struct model *m, struct nl_tf_stream *s, const int32_t *ids, const int32_t *tg,
+feed(struct t_model *m, struct nl_tf_stream *s, const int32_t *ids, const int32_t *tg,
     int from, int to, int whole, float *logits)
 {
 	int32_t pi[B * W], pt[B * W];
@@ -98,7 +60,7 @@ feed(struct model *m, struct nl_tf_stream *s, const int32_t *ids, const int32_t 
 }
 
 static int
-stream_make(struct model *m, struct nl_tf_stream *s)
+stream_make(struct t_model *m, struct nl_tf_stream *s)
 {
 	struct nl_err err = { 0 };
 	if (nl_tf_stream_init(&m->tf, s, B, CAP, &err))
@@ -109,7 +71,7 @@ stream_make(struct model *m, struct nl_tf_stream *s)
 
 /* The state of s as file bytes. */
 static unsigned char *
-state_bytes(struct model *m, struct nl_tf_stream *s, size_t *len)
+state_bytes(struct t_model *m, struct nl_tf_stream *s, size_t *len)
 {
 	struct nl_io io;
 	struct nl_err err = { 0 };
@@ -138,7 +100,7 @@ T_TEST(split_streams_equal_one)
 		tg[i] = i % 5 == 2 ? -1 : (i * 5 + 1) % V;
 	}
 	for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
-		struct model m;
+		struct t_model m;
 		struct nl_tf_stream one, a, b;
 		struct nl_err err = { 0 };
 		static float whole[B * N * V], split[B * N * V];
@@ -174,7 +136,7 @@ T_TEST(split_streams_equal_one)
 		}
 		free(end1);
 		nl_tf_stream_free(&one);
-		model_free(&m);
+		t_model_free(&m);
 	}
 }
 
@@ -190,7 +152,7 @@ T_TEST(level_rules)
 	for (int i = 0; i < B * N; i++)
 		ids[i] = (i * 3 + 1) % V, tg[i] = (i * 7 + 2) % V;
 	for (size_t r = 0; r <= sizeof rules / sizeof *rules; r++) {
-		struct model m;
+		struct t_model m;
 		struct nl_tf_stream s;
 		const char *rule = r < sizeof rules / sizeof *rules ? rules[r] : "cms.optim=momentum";
 		if (model_make(&m, "model=hope-attention", rule) || stream_make(&m, &s)) {
@@ -210,13 +172,13 @@ T_TEST(level_rules)
 			T_CHECK_MSG(finite && memcmp(base, out, sizeof out) != 0, "%s", rule);
 		}
 		nl_tf_stream_free(&s);
-		model_free(&m);
+		t_model_free(&m);
 	}
 }
 
 T_TEST(state_refuses_others)
 {
-	struct model m, wide, mlp;
+	struct t_model m, wide, mlp;
 	struct nl_tf_stream s, t;
 	struct nl_state st;
 	struct nl_err err = { 0 };
@@ -240,14 +202,14 @@ T_TEST(state_refuses_others)
 	    err.msg);
 	nl_tf_stream_free(&t);
 	/* levels of another rule: named */
-	struct model adam;
+	struct t_model adam;
 	T_CHECK(model_make(&adam, "model=hope", "cms.optim=adamw") == 0);
 	T_CHECK(nl_tf_stream_init(&adam.tf, &t, B, N, &err) == 0);
 	T_CHECK(nl_state_load(&st, &adam.tf, &adam.c, adam.p, &t, &err) != 0);
 	T_CHECK_MSG(strstr(err.msg, "cms.optim = sgd") && strstr(err.msg, "cms.optim = adamw"),
 	    "%s", err.msg);
 	nl_tf_stream_free(&t);
-	model_free(&adam);
+	t_model_free(&adam);
 	/* a file from before cms.optim, delta.precond and dmgd.hidden joined its HEAD: sgd
 	 * levels */
 	{
@@ -325,9 +287,9 @@ T_TEST(state_refuses_others)
 	nl_state_free(&st);
 	free(data);
 	nl_tf_stream_free(&s);
-	model_free(&m);
-	model_free(&wide);
-	model_free(&mlp);
+	t_model_free(&m);
+	t_model_free(&wide);
+	t_model_free(&mlp);
 }
 
 int
