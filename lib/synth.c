@@ -1429,10 +1429,9 @@ intents_check(struct synth *s, struct nl_err *err)
 	const long long b0 = k == 0 || PI(s, "seen") ? 1 : k, b1 = k == 0 ? B : k;
 	const long long first = (b0 - 1) * C / B, last = b1 * C / B;
 	s->count = (last - first) * per;
-	/* the queries from the seed, block and seen, so that a block's test (seen=1) is not
-	 * its training stream again under the same -s */
-	nl_rng_seed(&s->rng, s->seed ^ (uint64_t)(k + 1) * 0x9e3779b97f4a7c15u ^
-	    (uint64_t)(PI(s, "seen") + 1) * 0xc2b2ae3d27d4eb4fu);
+	/* the queries from the seed, block and seen (the stream's one "example" is 0 here), so
+	 * that a block's test (seen=1) is not its training stream again under the same -s */
+	reseed(s, (uint64_t)(2 * k + PI(s, "seen")));
 	const size_t nw = (size_t)C * (1 + INTENT_KEYWORDS) + INTENT_FILLER;
 	s->made = malloc(nw * sizeof *s->made);
 	s->cls = malloc((size_t)s->count * sizeof *s->cls);
