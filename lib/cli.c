@@ -109,6 +109,19 @@ nl_cli_int(const char *opt, const char *what, const char *s, long long lo, long 
 	return v;
 }
 
+double
+nl_cli_double(const char *opt, const char *what, const char *s, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= lo && v <= hi))
+		nl_cli_die(2, "%s: invalid %s: '%s' (must be %g..%g)", opt, what, s, lo, hi);
+	return v;
+}
+
 void
 nl_cli_version(int verbose)
 {

@@ -21,6 +21,8 @@ void nl_cli_report(const char *object, const struct nl_err *err);
 /* Parse an integer option value in [lo, hi]; on failure print
  * "prog: -z: invalid what: 'x' (must be lo..hi)" and exit 2. */
 long long nl_cli_int(const char *opt, const char *what, const char *s, long long lo, long long hi);
+/* The same for a real number in [lo, hi]. */
+double nl_cli_double(const char *opt, const char *what, const char *s, double lo, double hi);
 /* "prog 0.1.0"; verbose adds the zlib, libarchive and OpenBLAS versions. */
 void nl_cli_version(int verbose);
 /* OpenBLAS picks its kernels in a constructor that runs before main. When it fell back

@@ -1295,6 +1295,17 @@ NLK(nl_mem_gates)(const struct nl_mem *mm, int l, int i, int h, int t0, int n, d
 	}
 }
 
+void
+NLK(nl_mem_keys)(const struct nl_mem *mm, int l, int i, int h, int t0, int n, nlk_real *k,
+    nlk_real *v)
+{
+	struct mm_acts a;
+	acts_of(mm, l, &a);
+	const size_t row = ((size_t)i * mm->heads + h) * mm->t + (size_t)t0, dh = (size_t)mm->dh;
+	memcpy(k, a.K + row * dh, (size_t)n * dh * sizeof *k);
+	memcpy(v, a.V + row * dh, (size_t)n * dh * sizeof *v);
+}
+
 /* The context conv c of layer l had at the start of a segment (the stream's state then). */
 static const nlk_real *
 conv_ctx0(const struct nl_mem *mm, const struct nl_mem_stream *s0, int l, int c)

@@ -134,7 +134,11 @@ int nl_mem_stream_parts(const struct nl_mem *mm, const struct nl_mem_stream *s,
 	 * in layer l: the step size η_t and the retention α_t (the share of the state a \
 	 * write keeps) as every memory's write takes them. */ \
 	void nl_mem_gates##SUFFIX(const struct nl_mem *mm, int l, int i, int h, int t0, int n, \
-	    double *eta, double *alpha);
+	    double *eta, double *alpha); \
+	/* The keys and values [n, dh] of the same tokens as M_mem's writes take them (its \
+	 * target is the value itself in titans, M_mem(v) in selfmod). */ \
+	void nl_mem_keys##SUFFIX(const struct nl_mem *mm, int l, int i, int h, int t0, int n, \
+	    R *k, R *v);
 NL_MEM_DECLARE(float, )
 NL_MEM_DECLARE(double, _f64)
 #undef NL_MEM_DECLARE

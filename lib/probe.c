@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "eval.h"
+#include "kernels.h"
+#include "rng.h"
 
 static const char *const mem_names[NL_MU_COUNT] = { "m_k", "m_v", "m_eta", "m_alpha", "m_q",
 	"m_mem" };
@@ -200,9 +202,9 @@ nl_probe_erank(const double *s, int k)
 
 /* Whether layer l is reported (the set holds layers 0 to 63). */
 static int
-probed(const struct nl_probe *p, int l)
+probed(uint64_t layers, int l)
 {
-	return l < 64 && (p->layers >> l & 1);
+	return l < 64 && (layers >> l & 1);
 }
 
 struct probe_run {
@@ -218,16 +220,23 @@ struct probe_run {
 	double *sv;                        /* singular values of one matrix */
 };
 
-/* The part named layers.l.mix.<unit>.<what> (what: w1 or w2). */
+/* The part of parts[n] named layers.l.mix.<unit>.<what> (what: w1 or w2). */
 static const struct nl_state_part *
-find_part(const struct probe_run *r, int l, int u, const char *what)
+find_part(const struct nl_state_part *parts, int n, int l, int u, const char *what)
 {
 	char name[64];
 	snprintf(name, sizeof name, "layers.%d.mix.%s.%s", l, mem_names[u], what);
-	for (int i = 0; i < r->nparts; i++)
-		if (strcmp(r->parts[i].name, name) == 0)
-			return &r->parts[i];
+	for (int i = 0; i < n; i++)
+		if (strcmp(parts[i].name, name) == 0)
+			return &parts[i];
 	return NULL;
+}
+
+/* Head h's floats of a memory matrix part. */
+static float *
+part_head(const struct nl_state_part *w, int h)
+{
+	return (float *)(w->base + (size_t)h * w->stride);
 }
 
 /* The writes of memory unit u of layer l that ended at pos (one per head). */
@@ -236,13 +245,14 @@ report_memory(struct probe_run *r, const struct nl_tf_stream *s, int l, int u, l
     struct nl_err *err)
 {
 	const struct nl_mem *mm = &r->tf->mem;
-	const struct nl_state_part *w[2] = { find_part(r, l, u, "w1"), find_part(r, l, u, "w2") };
+	const struct nl_state_part *w[2] = { find_part(r->parts, r->nparts, l, u, "w1"),
+		find_part(r->parts, r->nparts, l, u, "w2") };
 	const int c = mem_chunk(r->tf, u);
 	for (int h = 0; h < mm->heads; h++) {
 		struct nl_probe_write wr = { l, u, h, pos, 0, 0, 0, { 0 }, { 0 } };
 		double sq[3] = { 0, 0, 0 };
 		for (int k = 0; k < 2; k++) {
-			const float *now = (const float *)(w[k]->base + (size_t)h * w[k]->stride);
+			const float *now = part_head(w[k], h);
 			float *was = r->prev_mem + (now - (const float *)s->mem.data);
 			const size_t len = w[k]->len / sizeof(float);
 			sq_norms(now, was, len, sq);
@@ -299,16 +309,16 @@ measure_ranks(struct probe_run *r, const struct nl_tf_stream *s, long long pos,
 {
 	const struct nl_tf *tf = r->tf;
 	for (int l = 0; l < tf->layers; l++) {
-		if (!probed(r->p, l))
+		if (!probed(r->p->layers, l))
 			continue;
 		for (int u = 0; u < NL_MU_COUNT; u++) {
 			if (!mem_chunk(tf, u))
 				continue;
 			for (int k = 0; k < 2; k++) {
-				const struct nl_state_part *w = find_part(r, l, u, k ? "w2" : "w1");
+				const struct nl_state_part *w = find_part(r->parts, r->nparts, l, u,
+				    k ? "w2" : "w1");
 				for (int h = 0; h < tf->mem.heads; h++)
-					if (report_rank(r, l, u, k, h, pos,
-					    (const float *)(w->base + (size_t)h * w->stride),
+					if (report_rank(r, l, u, k, h, pos, part_head(w, h),
 					    (int)w->dims[2], (int)w->dims[3], err))
 						return -1;
 			}
@@ -468,7 +478,7 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 					}
 				}
 		for (int l = 0; l < tf->layers; l++) {
-			if (!probed(p, l))
+			if (!probed(p->layers, l))
 				continue;
 			for (int u = 0; u < NL_MU_COUNT; u++) {
 				int c = mem_chunk(tf, u);
@@ -685,4 +695,658 @@ nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_
 	}
 	free(seen);
 	return ranks_tset(log, ts, err);
+}
+
+/* ---- recall ---- */
+
+const char *
+nl_probe_recall_mode_name(enum nl_recall_mode mode)
+{
+	static const char *const names[] = { "direct", "linear", "model" };
+	return names[mode];
+}
+
+void
+nl_probe_recall_free(struct nl_recall *rc)
+{
+	free(rc->rows);
+	rc->rows = NULL;
+	rc->nrows = rc->cap = 0;
+}
+
+static int
+recall_add(struct nl_recall *rc, int layer, int unit, int head, long long x, double a, double b,
+    struct nl_err *err)
+{
+	struct nl_recall_row *p = with_room(rc->rows, rc->nrows, &rc->cap, sizeof *p);
+	if (p == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's rows");
+	rc->rows = p;
+	rc->rows[rc->nrows++] = (struct nl_recall_row){ layer, unit, head, x, a, b };
+	return 0;
+}
+
+int
+nl_probe_recall_defaults(const struct nl_tf *tf, int retention, enum nl_recall_mode mode,
+    long long total, long long *x, int max)
+{
+	int n = 0;
+	if (retention) {
+		if (max > 0 && total != 0)
+			x[n++] = 0;
+		for (long long d = 16; n < max && (total < 0 || d <= total); d *= 4)
+			x[n++] = d;
+		return n;
+	}
+	const long long dh = tf->mem.dh, c = tf->mem.chunk;
+	long long last = 8 * dh;
+	if (mode == NL_RECALL_MODEL && last < 16 * c)
+		last = 16 * c;
+	for (long long k = mode == NL_RECALL_MODEL ? c : 1; n < max && k <= last; k *= 2)
+		x[n++] = k;
+	return n;
+}
+
+static void
+draw_associations(struct nl_rng *g, int n, int d, float *k, float *v, double *b)
+{
+	for (int i = 0; i < n; i++) {
+		double nk = 0;
+		while (nk < 1e-3) {     /* a draw all but inside the basis so far is drawn again */
+			for (int j = 0; j < d; j++)
+				b[j] = nl_rng_normal(g);
+			for (int pass = 0; pass < 2; pass++)
+				for (int q = i - i % d; q < i; q++) {
+					double p = 0;
+					for (int j = 0; j < d; j++)
+						p += b[j] * k[(size_t)q * d + j];
+					for (int j = 0; j < d; j++)
+						b[j] -= p * k[(size_t)q * d + j];
+				}
+			nk = 0;
+			for (int j = 0; j < d; j++)
+				nk += b[j] * b[j];
+			nk = sqrt(nk);
+		}
+		for (int j = 0; j < d; j++)
+			k[(size_t)i * d + j] = (float)(b[j] / nk);
+		double nv = 0;
+		for (int j = 0; j < d; j++)
+			b[j] = nl_rng_normal(g), nv += b[j] * b[j];
+		nv = sqrt(nv);
+		for (int j = 0; j < d; j++)
+			v[(size_t)i * d + j] = (float)(b[j] / nv);
+	}
+}
+
+/* Every head its own associations, the same whatever else is probed. */
+static uint64_t
+assoc_seed(uint64_t seed, int layer, int head)
+{
+	return seed ^ ((uint64_t)(layer + 1) << 32) ^ (uint64_t)(head + 1);
+}
+
+int
+nl_probe_associations(uint64_t seed, int layer, int head, int n, int d, float *k, float *v)
+{
+	double *b = malloc((size_t)d * sizeof *b);
+	struct nl_rng g;
+	if (b == NULL)
+		return -1;
+	nl_rng_seed(&g, assoc_seed(seed, layer, head));
+	draw_associations(&g, n, d, k, v, b);
+	free(b);
+	return 0;
+}
+
+void
+nl_probe_retention_pair(uint64_t seed, int vocab, int32_t *a, int32_t *b)
+{
+	struct nl_rng g;
+	nl_rng_seed(&g, seed);
+	for (int i = 0; i < NL_RECALL_ASSOC; i++) {
+		a[i] = (int32_t)nl_rng_below(&g, (uint64_t)vocab);
+		b[i] = (int32_t)((a[i] + 1 + nl_rng_below(&g, (uint64_t)vocab - 1)) % vocab);
+	}
+}
+
+/* Recall error and accuracy (struct nl_recall_row) of reads y against targets t, [n, d]. */
+static void
+recall_score(const float *y, const float *t, int n, int d, double *error, double *accuracy)
+{
+	double e = 0;
+	int hits = 0;
+	for (int i = 0; i < n; i++) {
+		const float *yi = y + (size_t)i * d;
+		double best = INFINITY, own = 0, tt = 0;
+		int nearest = -1;
+		for (int j = 0; j < n; j++) {
+			double s = 0;
+			for (int q = 0; q < d; q++) {
+				double r = (double)yi[q] - t[(size_t)j * d + q];
+				s += r * r;
+			}
+			if (j == i)
+				own = s;
+			if (s < best)
+				best = s, nearest = j;
+		}
+		for (int q = 0; q < d; q++)
+			tt += (double)t[(size_t)i * d + q] * t[(size_t)i * d + q];
+		e += own / tt;
+		hits += nearest == i;
+	}
+	*error = e / n;
+	*accuracy = (double)hits / n;
+}
+
+/* The state of a stream's memories, looked up by name. */
+struct mem_parts {
+	struct nl_state_part *p;
+	int n;
+};
+
+static int
+mem_parts_of(const struct nl_mem *mm, const struct nl_mem_stream *s, struct mem_parts *mp,
+    struct nl_err *err)
+{
+	mp->n = nl_mem_stream_parts(mm, s, NULL);
+	if ((mp->p = calloc((size_t)mp->n, sizeof *mp->p)) == NULL)
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	nl_mem_stream_parts(mm, s, mp->p);
+	return 0;
+}
+
+/* M_mem (W1 [dout, dh], W2 [dh, dh]) of head h read at rows z [n, dh] into y. */
+static void
+mem_read(const struct nl_mem *mm, const struct nl_mem_unit *un, const float *w1,
+    const float *w2, const float *z, int n, float *y, float *hp, float *ac)
+{
+	nlk_mem_read_fwd(y, hp, ac, z, w1, w2, n, mm->dh, mm->dh, un->dout, un->resid);
+}
+
+/* direct and linear: one head's writes and reads (buffers of the caller). */
+struct assoc_work {
+	float *k, *v, *y, *hp, *ac, *w1, *w2, *s1, *s2, *e, *dl, *scr;
+	double *lin;                /* linear: W [dh, dh] */
+};
+
+/* One association (k, v) into the head's state by M_mem's rule (β = 0: no momentum). */
+static void
+direct_write(const struct nl_mem *mm, const struct nl_mem_unit *un, struct assoc_work *w,
+    const float *k, const float *v, float eta, float alpha)
+{
+	const int dh = mm->dh;
+	const float beta = 0;
+	float cv, g;
+	if (w->lin == NULL) {
+		mem_read(mm, un, w->w1, w->w2, k, 1, w->y, w->hp, w->ac);
+		nlk_mem_igrad_fwd(w->e, w->dl, &cv, w->y, v, k, w->hp, w->ac, w->w1, 1, dh, dh,
+		    un->dout);
+		nlk_mem_step_fwd(&g, &eta, &cv, &beta, 1, mm->rule, mm->ema);
+		nlk_mem_write_fwd(w->w1, w->w2, w->s1, w->s2, k, w->e, w->ac, w->dl, &g,
+		    mm->projector ? &eta : NULL, &alpha, &beta, 1, dh, dh, un->dout, w->scr);
+		return;
+	}
+	/* W ← αW − p (W k) kᵀ − g (W k − v) kᵀ: the same rule where the Jacobian's squared norm
+	 * (the step rules' curvature) is ‖k‖² */
+	double *W = w->lin, kk = 0;
+	for (int j = 0; j < dh; j++)
+		kk += (double)k[j] * k[j];
+	cv = (float)kk;
+	nlk_mem_step_fwd(&g, &eta, &cv, &beta, 1, mm->rule, mm->ema);
+	const double p = mm->projector ? eta : 0;
+	for (int i = 0; i < dh; i++) {
+		double *row = W + (size_t)i * dh, wk = 0;
+		for (int j = 0; j < dh; j++)
+			wk += row[j] * k[j];
+		const double c = p * wk + g * (wk - v[i]);
+		for (int j = 0; j < dh; j++)
+			row[j] = alpha * row[j] - c * k[j];
+	}
+}
+
+/* The head's reads of keys [n, dh] into w->y. */
+static void
+direct_read(const struct nl_mem *mm, const struct nl_mem_unit *un, struct assoc_work *w,
+    const float *k, int n)
+{
+	const int dh = mm->dh;
+	if (w->lin == NULL) {
+		mem_read(mm, un, w->w1, w->w2, k, n, w->y, w->hp, w->ac);
+		return;
+	}
+	for (int t = 0; t < n; t++)
+		for (int i = 0; i < dh; i++) {
+			double s = 0;
+			for (int j = 0; j < dh; j++)
+				s += w->lin[(size_t)i * dh + j] * k[(size_t)t * dh + j];
+			w->y[(size_t)t * dh + i] = (float)s;
+		}
+}
+
+/* Floats of one head's work for n associations. */
+static size_t
+assoc_work_size(int n, int dh)
+{
+	return 5 * (size_t)n * dh + 4 * (size_t)dh * dh + 3 * (size_t)dh;
+}
+
+static void
+assoc_work_of(float *p, int n, int dh, double *lin, struct assoc_work *w)
+{
+	const size_t nd = (size_t)n * dh, m2 = (size_t)dh * dh;
+	float **rows[] = { &w->k, &w->v, &w->y, &w->hp, &w->ac };
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++, p += nd)
+		*rows[i] = p;
+	float **mats[] = { &w->w1, &w->w2, &w->s1, &w->s2 };
+	for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++, p += m2)
+		*mats[i] = p;
+	w->e = p, w->dl = p + dh, w->scr = p + 2 * dh;
+	w->lin = lin;
+}
+
+/* direct and linear: every probed layer's M_mem heads, from the meta-learned state. */
+static int
+capacity_direct(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    struct nl_recall *rc, struct nl_err *err)
+{
+	const struct nl_mem *mm = &tf->mem;
+	const int dh = mm->dh, N = (int)rc->x[rc->nx - 1];
+	const size_t m2 = (size_t)dh * dh;
+	struct nl_tf_stream s;
+	struct mem_parts mp = { NULL, 0 };
+	struct assoc_work w;
+	struct nl_rng g;
+	double *b = malloc((size_t)dh * sizeof *b);
+	float *buf = malloc(assoc_work_size(N, dh) * sizeof *buf);
+	double *lin = rc->mode == NL_RECALL_LINEAR ? malloc(m2 * sizeof *lin) : NULL;
+	int ret = -1;
+	if (b == NULL || buf == NULL || (rc->mode == NL_RECALL_LINEAR && lin == NULL)) {
+		free(b), free(buf), free(lin);
+		return nl_err_set(err, NL_ENOMEM, "out of memory");
+	}
+	assoc_work_of(buf, N, dh, lin, &w);
+	/* a fresh stream holds the meta-learned initial states */
+	if (nl_eval_stream_start(tf, params, &s, cfg, NULL, err))
+		goto free_bufs;
+	if (mem_parts_of(mm, &s.mem, &mp, err))
+		goto out;
+	for (int l = 0; l < mm->layers; l++) {
+		if (!probed(rc->layers, l))
+			continue;
+		const struct nl_mem_unit *un = &mm->lay[l].u[NL_MU_MEM];
+		const struct nl_state_part *p1 = find_part(mp.p, mp.n, l, NL_MU_MEM, "w1");
+		const struct nl_state_part *p2 = find_part(mp.p, mp.n, l, NL_MU_MEM, "w2");
+		for (int h = 0; h < mm->heads; h++) {
+			nl_rng_seed(&g, assoc_seed(rc->seed, l, h));
+			draw_associations(&g, N, dh, w.k, w.v, b);
+			memcpy(w.w1, part_head(p1, h), m2 * sizeof *w.w1);
+			memcpy(w.w2, part_head(p2, h), m2 * sizeof *w.w2);
+			memset(w.s1, 0, 2 * m2 * sizeof *w.s1);
+			if (lin)
+				memset(lin, 0, m2 * sizeof *lin);
+			for (int i = 0, j = 0; j < rc->nx; i++) {
+				direct_write(mm, un, &w, w.k + (size_t)i * dh, w.v + (size_t)i * dh,
+				    (float)rc->eta, (float)rc->alpha);
+				for (; j < rc->nx && rc->x[j] == i + 1; j++) {
+					double e, a;
+					direct_read(mm, un, &w, w.k, i + 1);
+					recall_score(w.y, w.v, i + 1, dh, &e, &a);
+					if (recall_add(rc, l, NL_MU_MEM, h, i + 1, e, a, err))
+						goto out;
+				}
+			}
+		}
+	}
+	ret = 0;
+out:
+	nl_tf_stream_free(&s);
+free_bufs:
+	free(mp.p);
+	free(b);
+	free(buf);
+	free(lin);
+	return ret;
+}
+
+/* The random tokens [n] of a probe's stream (uniform over the vocabulary). */
+static int32_t *
+random_tokens(struct nl_rng *g, size_t n, int vocab)
+{
+	int32_t *ids = malloc(n * sizeof *ids);
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = (int32_t)nl_rng_below(g, (uint64_t)vocab);
+	return ids;
+}
+
+/* Feed tokens [*i0, …) of data to s until it has read end tokens (the first call takes one
+ * more: its first token is context only). */
+static int
+feed_to(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    const struct nl_tokens *data, size_t *i0, long long end, int learn, struct nl_err *err)
+{
+	struct nl_eval_result res;
+	memset(&res, 0, sizeof res);
+	struct nl_tokens view = *data;
+	size_t len = (size_t)(end - s->pos) + (*i0 == 0);
+	if (len > data->n - *i0)
+		len = data->n - *i0;
+	view.ids += *i0;
+	if (view.flags)
+		view.flags += *i0;
+	view.n = len;
+	*i0 += len;
+	return nl_eval_stream(tf, params, s, &view, NULL, learn, 0, &res, NULL, err);
+}
+
+/* model: N random tokens through the model; every M_mem write's keys and targets kept. */
+static int
+capacity_model(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    struct nl_recall *rc, struct nl_err *err)
+{
+	const struct nl_mem *mm = &tf->mem;
+	const int dh = mm->dh, H = mm->heads, c = mm->chunk, g = piece_len(tf, rc->learn);
+	const long long N = rc->x[rc->nx - 1];
+	const size_t nd = (size_t)N * dh, m2 = (size_t)dh * dh;
+	int nl = 0;
+	for (int l = 0; l < mm->layers; l++)
+		nl += probed(rc->layers, l);
+	struct nl_rng rg;
+	nl_rng_seed(&rg, rc->seed);
+	struct nl_tokens data;
+	nl_tokens_init(&data);
+	data.n = (size_t)N + 1;
+	data.ids = random_tokens(&rg, data.n, tf->vocab);
+	/* per probed (layer, head): keys and targets [N, dh], M_mem's state at the last write */
+	float *keys = malloc((size_t)nl * H * nd * sizeof *keys);
+	float *tgts = malloc((size_t)nl * H * nd * sizeof *tgts);
+	float *prev = malloc((size_t)nl * H * 2 * m2 * sizeof *prev);
+	float *y = malloc(3 * nd * sizeof *y);
+	struct nl_tf_stream s;
+	struct mem_parts mp = { NULL, 0 };
+	int ret = -1;
+	if (!data.ids || !keys || !tgts || !prev || !y) {
+		nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto free_bufs;
+	}
+	if (nl_eval_stream_start(tf, params, &s, cfg, NULL, err))
+		goto free_bufs;
+	if (mem_parts_of(mm, &s.mem, &mp, err))
+		goto out;
+	for (int l = 0, li = 0; l < mm->layers; l++) {
+		if (!probed(rc->layers, l))
+			continue;
+		for (int h = 0; h < H; h++)
+			for (int m = 0; m < 2; m++)
+				memcpy(prev + (((size_t)li * H + h) * 2 + m) * m2, part_head(find_part(mp.p,
+				    mp.n, l, NL_MU_MEM, m ? "w2" : "w1"), h), m2 * sizeof *prev);
+		li++;
+	}
+	size_t i0 = 0;
+	for (int j = 0; j < rc->nx; ) {
+		const long long before = s.pos;
+		if (feed_to(tf, params, &s, &data, &i0, (before / g + 1) * g, rc->learn, err))
+			goto out;
+		const long long pos = s.pos, fed = pos - before;
+		if (fed > mm->t) {
+			nl_err_set(err, NL_ERANGE, "a piece of %lld tokens was cut", fed);
+			goto out;
+		}
+		for (int l = 0, li = 0; l < mm->layers; l++) {
+			if (!probed(rc->layers, l))
+				continue;
+			const struct nl_mem_unit *un = &mm->lay[l].u[NL_MU_MEM];
+			const struct nl_state_part *p1 = find_part(mp.p, mp.n, l, NL_MU_MEM, "w1");
+			const struct nl_state_part *p2 = find_part(mp.p, mp.n, l, NL_MU_MEM, "w2");
+			for (int h = 0; h < H; h++, li++) {
+				float *K = keys + (size_t)li * nd, *T = tgts + (size_t)li * nd;
+				float *w1 = prev + (size_t)li * 2 * m2, *w2 = w1 + m2;
+				nl_mem_keys(mm, l, 0, h, mm->t - (int)fed, (int)fed, K + before * dh,
+				    T + before * dh);
+				if (pos % c)
+					continue;
+				/* the chunk just written: selfmod's targets are M_mem(v) at the state
+				 * it started from */
+				if (!mm->titans) {
+					float *V = T + (pos - c) * dh;
+					mem_read(mm, un, w1, w2, V, c, y, y + nd, y + 2 * nd);
+					memcpy(V, y, (size_t)c * dh * sizeof *y);
+				}
+				memcpy(w1, part_head(p1, h), m2 * sizeof *w1);
+				memcpy(w2, part_head(p2, h), m2 * sizeof *w2);
+				if (pos != rc->x[j])
+					continue;
+				double e, a;
+				mem_read(mm, un, w1, w2, K, (int)pos, y, y + nd, y + 2 * nd);
+				recall_score(y, T, (int)pos, dh, &e, &a);
+				if (recall_add(rc, l, NL_MU_MEM, h, pos, e, a, err))
+					goto out;
+			}
+		}
+		j += pos == rc->x[j];
+	}
+	ret = 0;
+out:
+	nl_tf_stream_free(&s);
+free_bufs:
+	free(mp.p);
+	free(data.ids);
+	free(keys);
+	free(tgts);
+	free(prev);
+	free(y);
+	return ret;
+}
+
+int
+nl_probe_capacity(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    struct nl_recall *rc, struct nl_err *err)
+{
+	if (!tf->memfam)
+		return nl_err_set(err, NL_EUNSUPPORTED, "a %s has no memory to write associations into",
+		    cfg->model);
+	const int c = tf->mem.chunk;
+	for (int i = 0; i < rc->nx; i++) {
+		if (rc->x[i] < 1 || (i && rc->x[i] <= rc->x[i - 1]))
+			return nl_err_set(err, NL_EUSAGE, "sizes must ascend from 1");
+		if (rc->mode == NL_RECALL_MODEL && rc->x[i] % c)
+			return nl_err_set(err, NL_EUSAGE, "size %lld: model mode writes chunks of %d "
+			    "tokens (chunk_memory), so every size is a multiple of it", rc->x[i], c);
+		if (rc->x[i] > 1 << 20)
+			return nl_err_set(err, NL_EUSAGE, "size %lld: at most 1048576", rc->x[i]);
+	}
+	if (rc->nx == 0)
+		return 0;
+	return rc->mode == NL_RECALL_MODEL ? capacity_model(tf, params, cfg, rc, err)
+	    : capacity_direct(tf, params, cfg, rc, err);
+}
+
+/* Frobenius norm of a − b over n floats. */
+static double
+diff_norm(const float *a, const float *b, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+	return sqrt(s);
+}
+
+/* The traces of every probed unit between streams a and b at distance x. */
+static int
+measure_traces(const struct nl_tf *tf, struct nl_recall *rc, const struct nl_tf_stream *sa,
+    const struct nl_tf_stream *sb, const struct mem_parts *pa, const struct mem_parts *pb,
+    long long x, struct nl_err *err)
+{
+	for (int l = 0; l < tf->layers; l++) {
+		if (!probed(rc->layers, l))
+			continue;
+		for (int u = 0; u < NL_MU_COUNT; u++) {
+			if (!mem_chunk(tf, u))
+				continue;
+			for (int h = 0; h < tf->mem.heads; h++) {
+				double sq = 0;
+				for (int m = 0; m < 2; m++) {
+					const char *what = m ? "w2" : "w1";
+					const struct nl_state_part *wa = find_part(pa->p, pa->n, l, u, what);
+					const struct nl_state_part *wb = find_part(pb->p, pb->n, l, u, what);
+					double t = diff_norm(part_head(wa, h), part_head(wb, h),
+					    wa->len / sizeof(float));
+					sq += t * t;
+				}
+				if (recall_add(rc, l, u, h, x, sqrt(sq), 0, err))
+					return -1;
+			}
+		}
+		for (int v = 0; v < tf->levels; v++) {
+			if (!level_period(tf, v, rc->learn))
+				continue;
+			const size_t at = (size_t)l * tf->levels + v;
+			if (recall_add(rc, l, NL_PROBE_CMS + v, 0, x, diff_norm(sa->tab[at], sb->tab[at],
+			    tf->fast_len), 0, err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+nl_probe_retention(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    const struct nl_tokens *data, struct nl_recall *rc, struct nl_err *err)
+{
+	const int g = piece_len(tf, rc->learn), R = NL_RECALL_ASSOC;
+	if (g == 0)
+		return nl_err_set(err, NL_EUSAGE, "a %s has no memory that writes as it reads",
+		    cfg->model);
+	for (int i = 0; i < rc->nx; i++)
+		if (rc->x[i] < 0 || (i && rc->x[i] <= rc->x[i - 1]) || rc->x[i] > (long long)data->n)
+			return nl_err_set(err, NL_ERANGE, "distance %lld: the input holds %zu tokens "
+			    "(distances ascending, from 0)", rc->x[i], data->n);
+	if (g > tf->max_seq)
+		return nl_err_set(err, NL_ERANGE, "pieces of %d tokens: the model was set up for %d",
+		    g, tf->max_seq);
+	if (tf->vocab < 2)
+		return nl_err_set(err, NL_EUNSUPPORTED, "a vocabulary of one token holds no "
+		    "association");
+	/* two streams, the association then the whole input: S and S' differ in every token */
+	struct nl_tokens ta = *data, tb = *data;
+	const size_t n = (size_t)R + data->n;
+	ta.flags = tb.flags = NULL;
+	ta.n = tb.n = n;
+	ta.ids = malloc(n * sizeof *ta.ids);
+	tb.ids = malloc(n * sizeof *tb.ids);
+	struct nl_tf_stream sa, sb;
+	struct mem_parts pa = { NULL, 0 }, pb = { NULL, 0 };
+	int ret = -1, started = 0;
+	if (ta.ids == NULL || tb.ids == NULL) {
+		nl_err_set(err, NL_ENOMEM, "out of memory");
+		goto out;
+	}
+	nl_probe_retention_pair(rc->seed, tf->vocab, ta.ids, tb.ids);
+	memcpy(ta.ids + R, data->ids, data->n * sizeof *ta.ids);
+	memcpy(tb.ids + R, data->ids, data->n * sizeof *tb.ids);
+	if (nl_eval_stream_start(tf, params, &sa, cfg, NULL, err))
+		goto out;
+	if (nl_eval_stream_start(tf, params, &sb, cfg, NULL, err)) {
+		nl_tf_stream_free(&sa);
+		goto out;
+	}
+	started = 1;
+	if (tf->memfam && (mem_parts_of(&tf->mem, &sa.mem, &pa, err) ||
+	    mem_parts_of(&tf->mem, &sb.mem, &pb, err)))
+		goto out;
+	size_t ia = 0, ib = 0;
+	for (int j = 0; j < rc->nx; ) {
+		const long long at = R - 1 + rc->x[j];      /* tokens read at distance x[j] */
+		long long end = (sa.pos / g + 1) * g;
+		if (at < end)
+			end = at;
+		if (end > sa.pos && (feed_to(tf, params, &sa, &ta, &ia, end, rc->learn, err) ||
+		    feed_to(tf, params, &sb, &tb, &ib, end, rc->learn, err)))
+			goto out;
+		if (sa.pos != at)
+			continue;
+		if (measure_traces(tf, rc, &sa, &sb, &pa, &pb, rc->x[j], err))
+			goto out;
+		j++;
+	}
+	/* held: each trace over its unit's largest */
+	for (size_t i = 0; i < rc->nrows; i++) {
+		struct nl_recall_row *r = &rc->rows[i];
+		double top = 0;
+		for (size_t k = 0; k < rc->nrows; k++) {
+			const struct nl_recall_row *o = &rc->rows[k];
+			if (o->layer == r->layer && o->unit == r->unit && o->head == r->head &&
+			    o->a > top)
+				top = o->a;
+		}
+		r->b = top > 0 ? r->a / top : NAN;
+	}
+	ret = 0;
+out:
+	if (started) {
+		nl_tf_stream_free(&sa);
+		nl_tf_stream_free(&sb);
+	}
+	free(pa.p);
+	free(pb.p);
+	free(ta.ids);
+	free(tb.ids);
+	return ret;
+}
+
+int
+nl_probe_recall_tset(const struct nl_recall *rc, int retention, struct nl_tset *ts,
+    struct nl_err *err)
+{
+	if (nl_meta_set(&ts->meta, "kind", "probe", err) < 0)
+		return -1;
+	char what[64];
+	if (retention)
+		snprintf(what, sizeof what, "retention");
+	else
+		snprintf(what, sizeof what, "recall.%s", nl_probe_recall_mode_name(rc->mode));
+	const uint64_t nx = (uint64_t)rc->nx;
+	int64_t *xs = add_tensor(ts, what, retention ? "distance" : "n", NL_DTYPE_I64, 1, nx, 0,
+	    err);
+	if (xs == NULL)
+		return -1;
+	for (uint64_t i = 0; i < nx; i++)
+		xs[i] = rc->x[i];
+	/* one tensor pair per (layer, unit) in order of appearance, [nx, heads] */
+	for (size_t i = 0; i < rc->nrows; i++) {
+		const struct nl_recall_row *r0 = &rc->rows[i];
+		size_t k = 0;
+		while (k < i && (rc->rows[k].layer != r0->layer || rc->rows[k].unit != r0->unit))
+			k++;
+		if (k < i)
+			continue;
+		uint64_t heads = 0;
+		for (size_t j = i; j < rc->nrows; j++)
+			if (rc->rows[j].layer == r0->layer && rc->rows[j].unit == r0->unit &&
+			    rc->rows[j].head + 1 > (int)heads)
+				heads = (uint64_t)rc->rows[j].head + 1;
+		char stem[64], prefix[128];
+		unit_prefix(stem, sizeof stem, r0->layer, r0->unit);
+		snprintf(prefix, sizeof prefix, "%s.%s", stem, what);
+		const int rank = r0->unit >= NL_PROBE_CMS ? 1 : 2;
+		float *a = add_tensor(ts, prefix, retention ? "trace" : "error", NL_DTYPE_F32, rank,
+		    nx, heads, err);
+		float *b = a ? add_tensor(ts, prefix, retention ? "held" : "accuracy", NL_DTYPE_F32,
+		    rank, nx, heads, err) : NULL;
+		if (b == NULL)
+			return -1;
+		for (size_t j = i; j < rc->nrows; j++) {
+			const struct nl_recall_row *r = &rc->rows[j];
+			if (r->layer != r0->layer || r->unit != r0->unit)
+				continue;
+			uint64_t xi = 0;
+			while (xi < nx && xs[xi] != r->x)
+				xi++;
+			if (xi < nx)
+				a[xi * heads + (uint64_t)r->head] = (float)r->a,
+				b[xi * heads + (uint64_t)r->head] = (float)r->b;
+		}
+	}
+	return 0;
 }

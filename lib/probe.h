@@ -93,4 +93,80 @@ const char *nl_probe_matrix_name(int unit, int matrix);
  * layers.L.cms.V.X.erank, .sigma_max ([positions]), with probe.at (I64 [positions]). */
 int nl_probe_log_tset(const struct nl_probe_log *log, struct nl_tset *ts, struct nl_err *err);
 void nl_probe_log_free(struct nl_probe_log *log);
+
+/* ---- Recall: what the memories hold (nl-probe-memory(1) --recall, --retention) ---- */
+
+/* How the capacity probe writes its N associations (k_i, v_i):
+ *   direct: random unit keys, in random orthonormal bases of d_h (the first d_h orthogonal),
+ *           and random unit values, one write each into M_mem's meta-learned initial state
+ *           by M_mem's own rule (the model's step rule and projector, retention α, step η,
+ *           no momentum), target v itself;
+ *   linear: the same keys, values and rule into a linear memory M(k) = W k, W = 0 at start
+ *           (the reference: with inner_step = literal and projector = 0 it is the delta
+ *           rule W ← αW − η (W k − v) kᵀ);
+ *   model:  N uniformly random tokens read by the model from its meta-learned state: the
+ *           associations are the keys and targets its M_mem writes take (v in titans,
+ *           M_mem(v) at the chunk-start state in selfmod), written by the model itself;
+ *           every N a multiple of chunk_memory. */
+enum nl_recall_mode { NL_RECALL_DIRECT, NL_RECALL_LINEAR, NL_RECALL_MODEL };
+
+/* One row of a recall probe, for layer, unit (NL_MU_* or NL_PROBE_CMS + level) and head:
+ *   capacity (unit NL_MU_MEM): x = N written, a = recall error, the mean over the N of
+ *     ‖M(k_i) − v_i‖² / ‖v_i‖², b = accuracy, the share of keys whose read is nearer their
+ *     own value than any other stored value (chance 1/N);
+ *   retention: x = D distractor tokens read after the association, a = trace, the
+ *     Frobenius norm of the difference of the unit's state in two streams that differ
+ *     only in the association, b = held, the trace over its largest at any D probed. */
+struct nl_recall_row {
+	int layer, unit, head;
+	long long x;
+	double a, b;
+};
+
+struct nl_recall {
+	uint64_t layers;               /* as nl_probe's */
+	int learn;
+	enum nl_recall_mode mode;      /* capacity */
+	const long long *x;            /* sizes N or distances D, ascending */
+	int nx;
+	double eta, alpha;             /* direct and linear writes */
+	uint64_t seed;                 /* keys, values, tokens and associations */
+	struct nl_recall_row *rows;    /* the results */
+	size_t nrows, cap;
+};
+
+/* Tokens of the association the retention probe stores (a key and its value). */
+#define NL_RECALL_ASSOC 2
+
+/* The associations direct and linear write into layer's head: keys [n, d] in random
+ * orthonormal bases of d (Gram–Schmidt of normal draws, in double), values [n, d] random
+ * unit vectors; -1 when out of memory. */
+int nl_probe_associations(uint64_t seed, int layer, int head, int n, int d, float *k,
+    float *v);
+/* The retention probe's two associations of NL_RECALL_ASSOC tokens, different in every
+ * token (vocab ≥ 2). Model mode's N + 1 tokens are nl_rng_below(vocab) draws from seed. */
+void nl_probe_retention_pair(uint64_t seed, int vocab, int32_t *a, int32_t *b);
+
+/* The capacity of every M_mem head of the layers asked for, at every N of rc->x. */
+int nl_probe_capacity(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    struct nl_recall *rc, struct nl_err *err);
+/* Retention: the model reads NL_RECALL_ASSOC random tokens then data (the distractor), twice
+ * with two different associations; at every distance of rc->x the trace of every memory
+ * head and learning CMS level of the layers asked for. A distance past data is NL_ERANGE. */
+int nl_probe_retention(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
+    const struct nl_tokens *data, struct nl_recall *rc, struct nl_err *err);
+/* The default sizes (powers of two from 1, or from chunk_memory for model, up to 8 d_h
+ * and at least 16 chunks for model) or distances (0, then powers of four from 16 up to
+ * what total tokens hold; total < 0: no bound) into x[max]; returns how many. */
+int nl_probe_recall_defaults(const struct nl_tf *tf, int retention, enum nl_recall_mode mode,
+    long long total, long long *x, int max);
+/* The rows as tensors (HEAD kind=probe): capacity, per layer L:
+ * layers.L.mix.m_mem.recall.MODE.error and .accuracy (F32 [sizes, heads]) with
+ * recall.MODE.n (I64 [sizes]); retention, per layer L and unit:
+ * layers.L.mix.M.retention.trace and .held (F32 [distances, heads]) or
+ * layers.L.cms.V.retention.trace, .held ([distances]) with retention.distance (I64). */
+int nl_probe_recall_tset(const struct nl_recall *rc, int retention, struct nl_tset *ts,
+    struct nl_err *err);
+const char *nl_probe_recall_mode_name(enum nl_recall_mode mode);
+void nl_probe_recall_free(struct nl_recall *rc);
 #endif
