@@ -17,9 +17,9 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: %s [-fqsv] [--at positions [--dump]] [-D key=value] [-j threads] "
 	    "[-L layers]\n       -m checkpoint [-o output] [file ...]\n"
-	    "       %s [-fqsv] --recall direct|linear|model [--sizes sizes] [--eta eta]\n"
-	    "       [--alpha alpha] [--seed seed] [-D key=value] [-j threads] [-L layers]\n"
-	    "       -m checkpoint [-o output]\n"
+	    "       %s [-fqsv] --recall mode [--sizes sizes] [--eta eta] [--alpha alpha]\n"
+	    "       [--seed seed] [-D key=value] [-j threads] [-L layers] -m checkpoint\n"
+	    "       [-o output]\n"
 	    "       %s [-fqsv] --retention [--distances distances] [--seed seed]\n"
 	    "       [-D key=value] [-j threads] [-L layers] -m checkpoint [-o output] [file ...]\n",
 	    nl_cli_progname(), nl_cli_progname(), nl_cli_progname());
@@ -137,7 +137,7 @@ run_recall(struct nl_tf *tf, const struct nl_model *m, struct nl_recall *rc,
 		nx = nl_probe_recall_defaults(tf, data != NULL, rc->mode,
 		    data ? (long long)data->n : -1, def, 64), x = def;
 	rc->x = x, rc->nx = nx;
-	if (nx == 0)
+	if (nx == 0 && data)
 		nl_cli_die(1, "%s: the input has no tokens to read after the association", name);
 	int run = data ? nl_probe_retention(tf, m->params, &m->cfg, data, rc, &err)
 	    : nl_probe_capacity(tf, m->params, &m->cfg, rc, &err);
