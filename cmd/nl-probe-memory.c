@@ -135,7 +135,7 @@ run_recall(struct nl_tf *tf, const struct nl_model *m, struct nl_recall *rc,
 	long long def[64];
 	if (x == NULL)
 		nx = nl_probe_recall_defaults(tf, data != NULL, rc->mode,
-		    data ? (long long)data->n : -1, def, 64), x = def;
+		    data ? (long long)data->n - 1 : -1, def, 64), x = def;
 	rc->x = x, rc->nx = nx;
 	if (nx == 0 && data)
 		nl_cli_die(1, "%s: the input has no tokens to read after the association", name);
@@ -156,7 +156,7 @@ run_recall(struct nl_tf *tf, const struct nl_model *m, struct nl_recall *rc,
 	int status = 0;
 	if (summary) {
 		const char *header = data ? "layer\tmemory\thead\tdistance\ttrace\theld\n"
-		    : "layer\tmemory\thead\tmode\tn\terror\taccuracy\n";
+		    : "layer\tmemory\thead\tmode\tn\terror\taccuracy\terror0\taccuracy0\n";
 		status = nl_io_write(&out, header, strlen(header), &err) < 0;
 		for (size_t i = 0; i < rc->nrows && !status; i++) {
 			const struct nl_recall_row *r = &rc->rows[i];
@@ -166,8 +166,12 @@ run_recall(struct nl_tf *tf, const struct nl_model *m, struct nl_recall *rc,
 			if (!data)
 				n += snprintf(line + n, sizeof line - (size_t)n, "%s\t",
 				    nl_probe_recall_mode_name(rc->mode));
-			n += snprintf(line + n, sizeof line - (size_t)n, "%lld\t%.6g\t%.6g\n", r->x,
-			    r->a, r->b);
+			n += snprintf(line + n, sizeof line - (size_t)n, "%lld\t%.6g\t%.6g", r->x, r->a,
+			    r->b);
+			if (!data)
+				n += snprintf(line + n, sizeof line - (size_t)n, "\t%.6g\t%.6g", r->a0,
+				    r->b0);
+			line[n++] = '\n';
 			status = nl_io_write(&out, line, (size_t)n, &err) < 0;
 		}
 	} else {
@@ -203,7 +207,7 @@ main(int argc, char **argv)
 	static const char *const modes[] = { "direct", "linear", "model", NULL };
 	struct nl_recall rc = { ~UINT64_C(0), 0, NL_RECALL_DIRECT, NULL, 0, NAN, NAN, 1, NULL, 0, 0 };
 	long long *xs = NULL;
-	int mode = -1, retention = 0, sizes = 0, distances = 0, nxs = 0;
+	int mode = -1, retention = 0, sizes = 0, distances = 0, nxs = 0, seeded = 0;
 	double eta = NAN;
 	const char *model_path = NULL, *out_path = "-", *layers_arg = NULL;
 	const char *defs[argc];
@@ -239,7 +243,10 @@ main(int argc, char **argv)
 			break;
 		case 'E': eta = nl_cli_double("--eta", "step", optarg, 0, 1e6); break;
 		case 'a': rc.alpha = nl_cli_double("--alpha", "retention", optarg, 0, 1); break;
-		case 'S': rc.seed = (uint64_t)nl_cli_int("--seed", "seed", optarg, 0, INT64_MAX); break;
+		case 'S':
+			rc.seed = (uint64_t)nl_cli_int("--seed", "seed", optarg, 0, INT64_MAX);
+			seeded = 1;
+			break;
 		case 'D': defs[ndefs++] = optarg; break;
 		case 'P': dump = 1; break;
 		case 'f': force = 1; break;
@@ -279,6 +286,8 @@ main(int argc, char **argv)
 		nl_cli_die(2, "--eta and --alpha go with --recall direct or linear");
 	if (mode >= 0 && argc)
 		nl_cli_die(2, "--recall writes its own associations: it reads no input");
+	if (seeded && !recall)
+		nl_cli_die(2, "--seed goes with --recall or --retention");
 	const char *stdin_opts[1] = { model_path };
 	if (nl_cli_stdin_readers(stdin_opts, 1, argv, argc, mode < 0) > 1)
 		nl_cli_die(2, "standard input can feed only one of -m and the input");

@@ -716,25 +716,25 @@ nl_probe_recall_free(struct nl_recall *rc)
 
 static int
 recall_add(struct nl_recall *rc, int layer, int unit, int head, long long x, double a, double b,
-    struct nl_err *err)
+    double a0, double b0, struct nl_err *err)
 {
 	struct nl_recall_row *p = with_room(rc->rows, rc->nrows, &rc->cap, sizeof *p);
 	if (p == NULL)
 		return nl_err_set(err, NL_ENOMEM, "out of memory for the probe's rows");
 	rc->rows = p;
-	rc->rows[rc->nrows++] = (struct nl_recall_row){ layer, unit, head, x, a, b };
+	rc->rows[rc->nrows++] = (struct nl_recall_row){ layer, unit, head, x, a, b, a0, b0 };
 	return 0;
 }
 
 int
 nl_probe_recall_defaults(const struct nl_tf *tf, int retention, enum nl_recall_mode mode,
-    long long total, long long *x, int max)
+    long long last_distance, long long *x, int max)
 {
 	int n = 0;
 	if (retention) {
-		if (max > 0 && total != 0)
+		if (max > 0 && last_distance >= 0)
 			x[n++] = 0;
-		for (long long d = 16; n < max && (total < 0 || d <= total); d *= 4)
+		for (long long d = 16; n < max && d <= last_distance; d *= 4)
 			x[n++] = d;
 		return n;
 	}
@@ -990,10 +990,17 @@ capacity_direct(struct nl_tf *tf, const float *params, const struct nl_config *c
 				direct_write(mm, un, &w, w.k + (size_t)i * dh, w.v + (size_t)i * dh,
 				    (float)rc->eta, (float)rc->alpha);
 				for (; j < rc->nx && rc->x[j] == i + 1; j++) {
-					double e, a;
+					double e, a, e0, a0;
 					direct_read(mm, un, &w, w.k, i + 1);
 					recall_score(w.y, w.v, i + 1, dh, &e, &a);
-					if (recall_add(rc, l, NL_MU_MEM, h, i + 1, e, a, err))
+					/* the same reads before any write */
+					if (lin)
+						memset(w.y, 0, (size_t)(i + 1) * dh * sizeof *w.y);
+					else
+						mem_read(mm, un, part_head(p1, h), part_head(p2, h), w.k, i + 1,
+						    w.y, w.hp, w.ac);
+					recall_score(w.y, w.v, i + 1, dh, &e0, &a0);
+					if (recall_add(rc, l, NL_MU_MEM, h, i + 1, e, a, e0, a0, err))
 						goto out;
 				}
 			}
@@ -1062,11 +1069,12 @@ capacity_model(struct nl_tf *tf, const float *params, const struct nl_config *cf
 	float *keys = malloc((size_t)nl * H * nd * sizeof *keys);
 	float *tgts = malloc((size_t)nl * H * nd * sizeof *tgts);
 	float *prev = malloc((size_t)nl * H * 2 * m2 * sizeof *prev);
+	float *init = malloc((size_t)nl * H * 2 * m2 * sizeof *init);
 	float *y = malloc(3 * nd * sizeof *y);
 	struct nl_tf_stream s;
 	struct mem_parts mp = { NULL, 0 };
 	int ret = -1;
-	if (!data.ids || !keys || !tgts || !prev || !y) {
+	if (!data.ids || !keys || !tgts || !prev || !init || !y) {
 		nl_err_set(err, NL_ENOMEM, "out of memory");
 		goto free_bufs;
 	}
@@ -1083,6 +1091,7 @@ capacity_model(struct nl_tf *tf, const float *params, const struct nl_config *cf
 				    mp.n, l, NL_MU_MEM, m ? "w2" : "w1"), h), m2 * sizeof *prev);
 		li++;
 	}
+	memcpy(init, prev, (size_t)nl * H * 2 * m2 * sizeof *init);
 	size_t i0 = 0;
 	for (int j = 0; j < rc->nx; ) {
 		const long long before = s.pos;
@@ -1117,10 +1126,13 @@ capacity_model(struct nl_tf *tf, const float *params, const struct nl_config *cf
 				memcpy(w2, part_head(p2, h), m2 * sizeof *w2);
 				if (pos != rc->x[j])
 					continue;
-				double e, a;
+				double e, a, e0, a0;
+				const float *i1 = init + (size_t)li * 2 * m2;
 				mem_read(mm, un, w1, w2, K, (int)pos, y, y + nd, y + 2 * nd);
 				recall_score(y, T, (int)pos, dh, &e, &a);
-				if (recall_add(rc, l, NL_MU_MEM, h, pos, e, a, err))
+				mem_read(mm, un, i1, i1 + m2, K, (int)pos, y, y + nd, y + 2 * nd);
+				recall_score(y, T, (int)pos, dh, &e0, &a0);
+				if (recall_add(rc, l, NL_MU_MEM, h, pos, e, a, e0, a0, err))
 					goto out;
 			}
 		}
@@ -1135,6 +1147,7 @@ free_bufs:
 	free(keys);
 	free(tgts);
 	free(prev);
+	free(init);
 	free(y);
 	return ret;
 }
@@ -1153,8 +1166,9 @@ nl_probe_capacity(struct nl_tf *tf, const float *params, const struct nl_config 
 		if (rc->mode == NL_RECALL_MODEL && rc->x[i] % c)
 			return nl_err_set(err, NL_EUSAGE, "size %lld: model mode writes chunks of %d "
 			    "tokens (chunk_memory), so every size is a multiple of it", rc->x[i], c);
-		if (rc->x[i] > 1 << 20)
-			return nl_err_set(err, NL_EUSAGE, "size %lld: at most 1048576", rc->x[i]);
+		if (rc->x[i] > NL_RECALL_MAX_N)
+			return nl_err_set(err, NL_EUSAGE, "size %lld: at most %d (reading back N costs "
+			    "N² d_h per head)", rc->x[i], NL_RECALL_MAX_N);
 	}
 	if (rc->nx == 0)
 		return 0;
@@ -1194,7 +1208,7 @@ measure_traces(const struct nl_tf *tf, struct nl_recall *rc, const struct nl_tf_
 					    wa->len / sizeof(float));
 					sq += t * t;
 				}
-				if (recall_add(rc, l, u, h, x, sqrt(sq), 0, err))
+				if (recall_add(rc, l, u, h, x, sqrt(sq), 0, NAN, NAN, err))
 					return -1;
 			}
 		}
@@ -1203,7 +1217,7 @@ measure_traces(const struct nl_tf *tf, struct nl_recall *rc, const struct nl_tf_
 				continue;
 			const size_t at = (size_t)l * tf->levels + v;
 			if (recall_add(rc, l, NL_PROBE_CMS + v, 0, x, diff_norm(sa->tab[at], sb->tab[at],
-			    tf->fast_len), 0, err))
+			    tf->fast_len), 0, NAN, NAN, err))
 				return -1;
 		}
 	}
@@ -1219,9 +1233,10 @@ nl_probe_retention(struct nl_tf *tf, const float *params, const struct nl_config
 		return nl_err_set(err, NL_EUSAGE, "a %s has no memory that writes as it reads",
 		    cfg->model);
 	for (int i = 0; i < rc->nx; i++)
-		if (rc->x[i] < 0 || (i && rc->x[i] <= rc->x[i - 1]) || rc->x[i] > (long long)data->n)
-			return nl_err_set(err, NL_ERANGE, "distance %lld: the input holds %zu tokens "
-			    "(distances ascending, from 0)", rc->x[i], data->n);
+		if (rc->x[i] < 0 || (i && rc->x[i] <= rc->x[i - 1]) || rc->x[i] >= (long long)data->n)
+			return nl_err_set(err, NL_ERANGE, "distance %lld: the input holds %zu tokens, "
+			    "the last taken in at %zu (distances ascending, from 0)", rc->x[i], data->n,
+			    data->n ? data->n - 1 : 0);
 	if (g > tf->max_seq)
 		return nl_err_set(err, NL_ERANGE, "pieces of %d tokens: the model was set up for %d",
 		    g, tf->max_seq);
@@ -1257,7 +1272,7 @@ nl_probe_retention(struct nl_tf *tf, const float *params, const struct nl_config
 		goto out;
 	size_t ia = 0, ib = 0;
 	for (int j = 0; j < rc->nx; ) {
-		const long long at = R - 1 + rc->x[j];      /* tokens read at distance x[j] */
+		const long long at = R + rc->x[j];  /* stream position: inputs taken in so far */
 		long long end = (sa.pos / g + 1) * g;
 		if (at < end)
 			end = at;
@@ -1334,7 +1349,13 @@ nl_probe_recall_tset(const struct nl_recall *rc, int retention, struct nl_tset *
 		    nx, heads, err);
 		float *b = a ? add_tensor(ts, prefix, retention ? "held" : "accuracy", NL_DTYPE_F32,
 		    rank, nx, heads, err) : NULL;
-		if (b == NULL)
+		float *a0 = NULL, *b0 = NULL;
+		if (b && !retention) {
+			a0 = add_tensor(ts, prefix, "error0", NL_DTYPE_F32, rank, nx, heads, err);
+			b0 = a0 ? add_tensor(ts, prefix, "accuracy0", NL_DTYPE_F32, rank, nx, heads,
+			    err) : NULL;
+		}
+		if (b == NULL || (!retention && b0 == NULL))
 			return -1;
 		for (size_t j = i; j < rc->nrows; j++) {
 			const struct nl_recall_row *r = &rc->rows[j];
@@ -1343,9 +1364,12 @@ nl_probe_recall_tset(const struct nl_recall *rc, int retention, struct nl_tset *
 			uint64_t xi = 0;
 			while (xi < nx && xs[xi] != r->x)
 				xi++;
-			if (xi < nx)
-				a[xi * heads + (uint64_t)r->head] = (float)r->a,
-				b[xi * heads + (uint64_t)r->head] = (float)r->b;
+			if (xi == nx)
+				continue;
+			const uint64_t at = xi * heads + (uint64_t)r->head;
+			a[at] = (float)r->a, b[at] = (float)r->b;
+			if (!retention)
+				a0[at] = (float)r->a0, b0[at] = (float)r->b0;
 		}
 	}
 	return 0;

@@ -113,14 +113,16 @@ enum nl_recall_mode { NL_RECALL_DIRECT, NL_RECALL_LINEAR, NL_RECALL_MODEL };
 /* One row of a recall probe, for layer, unit (NL_MU_* or NL_PROBE_CMS + level) and head:
  *   capacity (unit NL_MU_MEM): x = N written, a = recall error, the mean over the N of
  *     ‖M(k_i) − v_i‖² / ‖v_i‖², b = accuracy, the share of keys whose read is nearer their
- *     own value than any other stored value (chance 1/N);
- *   retention: x = D distractor tokens read after the association, a = trace, the
+ *     own value than any other stored value (chance 1/N); a0, b0 the same of the state
+ *     before any write (the meta-learned one; W = 0 for linear): what the writes added;
+ *   retention: x = D input tokens taken in after the association's, a = trace, the
  *     Frobenius norm of the difference of the unit's state in two streams that differ
- *     only in the association, b = held, the trace over its largest at any D probed. */
+ *     only in the association, b = held, the trace over its largest at any D probed;
+ *     a0, b0 NaN. */
 struct nl_recall_row {
 	int layer, unit, head;
 	long long x;
-	double a, b;
+	double a, b, a0, b0;
 };
 
 struct nl_recall {
@@ -152,16 +154,19 @@ int nl_probe_capacity(struct nl_tf *tf, const float *params, const struct nl_con
     struct nl_recall *rc, struct nl_err *err);
 /* Retention: the model reads NL_RECALL_ASSOC random tokens then data (the distractor), twice
  * with two different associations; at every distance of rc->x the trace of every memory
- * head and learning CMS level of the layers asked for. A distance past data is NL_ERANGE. */
+ * head and learning CMS level of the layers asked for, D counting the input tokens taken in
+ * after the association (at most data->n − 1). A distance past that is NL_ERANGE. */
 int nl_probe_retention(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
     const struct nl_tokens *data, struct nl_recall *rc, struct nl_err *err);
 /* The default sizes (powers of two from 1, or from chunk_memory for model, up to 8 d_h
  * and at least 16 chunks for model) or distances (0, then powers of four from 16 up to
- * what total tokens hold; total < 0: no bound) into x[max]; returns how many. */
+ * last_distance; none when it is negative) into x[max]; returns how many. Sizes go up to
+ * NL_RECALL_MAX_N: reading back N costs N² d_h per head. */
+#define NL_RECALL_MAX_N 65536
 int nl_probe_recall_defaults(const struct nl_tf *tf, int retention, enum nl_recall_mode mode,
-    long long total, long long *x, int max);
+    long long last_distance, long long *x, int max);
 /* The rows as tensors (HEAD kind=probe): capacity, per layer L:
- * layers.L.mix.m_mem.recall.MODE.error and .accuracy (F32 [sizes, heads]) with
+ * layers.L.mix.m_mem.recall.MODE.error, .accuracy, .error0, .accuracy0 (F32 [sizes, heads]) with
  * recall.MODE.n (I64 [sizes]); retention, per layer L and unit:
  * layers.L.mix.M.retention.trace and .held (F32 [distances, heads]) or
  * layers.L.cms.V.retention.trace, .held ([distances]) with retention.distance (I64). */

@@ -49,3 +49,4 @@ p --retention --eta 0.5 -m hope.tar t.nlt
 p --recall linear --alpha 2 -m hope.tar
 p --retention --distances 2k -m hope.tar t.nlt
 p --recall direct -m hope-attention.tar
+p --seed 3 -m hope.tar t.nlt

@@ -466,6 +466,7 @@ check_linear(const char *what, int rule, int projector, double g, int exact_to_d
 					continue;
 				T_NEAR(row->a, e, 1e-5 * (1 + e));
 				T_NEAR(row->b, a, 1e-12);
+				T_NEAR(row->a0, 1, 1e-6);      /* W = 0 reads 0 */
 				/* the analytic behaviour: up to d orthogonal keys every one is
 				 * recalled, (1 − g)² off with a step short of 1; the next key
 				 * disturbs the ones before it */
@@ -542,6 +543,9 @@ T_TEST(direct_writes_follow_the_memory_rule)
 			T_CHECK(mem_state(&m.tf, &s, l, h, st) == 2 * DH * DH);
 			for (int i = 0; i < DH * DH; i++)
 				w1[i] = st[i], w2[i] = st[DH * DH + i];
+			double w10[DH * DH], w20[DH * DH];
+			memcpy(w10, w1, sizeof w10);
+			memcpy(w20, w2, sizeof w20);
 			T_CHECK(nl_probe_associations(3, l, h, NMAX, DH, kf, vf) == 0);
 			for (int i = 0; i < NMAX * DH; i++)
 				k[i] = kf[i], v[i] = vf[i];
@@ -576,13 +580,18 @@ T_TEST(direct_writes_follow_the_memory_rule)
 				j++;
 				for (int i = 0; i < n; i++)
 					mlp_read(w1, w2, k + i * DH, y + i * DH, hh);
-				double er, ac;
+				double er, ac, er0, ac0;
 				score(y, v, n, &er, &ac);
+				for (int i = 0; i < n; i++)
+					mlp_read(w10, w20, k + i * DH, y + i * DH, hh);
+				score(y, v, n, &er0, &ac0);
 				const struct nl_recall_row *row = row_at(&rc, l, NL_MU_MEM, h, n);
 				T_CHECK(row != NULL);
 				if (row) {
 					T_NEAR(row->a, er, 1e-4 * er);
 					T_NEAR(row->b, ac, 1e-12);
+					T_NEAR(row->a0, er0, 1e-5 * er0);
+					T_NEAR(row->b0, ac0, 1e-12);
 				}
 			}
 		}
@@ -620,13 +629,14 @@ check_model_capacity(const char *family)
 	const int titans = strcmp(family, "model=titans") == 0;
 	struct nl_tf_stream s;
 	T_CHECK(nl_eval_stream_start(&m.tf, m.p, &s, &m.c, NULL, &err) == 0);
-	static double K[2][2][NT * DH], T[2][2][NT * DH], prev[2][2][2 * DH * DH];
+	static double K[2][2][NT * DH], T[2][2][NT * DH], prev[2][2][2 * DH * DH],
+	    init[2][2][2 * DH * DH];
 	float st[2 * DH * DH];
 	for (int l = 0; l < 2; l++)
 		for (int h = 0; h < 2; h++) {
 			mem_state(&m.tf, &s, l, h, st);
 			for (int i = 0; i < 2 * DH * DH; i++)
-				prev[l][h][i] = st[i];
+				prev[l][h][i] = init[l][h][i] = st[i];
 		}
 	for (int t = 0; t < NT; t++) {
 		T_CHECK(isfinite(nl_tf_forward_stream(&m.tf, m.p, &s, ids + t, ids + t + 1, 1, NULL,
@@ -635,8 +645,11 @@ check_model_capacity(const char *family)
 			for (int h = 0; h < 2; h++) {
 				float kf[DH], vf[DH];
 				nl_mem_keys(&m.tf.mem, l, 0, h, m.tf.mem.t - 1, 1, kf, vf);
+				double kk = 0;
 				for (int q = 0; q < DH; q++)
-					K[l][h][t * DH + q] = kf[q], T[l][h][t * DH + q] = vf[q];
+					K[l][h][t * DH + q] = kf[q], T[l][h][t * DH + q] = vf[q],
+					kk += (double)kf[q] * kf[q];
+				T_NEAR(kk, 1, 1e-5);            /* keys are l2-normalised */
 			}
 		const int pos = t + 1;
 		if (pos % 8)
@@ -656,13 +669,19 @@ check_model_capacity(const char *family)
 					continue;
 				for (int i = 0; i < pos; i++)
 					mlp_read(w1, w2, &K[l][h][i * DH], y + i * DH, hh);
-				double er, ac;
+				double er, ac, er0, ac0;
 				score(y, T[l][h], pos, &er, &ac);
+				for (int i = 0; i < pos; i++)
+					mlp_read(init[l][h], init[l][h] + DH * DH, &K[l][h][i * DH],
+					    y + i * DH, hh);
+				score(y, T[l][h], pos, &er0, &ac0);
 				const struct nl_recall_row *row = row_at(&rc, l, NL_MU_MEM, h, pos);
 				T_CHECK_MSG(row != NULL, "%s: no row at %d", family, pos);
 				if (row) {
 					T_NEAR(row->a, er, 1e-4 * er);
 					T_NEAR(row->b, ac, 1e-12);
+					T_NEAR(row->a0, er0, 1e-4 * er0);
+					T_NEAR(row->b0, ac0, 1e-12);
 				}
 			}
 	}
@@ -699,7 +718,7 @@ check_retention(const char *family)
 	struct nl_tokens tk;
 	nl_tokens_init(&tk);
 	tk.ids = data, tk.n = N, tk.vocab = V;
-	long long dist[] = { 0, 3, 9, 20, N };
+	long long dist[] = { 0, 3, 9, 20, N - 1 };
 	struct nl_recall rc = { ~UINT64_C(0), 1, 0, dist, 5, 0, 0, 8, NULL, 0, 0 };
 	struct nl_err err = { 0 };
 	T_CHECK_MSG(nl_probe_retention(&m.tf, m.p, &m.c, &tk, &rc, &err) == 0, "%s", err.msg);
@@ -718,7 +737,7 @@ check_retention(const char *family)
 	const int hope = strcmp(family, "model=hope") == 0;
 	int checked = 0, rising = 0;
 	for (int t = 0, j = 0; j < 5; t++) {
-		if (t == R - 1 + dist[j]) {
+		if (t == R + dist[j]) {         /* the stream has taken in t tokens */
 			for (int l = 0; l < 2; l++) {
 				for (int u = 0; u < NL_MU_COUNT; u++) {
 					if ((hope ? u == NL_MU_Q : u != NL_MU_MEM))
@@ -744,7 +763,7 @@ check_retention(const char *family)
 					const struct nl_recall_row *r = row_at(&rc, l, NL_PROBE_CMS + v, 0,
 					    dist[j]);
 					T_CHECK(r != NULL && fabs(r->a - nd) <= 1e-9 * (1 + nd));
-					rising += r && dist[j] == N && r->a > 0;
+					rising += r && dist[j] == N - 1 && r->a > 0;
 					checked++;
 				}
 			}
@@ -763,7 +782,7 @@ check_retention(const char *family)
 	for (size_t i = 0; i < rc.nrows; i++)
 		T_CHECK(rc.rows[i].unit != NL_PROBE_CMS + 2);
 	nl_probe_recall_free(&rc);
-	long long far[] = { N + 1 };
+	long long far[] = { N };
 	rc.x = far, rc.nx = 1;
 	T_CHECK(nl_probe_retention(&m.tf, m.p, &m.c, &tk, &rc, &err) < 0 && err.code == NL_ERANGE);
 	nl_tf_stream_free(&sa);
