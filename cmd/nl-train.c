@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "eval.h"
 #include "model.h"
+#include "refresh.h"
 #include "train.h"
 
 static void
@@ -20,8 +22,11 @@ usage(FILE *fp)
 	    " [-b batch]\n"
 	    "       [-c config] [-D key=value] [-e every] [-i checkpoint] [-j threads] [-k tokenizer]\n"
 	    "       [-l log] [-M memory] [-n steps] [-o output] [-s seed] [-T seqlen] [--valid file]\n"
-	    "       [file ...]\n",
-	    nl_cli_progname());
+	    "       [file ...]\n"
+	    "       %s --refresh [-fqv] [--wait] [--history file] [--learn parts] [--watch file]\n"
+	    "       [-b batch] [-D key=value] [-j threads] [-l log] [-n steps] [-T seqlen]\n"
+	    "       -i checkpoint -o output [file ...]\n",
+	    nl_cli_progname(), nl_cli_progname());
 }
 
 static int
@@ -72,24 +77,106 @@ read_tokens(struct nl_tokens *tk, char **paths, int n, uint32_t vocab)
 	return status;
 }
 
+/* The run to path, with the refresh history (NULL: none). */
 static int
-save(const struct nl_trainer *tr, const char *path, int force)
+save(const struct nl_trainer *tr, const char *path, int force, const char *history,
+    size_t history_len)
 {
 	struct nl_ckpt ck;
 	struct nl_err err = { 0, "" };
 
 	nl_ckpt_init(&ck);
-	int rc = nl_trainer_to_ckpt(tr, &ck, &err) || nl_ckpt_write(&ck, path, force, &err);
+	int rc = nl_trainer_to_ckpt(tr, &ck, &err) || (history && nl_ckpt_add(&ck, "history.tsv",
+	    history, history_len, &err)) || nl_ckpt_write(&ck, path, force, &err);
 	nl_ckpt_free(&ck);
 	if (rc)
 		nl_cli_report(path, &err);
 	return rc;
 }
 
+/* The mean loss of the model on (up to train.eval_tokens of) data. */
+static int
+refresh_loss(struct nl_trainer *tr, const struct nl_tokens *data, double *loss)
+{
+	struct nl_eval_result ev;
+	struct nl_err err = { 0, "" };
+	const struct nl_model *m = tr->model;
+	memset(&ev, 0, sizeof ev);
+	if (nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok,
+	    (uint64_t)m->cfg.train_eval_tokens, nl_tokens_align_doc(data, m->cfg.data_align), &ev,
+	    &err)) {
+		nl_cli_error("evaluation: %s", err.msg);
+		return 1;
+	}
+	*loss = nl_eval_loss(&ev);
+	return 0;
+}
+
+/* The end of a refresh: the loss after it, bits per byte on every --watch set, the history
+ * row, the checkpoint (whole or not at all), and the row on --history. */
+static int
+refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names, int nnames,
+    const char *const *watch, int nwatch, const char *hash, const char *learn, int64_t steps,
+    double loss_before, char **history, size_t *history_len, const char *output, int force,
+    const char *history_path)
+{
+	const struct nl_model *m = tr->model;
+	struct nl_err err = { 0, "" };
+	double loss_after;
+	if (refresh_loss(tr, data, &loss_after))
+		return 1;
+	char watched[4096] = "-", sources[4096] = "(stdin)";
+	size_t w = 0;
+	for (int i = 0; i < nwatch; i++) {
+		struct nl_tokens tk;
+		struct nl_eval_result ev;
+		nl_tokens_init(&tk);
+		memset(&ev, 0, sizeof ev);
+		if (read_tokens(&tk, (char **)&watch[i], 1, 0))
+			return 1;
+		if (nl_model_check_stream(m, &tk, &err) || nl_eval_tokens(&tr->w[0].tf, m->params,
+		    &tk, m->tok, (uint64_t)m->cfg.train_eval_tokens,
+		    nl_tokens_align_doc(&tk, m->cfg.data_align), &ev, &err)) {
+			nl_cli_report(watch[i], &err);
+			nl_tokens_free(&tk);
+			return 1;
+		}
+		nl_tokens_free(&tk);
+		w += (size_t)snprintf(watched + w, w < sizeof watched ? sizeof watched - w : 0,
+		    "%s%s=%.6g", i ? "," : "", watch[i], nl_eval_bpb(&ev));
+	}
+	for (int i = 0, n = 0; i < nnames; i++)
+		n += snprintf(sources + n, n < (int)sizeof sources ? sizeof sources - (size_t)n : 0,
+		    "%s%s", i ? "," : "", names[i]);
+	struct nl_refresh_row row = { (long long)time(NULL), sources, hash,
+		(unsigned long long)data->n, (unsigned long long)steps, learn,
+		nl_trainer_lr(&m->cfg, tr->step - 1), loss_before, loss_after, watched };
+	char *grown;
+	size_t glen;
+	const char *line;
+	if (nl_refresh_history_add(*history, *history_len, &row, &grown, &glen, &line))
+		nl_cli_die(1, "out of memory");
+	free(*history);
+	*history = grown, *history_len = glen;
+	if (save(tr, output, force, grown, glen))
+		return 1;
+	if (history_path) {
+		FILE *fp = fopen(history_path, "a");
+		int fresh = fp && ftell(fp) == 0;
+		if (fp == NULL || (fresh && fputs(NL_REFRESH_HEADER, fp) < 0) || fputs(line, fp) < 0 ||
+		    fclose(fp) != 0) {
+			nl_cli_error("%s: cannot append the refresh's row:", history_path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_DRY, OPT_KEEP, OPT_PARTIAL, OPT_VALID };
+	enum { OPT_CHECK = 256, OPT_DRY, OPT_KEEP, OPT_PARTIAL, OPT_VALID, OPT_REFRESH, OPT_WAIT,
+		OPT_HISTORY, OPT_LEARN, OPT_WATCH };
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'c' },
@@ -112,6 +199,11 @@ main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "seqlen", required_argument, NULL, 'T' },
 		{ "valid", required_argument, NULL, OPT_VALID },
+		{ "refresh", no_argument, NULL, OPT_REFRESH },
+		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "history", required_argument, NULL, OPT_HISTORY },
+		{ "learn", required_argument, NULL, OPT_LEARN },
+		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -120,6 +212,8 @@ main(int argc, char **argv)
 	const char *output = NULL, *valid_path = NULL, *memory_path = NULL;
 	const char *defs[argc];   /* -D arguments in order: at most one per argument */
 	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, keep = 0, c;
+	int refresh = 0, wait = 0, nwatch = 0, refresh_steps = 0;
+	const char *history_path = NULL, *learn = NULL, *watch[argc];
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
 	struct nl_config cfg;
@@ -156,6 +250,11 @@ main(int argc, char **argv)
 		case 's': key = "train.seed"; break;
 		case 'T': key = "train.seq_len"; break;
 		case OPT_VALID: valid_path = optarg; break;
+		case OPT_REFRESH: refresh = 1; break;
+		case OPT_WAIT: wait = 1; break;
+		case OPT_HISTORY: history_path = optarg; break;
+		case OPT_LEARN: learn = optarg; break;
+		case OPT_WATCH: watch[nwatch++] = optarg; break;
 		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
 		case 'v': verbose++; break;
 		default: usage(stderr); return 2;
@@ -168,6 +267,19 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (!refresh && (wait || history_path || learn || nwatch))
+		nl_cli_die(2, "--wait, --history, --learn and --watch go with --refresh");
+	if (refresh && (!input || !output || strcmp(output, "-") == 0 || strcmp(input, "-") == 0))
+		nl_cli_die(2, "--refresh: give the model as -i FILE and where it goes as -o FILE "
+		    "(the same file refreshes it in place)");
+	if (refresh && (config || partial || check || memory_path || valid_path))
+		nl_cli_die(2, "--refresh goes on from -i: no -c, -M, --partial, --valid or "
+		    "--check-gradients");
+	/* the lock comes before the model is read: a refresh that waited reads the model the
+	 * one before it wrote */
+	int lock = -1;
+	if (refresh && !dry && nl_refresh_lock(output, wait, &lock, &err))
+		nl_cli_die(1, "%s: %s", output, err.msg);
 	if (partial && !input) {
 		nl_cli_error("--partial needs -i checkpoint");
 		return 2;
@@ -195,12 +307,24 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", input, err.msg);
 	if (config && nl_config_load(&cfg, config, &err))
 		nl_cli_die(2, "%s: %s", config, err.msg);
+	/* a refresh trains at a constant rate, saves once at its end and holds nothing out;
+	 * -D overrides these */
+	static const char *const refresh_keys[][2] = { { "optim.schedule", "constant" },
+		{ "optim.warmup", "0" }, { "train.every", "0" }, { "train.valid_percent", "0" } };
+	for (int i = 0; refresh && i < 4; i++)
+		if (nl_config_set(&cfg, refresh_keys[i][0], refresh_keys[i][1], &err))
+			nl_cli_die(1, "%s: %s", input, err.msg);
 	for (int i = 0; i < ndefs; i++)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
-	for (int i = 0; i < nopt; i++)
+	for (int i = 0; i < nopt; i++) {
+		if (refresh && opts[i].opt == 'n') {     /* steps of this refresh, not in total */
+			refresh_steps = (int)nl_cli_int("-n", "step count", opts[i].value, 1, INT32_MAX);
+			continue;
+		}
 		if (nl_config_set(&cfg, opts[i].key, opts[i].value, &err))
 			nl_cli_die(2, "-%c: %s", opts[i].opt, err.msg);
+	}
 	if (nl_config_check(&cfg, &err))
 		nl_cli_die(2, "config: %s", err.msg);
 	nl_model_set_threads((int)threads);
@@ -267,6 +391,16 @@ main(int argc, char **argv)
 	if (memory_path && nl_state_read(&state, memory_path, &err))
 		nl_cli_die(1, "%s: %s", strcmp(memory_path, "-") ? memory_path : "(stdin)", err.msg);
 	const struct nl_ckpt_member *kept = input ? nl_ckpt_find(&ck, "memory.nlt") : NULL;
+	if (refresh && kept)                 /* a refresh goes on from the model's state */
+		keep = 1;
+	/* the refresh history goes on with the model */
+	const struct nl_ckpt_member *had = input ? nl_ckpt_find(&ck, "history.tsv") : NULL;
+	size_t history_len = had ? had->len : 0;
+	char *history = had ? malloc(had->len + 1) : NULL;
+	if (had && history == NULL)
+		nl_cli_die(1, "out of memory");
+	if (had)
+		memcpy(history, had->data, had->len);
 	if (!memory_path && keep && kept == NULL)
 		nl_cli_die(1, "%s: no memory state (memory.nlt) to keep", input);
 	if (!memory_path && keep && nl_state_from_bytes(&state, kept->data, kept->len, &err))
@@ -279,6 +413,27 @@ main(int argc, char **argv)
 	tr.memory = state.data;
 	tr.memory_len = state.len;
 	nl_ckpt_free(&ck);
+	unsigned char *frozen = NULL;
+	char data_hash[17] = "";
+	if (refresh) {
+		if ((frozen = calloc(model.lo.n, 1)) == NULL)
+			nl_cli_die(1, "out of memory");
+		if (nl_refresh_learn(learn ? learn : "all", &model.cfg, &model.lo, frozen, &err))
+			nl_cli_die(2, "%s", err.msg);
+		nl_refresh_hash(&train, data_hash);
+		if (!force && history && nl_refresh_seen(history, history_len, data_hash)) {
+			if (verbose >= 0)
+				nl_cli_error("%s: learned already (hash %s in its history); -f refreshes "
+				    "again", argc ? argv[0] : "(stdin)", data_hash);
+			nl_refresh_unlock(lock);
+			return nl_cli_fshut(0);
+		}
+		tr.frozen = frozen;
+		/* one pass over the new data unless -n says otherwise */
+		int64_t pass = ((int64_t)train.n + (int64_t)tr.batch * tr.seq - 1) /
+		    ((int64_t)tr.batch * tr.seq);
+		cfg.train_steps = tr.step + (refresh_steps ? refresh_steps : pass);
+	}
 	if (verbose > 0 || dry) {
 		fprintf(stderr, "%s: %s model, %zu parameters, vocab %lld, batch %d x %d tokens\n",
 		    nl_cli_progname(), cfg.model, nl_layout_count(&model.lo),
@@ -300,6 +455,9 @@ main(int argc, char **argv)
 	if (log)
 		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
 	int tty = isatty(2);
+	double loss_before = NAN;
+	if (refresh && refresh_loss(&tr, &train, &loss_before))
+		exit(1);
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
 	double t0 = nl_cli_seconds(), tokens0 = (double)tr.tokens_seen;
@@ -351,7 +509,8 @@ main(int argc, char **argv)
 			fprintf(log, "\n");
 			fflush(log);
 		}
-		if (evaluate && (at_end || strcmp(output, "-") != 0) && save(&tr, output, force)) {
+		if (!refresh && evaluate && (at_end || strcmp(output, "-") != 0) &&
+		    save(&tr, output, force, history, history_len)) {
 			status = 1;
 			break;
 		}
@@ -362,6 +521,13 @@ main(int argc, char **argv)
 		nl_cli_error("%s: write error", log_path);
 		status = 1;
 	}
+	if (refresh && status == 0)
+		status = refresh_finish(&tr, &train, argv, argc, watch, nwatch, data_hash,
+		    learn ? learn : "all", tr.step - first, loss_before, &history, &history_len,
+		    output, force, history_path);
+	nl_refresh_unlock(lock);
+	free(frozen);
+	free(history);
 done:
 	nl_state_free(&state);
 	nl_trainer_free(&tr);

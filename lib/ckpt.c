@@ -20,6 +20,7 @@
 /* The members of nl-checkpoint(5) in bundle order; the index is the order. */
 static const char *const ckpt_names[] = {
 	"config", "params.nlt", "tokenizer.nlt", "memory.nlt", "optim.nlt", "state",
+	"history.tsv",
 };
 enum { CKPT_N_NAMES = sizeof ckpt_names / sizeof ckpt_names[0] };
 
@@ -86,7 +87,8 @@ nl_ckpt_add(struct nl_ckpt *ck, const char *name, const void *data, size_t len,
 		if (last > idx)
 			return nl_err_set(err, NL_EUSAGE,
 			    "member '%s' out of order: it comes before '%s' (config, params.nlt, "
-			    "tokenizer.nlt, memory.nlt, optim.nlt, state)", name, ck->m[ck->n - 1].name);
+			    "tokenizer.nlt, memory.nlt, optim.nlt, state, history.tsv)", name,
+			    ck->m[ck->n - 1].name);
 	}
 	if ((uint64_t)len > CKPT_MAX_MEMBER)
 		return nl_err_set(err, NL_ERANGE, "member '%s' is too large (%zu bytes, at most 2^40)",

@@ -27,7 +27,8 @@ struct nl_ckpt {
 void nl_ckpt_init(struct nl_ckpt *ck);
 void nl_ckpt_free(struct nl_ckpt *ck);
 /* Append a member (copies data). Names must be one of the known members, in the order of
- * nl-checkpoint(5): config, params.nlt, tokenizer.nlt, memory.nlt, optim.nlt, state. */
+ * nl-checkpoint(5): config, params.nlt, tokenizer.nlt, memory.nlt, optim.nlt, state,
+ * history.tsv. */
 int nl_ckpt_add(struct nl_ckpt *ck, const char *name, const void *data, size_t len,
     struct nl_err *err);
 const struct nl_ckpt_member *nl_ckpt_find(const struct nl_ckpt *ck, const char *name);

@@ -223,6 +223,8 @@ dgd_step(struct nl_optim *o, float *params, const float *grads, float lr)
 		const struct nl_param *p = &lo->p[i];
 		const float wd = p->decay ? (float)o->wd : 0.0f;
 		float *w = params + p->offset;
+		if (o->frozen && o->frozen[i])
+			continue;
 		if (!o->keyed[i])
 			nlk_momentum_step(w, NULL, grads + p->offset, p->numel, lr, 0, wd);
 		else
@@ -233,6 +235,8 @@ dgd_step(struct nl_optim *o, float *params, const float *grads, float lr)
 		for (size_t j = 0; j < o->keys[k]->nblk; j++) {
 			const struct nl_keyblock *b = &o->keys[k]->blk[j];
 			const float *x = o->keys[k]->data + b->at;
+			if (o->frozen && o->frozen[param_at(lo, b->off)])
+				continue;
 			nlk_dgd_keys(params + b->off, x, x + (size_t)b->n * b->cols, b->n, b->rows,
 			    b->cols, lr, (float)o->key_scale, o->dgd_work);
 		}
@@ -267,6 +271,8 @@ nl_optim_step(struct nl_optim *o, float *params, const float *grads, double lr_d
 		const struct nl_param *p = &lo->p[i];
 		float *w = params + p->offset;
 		const float *g = grads + p->offset;
+		if (o->frozen && o->frozen[i])
+			continue;
 		float *m = o->nslots > 0 ? o->slot[0] + p->offset : NULL;
 		float *v = o->nslots > 1 ? o->slot[1] + p->offset : NULL;
 		const float wd = p->decay ? (float)o->wd : 0.0f;

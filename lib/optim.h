@@ -55,6 +55,8 @@ struct nl_optim {
 	double key_scale;
 	float *dgd_work;
 	unsigned char *keyed;         /* per parameter: it has keys this step */
+	const unsigned char *frozen;  /* per parameter: never stepped (NULL: none), its state
+	                               * untouched (nl-train --learn) */
 };
 
 /* The kind named name, or -1. */

@@ -238,6 +238,10 @@ nl_trainer_step_batch(struct nl_trainer *tr, const int32_t *ids, const int32_t *
 	for (int i = 1; i < tr->workers; i++)
 		for (size_t j = 0; j < md->lo.total; j++)
 			tr->grads[j] += tr->w[i].grads[j];
+	for (size_t i = 0; tr->frozen && i < md->lo.n; i++)
+		if (tr->frozen[i])
+			memset(tr->grads + md->lo.p[i].offset, 0, md->lo.p[i].numel * sizeof *tr->grads);
+	tr->opt.frozen = tr->frozen;
 	double sq = 0;
 	for (size_t i = 0; i < md->lo.total; i++)
 		sq += (double)tr->grads[i] * tr->grads[i];

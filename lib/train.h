@@ -45,6 +45,9 @@ struct nl_trainer {
 	 * -M), or NULL: training never writes one (D9) */
 	const unsigned char *memory;
 	size_t memory_len;
+	/* per parameter of the layout: it does not learn (nl-train --learn), its gradient
+	 * zeroed before the norm and its optimizer state untouched; NULL: all learn */
+	const unsigned char *frozen;
 };
 
 /* threads: engine threads; with more than one, each worker runs BLAS on one thread. */

@@ -1,0 +1,169 @@
+/* nl — see LICENSE. Continual-learning refreshes (refresh.h). */
+#include "refresh.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int
+nl_refresh_lock(const char *output, int wait, int *fd, struct nl_err *err)
+{
+	char path[4096];
+	if (snprintf(path, sizeof path, "%s.lock", output) >= (int)sizeof path)
+		return nl_err_set(err, NL_ERANGE, "path too long");
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (f < 0)
+		return nl_err_sys(err, "%s", path);
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(f, wait ? F_SETLKW : F_SETLK, &fl) < 0) {
+		if (errno == EINTR && wait)
+			continue;
+		if (errno != EACCES && errno != EAGAIN) {
+			nl_err_sys(err, "%s", path);
+			close(f);
+			return -1;
+		}
+		/* who holds it: the pid the lock itself knows, else the one written */
+		long pid = 0;
+		struct flock who = fl;
+		if (fcntl(f, F_GETLK, &who) == 0 && who.l_type != F_UNLCK)
+			pid = (long)who.l_pid;
+		close(f);
+		return nl_err_set(err, NL_EUSAGE, "locked by pid %ld (another refresh; --wait waits "
+		    "for it)", pid);
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) < 0 || pwrite(f, buf, (size_t)n, 0) != n) {
+		nl_err_sys(err, "%s", path);
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+void
+nl_refresh_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);         /* closing releases the fcntl lock */
+}
+
+void
+nl_refresh_hash(const struct nl_tokens *tk, char out[17])
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (size_t i = 0; i < tk->n; i++) {
+		uint32_t v = (uint32_t)tk->ids[i];
+		for (int b = 0; b < 4; b++) {
+			h ^= (v >> (8 * b)) & 0xff;
+			h *= UINT64_C(1099511628211);
+		}
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+int
+nl_refresh_seen(const char *history, size_t len, const char *hash)
+{
+	/* every line after the header: its third tab-separated field */
+	const char *p = history, *end = history + len;
+	const size_t hl = strlen(hash);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = nl ? nl : end;
+		const char *f = p;
+		for (int tab = 0; tab < 2 && f; tab++) {
+			f = memchr(f, '\t', (size_t)(line_end - f));
+			if (f)
+				f++;
+		}
+		if (f && (size_t)(line_end - f) >= hl && memcmp(f, hash, hl) == 0 &&
+		    (f + hl == line_end || f[hl] == '\t'))
+			return 1;
+		p = line_end + 1;
+	}
+	return 0;
+}
+
+int
+nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_layout *lo,
+    unsigned char *frozen, struct nl_err *err)
+{
+	int want[NL_CMS_MAX_LEVELS] = { 0 };
+	int64_t periods[NL_CMS_MAX_LEVELS];
+	const int levels = nl_config_has_cms(cfg) ? nl_config_cms_periods(cfg, periods) : 0;
+	if (strcmp(spec, "all") == 0) {
+		memset(frozen, 0, lo->n);
+		return 0;
+	}
+	if (strncmp(spec, "cms", 3) != 0 || (spec[3] != 0 && spec[3] != ':'))
+		return nl_err_set(err, NL_EUSAGE, "--learn %s: all, cms or cms:LEVELS", spec);
+	if (levels == 0)
+		return nl_err_set(err, NL_EUSAGE, "--learn %s: a %s has no CMS levels", spec,
+		    cfg->model);
+	if (spec[3] == 0)
+		for (int v = 0; v < levels; v++)
+			want[v] = 1;
+	for (const char *p = spec + 4; spec[3] == ':';) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p || (*end != ',' && *end))
+			return nl_err_set(err, NL_EUSAGE, "--learn %s: levels are a list of numbers",
+			    spec);
+		if (v < 0 || v >= levels)
+			return nl_err_set(err, NL_EUSAGE, "--learn %s: the model has levels 0 to %d",
+			    spec, levels - 1);
+		want[v] = 1;
+		if (*end == 0)
+			break;
+		p = end + 1;
+	}
+	for (size_t i = 0; i < lo->n; i++) {
+		int l, v, n = 0;
+		frozen[i] = 1;
+		if (sscanf(lo->p[i].name, "layers.%d.cms.%d.%n", &l, &v, &n) == 2 && n > 0 &&
+		    v >= 0 && v < levels && want[v])
+			frozen[i] = 0;
+	}
+	return 0;
+}
+
+int
+nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_row *row,
+    char **out, size_t *outlen, const char **line)
+{
+	static char buf[8192];
+	char when[32];
+	time_t t = (time_t)row->time;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int n = snprintf(buf, sizeof buf, "%s\t%s\t%s\t%llu\t%llu\t%s\t%.6g\t%.6f\t%.6f\t%s\n",
+	    when, row->data, row->hash, row->tokens, row->steps, row->learn, row->lr,
+	    row->loss_before, row->loss_after, row->watch);
+	if (n < 0 || (size_t)n >= sizeof buf) {      /* names too long: keep the row a row */
+		n = snprintf(buf, sizeof buf, "%s\t(names too long)\t%s\t%llu\t%llu\t%s\t%.6g\t"
+		    "%.6f\t%.6f\t-\n", when, row->hash, row->tokens, row->steps, row->learn,
+		    row->lr, row->loss_before, row->loss_after);
+	}
+	const char *head = len ? history : NL_REFRESH_HEADER;
+	const size_t hl = len ? len : strlen(NL_REFRESH_HEADER);
+	char *o = malloc(hl + (size_t)n + 1);
+	if (o == NULL)
+		return -1;
+	memcpy(o, head, hl);
+	memcpy(o + hl, buf, (size_t)n + 1);
+	*out = o;
+	*outlen = hl + (size_t)n;
+	*line = buf;
+	return 0;
+}

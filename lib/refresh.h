@@ -1,0 +1,52 @@
+/* nl — see LICENSE. Continual-learning refreshes (nl-train --refresh, nl-train(1) REFRESH):
+ * the lock that keeps two refreshes of one model apart, the identity of the data a refresh
+ * learns, the history a checkpoint carries of its refreshes, and which parameters learn. */
+#ifndef NL_REFRESH_H
+#define NL_REFRESH_H
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "data.h"
+#include "err.h"
+#include "layout.h"
+
+/* Take the exclusive lock of output: an fcntl write lock on output.lock (created beside it,
+ * left in place), held until nl_refresh_unlock or the process ends, with the holder's pid
+ * written in it. wait: block until it is free; else a held lock is NL_EUSAGE, "locked by
+ * pid N". *fd receives the lock's descriptor. */
+int nl_refresh_lock(const char *output, int wait, int *fd, struct nl_err *err);
+void nl_refresh_unlock(int fd);
+
+/* The data's identity: 64-bit FNV-1a of its token ids (little-endian int32), as 16 hex
+ * digits plus NUL. */
+void nl_refresh_hash(const struct nl_tokens *tk, char out[17]);
+
+/* The history a checkpoint carries (member history.tsv): its header, and whether a history
+ * of len bytes records a refresh of data with this hash (its third column). */
+#define NL_REFRESH_HEADER "time\tdata\thash\ttokens\tsteps\tlearn\tlr\tloss_before\t" \
+	"loss_after\twatch_bpb\n"
+int nl_refresh_seen(const char *history, size_t len, const char *hash);
+
+/* One refresh, as a history row. */
+struct nl_refresh_row {
+	long long time;            /* seconds since the epoch, UTC */
+	const char *data;          /* the inputs' names, comma-separated */
+	const char *hash;          /* nl_refresh_hash */
+	unsigned long long tokens, steps;
+	const char *learn;
+	double lr, loss_before, loss_after;
+	const char *watch;         /* "file=bpb,…", or "-" */
+};
+/* history (len bytes; empty: a new one, given its header) with row appended, in a new
+ * buffer *out of *outlen bytes; -1 when out of memory. The row alone (no header) goes to
+ * *line (static storage). */
+int nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_row *row,
+    char **out, size_t *outlen, const char **line);
+
+/* --learn: which parameters a refresh trains; frozen[i] is set for the others of lo's
+ * parameters. spec: "all" (every one), "cms" (every CMS level: layers.L.cms.V.*, the
+ * paper's level stacking on a frozen backbone) or "cms:V[,V...]" (those levels).
+ * NL_EUSAGE for a bad spec, a model without CMS levels, or a level it does not have. */
+int nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_layout *lo,
+    unsigned char *frozen, struct nl_err *err);
+#endif
