@@ -98,6 +98,10 @@ domains: all
 	@sh examples/domains/run.sh
 piqa: all
 	@sh examples/piqa/run.sh
+# refreshes over Debian corpora, hope against transformer, with R as heat maps
+# (examples/continual/README.md; needs `make data`, gnuplot for the pictures)
+continual: all
+	@sh examples/continual/run.sh
 # nl-probe-memory's pictures of a hope and a titans (examples/probe/README.md; needs gnuplot)
 plots: all
 	@sh examples/probe/run.sh
@@ -138,7 +142,7 @@ uninstall:
 clean:
 	rm -rf build bin libnl.a nl.pc
 
-.PHONY: all tests deps check lint asan demo bench data recall longctx formal domains piqa plots fuzz install uninstall clean
+.PHONY: all tests deps check lint asan demo bench data recall longctx formal domains piqa plots continual fuzz install uninstall clean
 .PRECIOUS: build/%.o build/cmd/%.o build/tests/unit/%.o build/examples/%.o build/bench/%.o
 
 # every object's header dependencies (programs too: a header change must rebuild them)
