@@ -114,43 +114,52 @@ refresh_loss(struct nl_trainer *tr, const struct nl_tokens *data, double *loss)
 
 /* The end of a refresh: the loss after it, bits per byte on every --watch set, the history
  * row, the checkpoint (whole or not at all), and the row on --history. */
+/* Append "sep item" to buf (size n, used *w) while it fits; the row marks a cut with "…". */
+static void
+add_item(char *buf, size_t n, size_t *w, const char *sep, const char *item)
+{
+	if (*w >= n)
+		return;
+	int k = snprintf(buf + *w, n - *w, "%s%s", sep, item);
+	if (k < 0 || (size_t)k >= n - *w) {
+		snprintf(buf + (n > 8 ? n - 8 : 0), n > 8 ? 8 : n, ",...");
+		*w = n;
+		return;
+	}
+	*w += (size_t)k;
+}
+
 static int
 refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names, int nnames,
-    const char *const *watch, int nwatch, const char *hash, const char *learn, int64_t steps,
-    double loss_before, char **history, size_t *history_len, const char *output, int force,
+    const char *const *watch, const struct nl_tokens *watched, int nwatch, const char *hash,
+    const char *learn, int64_t steps, double loss_before, const struct nl_refresh_keys *kept,
+    char **history, size_t *history_len, const char *output, int force,
     const char *history_path)
 {
-	const struct nl_model *m = tr->model;
+	struct nl_model *m = tr->model;
 	struct nl_err err = { 0, "" };
 	double loss_after;
 	if (refresh_loss(tr, data, &loss_after))
 		return 1;
-	char watched[4096] = "-", sources[4096] = "(stdin)";
-	size_t w = 0;
+	char bpbs[4096] = "-", sources[4096] = "(stdin)", item[4200];
+	size_t w = 0, n = 0;
 	for (int i = 0; i < nwatch; i++) {
-		struct nl_tokens tk;
 		struct nl_eval_result ev;
-		nl_tokens_init(&tk);
 		memset(&ev, 0, sizeof ev);
-		if (read_tokens(&tk, (char **)&watch[i], 1, 0))
-			return 1;
-		if (nl_model_check_stream(m, &tk, &err) || nl_eval_tokens(&tr->w[0].tf, m->params,
-		    &tk, m->tok, (uint64_t)m->cfg.train_eval_tokens,
-		    nl_tokens_align_doc(&tk, m->cfg.data_align), &ev, &err)) {
+		if (nl_eval_tokens(&tr->w[0].tf, m->params, &watched[i], m->tok,
+		    (uint64_t)m->cfg.train_eval_tokens,
+		    nl_tokens_align_doc(&watched[i], m->cfg.data_align), &ev, &err)) {
 			nl_cli_report(watch[i], &err);
-			nl_tokens_free(&tk);
 			return 1;
 		}
-		nl_tokens_free(&tk);
-		w += (size_t)snprintf(watched + w, w < sizeof watched ? sizeof watched - w : 0,
-		    "%s%s=%.6g", i ? "," : "", watch[i], nl_eval_bpb(&ev));
+		snprintf(item, sizeof item, "%s=%.6g", watch[i], nl_eval_bpb(&ev));
+		add_item(bpbs, sizeof bpbs, &w, i ? "," : "", item);
 	}
-	for (int i = 0, n = 0; i < nnames; i++)
-		n += snprintf(sources + n, n < (int)sizeof sources ? sizeof sources - (size_t)n : 0,
-		    "%s%s", i ? "," : "", names[i]);
+	for (int i = 0; i < nnames; i++)
+		add_item(sources, sizeof sources, &n, i ? "," : "", names[i]);
 	struct nl_refresh_row row = { (long long)time(NULL), sources, hash,
 		(unsigned long long)data->n, (unsigned long long)steps, learn,
-		nl_trainer_lr(&m->cfg, tr->step - 1), loss_before, loss_after, watched };
+		nl_trainer_lr(&m->cfg, tr->step - 1), loss_before, loss_after, bpbs };
 	char *grown;
 	size_t glen;
 	const char *line;
@@ -158,16 +167,21 @@ refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names
 		nl_cli_die(1, "out of memory");
 	free(*history);
 	*history = grown, *history_len = glen;
+	/* the checkpoint keeps the model's own schedule, not the refresh's */
+	if (nl_refresh_keys_restore(&m->cfg, kept, &err)) {
+		nl_cli_report(output, &err);
+		return 1;
+	}
 	if (save(tr, output, force, grown, glen))
 		return 1;
+	/* the model is refreshed and its own history has the row: a --history file that
+	 * cannot take it is a warning */
 	if (history_path) {
 		FILE *fp = fopen(history_path, "a");
-		int fresh = fp && ftell(fp) == 0;
+		int fresh = fp && fseek(fp, 0, SEEK_END) == 0 && ftell(fp) == 0;
 		if (fp == NULL || (fresh && fputs(NL_REFRESH_HEADER, fp) < 0) || fputs(line, fp) < 0 ||
-		    fclose(fp) != 0) {
-			nl_cli_error("%s: cannot append the refresh's row:", history_path);
-			return 1;
-		}
+		    fclose(fp) != 0)
+			nl_cli_warn("%s: the refresh's row could not be appended:", history_path);
 	}
 	return 0;
 }
@@ -307,13 +321,11 @@ main(int argc, char **argv)
 		nl_cli_die(1, "%s: %s", input, err.msg);
 	if (config && nl_config_load(&cfg, config, &err))
 		nl_cli_die(2, "%s: %s", config, err.msg);
-	/* a refresh trains at a constant rate, saves once at its end and holds nothing out;
-	 * -D overrides these */
-	static const char *const refresh_keys[][2] = { { "optim.schedule", "constant" },
-		{ "optim.warmup", "0" }, { "train.every", "0" }, { "train.valid_percent", "0" } };
-	for (int i = 0; refresh && i < 4; i++)
-		if (nl_config_set(&cfg, refresh_keys[i][0], refresh_keys[i][1], &err))
-			nl_cli_die(1, "%s: %s", input, err.msg);
+	/* a refresh trains at a constant rate, saves once at its end and holds nothing out
+	 * (unless -D says otherwise); the checkpoint keeps the model's own values */
+	struct nl_refresh_keys refresh_kept;
+	if (refresh && nl_refresh_keys_apply(&cfg, defs, ndefs, &refresh_kept, &err))
+		nl_cli_die(1, "%s: %s", input, err.msg);
 	for (int i = 0; i < ndefs; i++)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
@@ -414,6 +426,7 @@ main(int argc, char **argv)
 	tr.memory_len = state.len;
 	nl_ckpt_free(&ck);
 	unsigned char *frozen = NULL;
+	struct nl_tokens *watched = NULL;
 	char data_hash[17] = "";
 	if (refresh) {
 		if ((frozen = calloc(model.lo.n, 1)) == NULL)
@@ -433,6 +446,17 @@ main(int argc, char **argv)
 		int64_t pass = ((int64_t)train.n + (int64_t)tr.batch * tr.seq - 1) /
 		    ((int64_t)tr.batch * tr.seq);
 		cfg.train_steps = tr.step + (refresh_steps ? refresh_steps : pass);
+		model.cfg.train_steps = cfg.train_steps;
+		/* the --watch sets, read now: a bad one fails before any step */
+		if (nwatch && (watched = calloc((size_t)nwatch, sizeof *watched)) == NULL)
+			nl_cli_die(1, "out of memory");
+		for (int i = 0; i < nwatch; i++) {
+			nl_tokens_init(&watched[i]);
+			if (read_tokens(&watched[i], (char **)&watch[i], 1, vocab))
+				exit(1);
+			if (nl_model_check_stream(&model, &watched[i], &err))
+				nl_cli_die(1, "%s: %s", watch[i], err.msg);
+		}
 	}
 	if (verbose > 0 || dry) {
 		fprintf(stderr, "%s: %s model, %zu parameters, vocab %lld, batch %d x %d tokens\n",
@@ -522,10 +546,13 @@ main(int argc, char **argv)
 		status = 1;
 	}
 	if (refresh && status == 0)
-		status = refresh_finish(&tr, &train, argv, argc, watch, nwatch, data_hash,
-		    learn ? learn : "all", tr.step - first, loss_before, &history, &history_len,
-		    output, force, history_path);
+		status = refresh_finish(&tr, &train, argv, argc, watch, watched, nwatch, data_hash,
+		    learn ? learn : "all", tr.step - first, loss_before, &refresh_kept, &history,
+		    &history_len, output, force, history_path);
 	nl_refresh_unlock(lock);
+	for (int i = 0; watched && i < nwatch; i++)
+		nl_tokens_free(&watched[i]);
+	free(watched);
 	free(frozen);
 	free(history);
 done:

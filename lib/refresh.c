@@ -30,7 +30,7 @@ nl_refresh_lock(const char *output, int wait, int *fd, struct nl_err *err)
 			close(f);
 			return -1;
 		}
-		/* who holds it: the pid the lock itself knows, else the one written */
+		/* who holds it: the pid the lock knows (0 if it was freed meanwhile) */
 		long pid = 0;
 		struct flock who = fl;
 		if (fcntl(f, F_GETLK, &who) == 0 && who.l_type != F_UNLCK)
@@ -74,7 +74,7 @@ nl_refresh_hash(const struct nl_tokens *tk, char out[17])
 int
 nl_refresh_seen(const char *history, size_t len, const char *hash)
 {
-	/* every line after the header: its third tab-separated field */
+	/* every line's third tab-separated field (the header's is "hash", never a hash) */
 	const char *p = history, *end = history + len;
 	const size_t hl = strlen(hash);
 	while (p < end) {
@@ -137,6 +137,69 @@ nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_
 	return 0;
 }
 
+static const char *const refresh_keys[NL_REFRESH_KEYS][2] = {
+	{ "optim.schedule", "constant" }, { "optim.warmup", "0" }, { "train.every", "0" },
+	{ "train.valid_percent", "0" },
+};
+
+int
+nl_refresh_keys_apply(struct nl_config *c, const char *const *defs, int ndefs,
+    struct nl_refresh_keys *k, struct nl_err *err)
+{
+	char *text;
+	size_t len;
+	memset(k, 0, sizeof *k);
+	if (nl_config_format(c, &text, &len, err))
+		return -1;
+	for (int i = 0; i < NL_REFRESH_KEYS; i++) {
+		const char *key = refresh_keys[i][0];
+		const size_t kl = strlen(key);
+		int named = 0;
+		for (int d = 0; d < ndefs; d++)
+			named |= strncmp(defs[d], key, kl) == 0 && defs[d][kl] == '=';
+		if (named)
+			continue;
+		/* its line "key = value" in the config's text */
+		for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+			if (strncmp(p, key, kl) == 0 && strncmp(p + kl, " = ", 3) == 0) {
+				const char *v = p + kl + 3, *e = strchr(v, '\n');
+				size_t vl = e ? (size_t)(e - v) : strlen(v);
+				if (vl >= sizeof k->was[i])
+					vl = sizeof k->was[i] - 1;
+				memcpy(k->was[i], v, vl);
+				k->was[i][vl] = 0;
+				k->set[i] = 1;
+			}
+		if (k->set[i] && nl_config_set(c, key, refresh_keys[i][1], err)) {
+			free(text);
+			return -1;
+		}
+	}
+	free(text);
+	return 0;
+}
+
+int
+nl_refresh_keys_restore(struct nl_config *c, const struct nl_refresh_keys *k,
+    struct nl_err *err)
+{
+	for (int i = 0; i < NL_REFRESH_KEYS; i++)
+		if (k->set[i] && nl_config_set(c, refresh_keys[i][0], k->was[i], err))
+			return -1;
+	return 0;
+}
+
+/* s with tabs and line ends as '_', into buf of size n. */
+static const char *
+one_field(const char *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", s);
+	for (char *p = buf; *p; p++)
+		if (*p == '\t' || *p == '\n' || *p == '\r')
+			*p = '_';
+	return buf;
+}
+
 int
 nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_row *row,
     char **out, size_t *outlen, const char **line)
@@ -147,14 +210,13 @@ nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char data[2048], learn[256], watch[4096];
 	int n = snprintf(buf, sizeof buf, "%s\t%s\t%s\t%llu\t%llu\t%s\t%.6g\t%.6f\t%.6f\t%s\n",
-	    when, row->data, row->hash, row->tokens, row->steps, row->learn, row->lr,
-	    row->loss_before, row->loss_after, row->watch);
-	if (n < 0 || (size_t)n >= sizeof buf) {      /* names too long: keep the row a row */
-		n = snprintf(buf, sizeof buf, "%s\t(names too long)\t%s\t%llu\t%llu\t%s\t%.6g\t"
-		    "%.6f\t%.6f\t-\n", when, row->hash, row->tokens, row->steps, row->learn,
-		    row->lr, row->loss_before, row->loss_after);
-	}
+	    when, one_field(row->data, data, sizeof data), row->hash, row->tokens, row->steps,
+	    one_field(row->learn, learn, sizeof learn), row->lr, row->loss_before, row->loss_after,
+	    one_field(row->watch, watch, sizeof watch));
+	if (n < 0 || (size_t)n >= sizeof buf)   /* the fields are bounded well below buf */
+		return -1;
 	const char *head = len ? history : NL_REFRESH_HEADER;
 	const size_t hl = len ? len : strlen(NL_REFRESH_HEADER);
 	char *o = malloc(hl + (size_t)n + 1);

@@ -27,10 +27,25 @@ void nl_refresh_hash(const struct nl_tokens *tk, char out[17]);
 	"loss_after\twatch_bpb\n"
 int nl_refresh_seen(const char *history, size_t len, const char *hash);
 
+/* The keys a refresh sets for its own run (a constant rate, no warmup, no evaluation
+ * during it, nothing held out) unless a -D definition names them, and the values they had,
+ * which nl_refresh_keys_restore puts back before the checkpoint is written: its config
+ * stays the model's. */
+#define NL_REFRESH_KEYS 4
+struct nl_refresh_keys {
+	int set[NL_REFRESH_KEYS];
+	char was[NL_REFRESH_KEYS][64];
+};
+int nl_refresh_keys_apply(struct nl_config *c, const char *const *defs, int ndefs,
+    struct nl_refresh_keys *k, struct nl_err *err);
+int nl_refresh_keys_restore(struct nl_config *c, const struct nl_refresh_keys *k,
+    struct nl_err *err);
+
 /* One refresh, as a history row. */
 struct nl_refresh_row {
 	long long time;            /* seconds since the epoch, UTC */
-	const char *data;          /* the inputs' names, comma-separated */
+	const char *data;          /* the inputs' names, comma-separated (tabs and line ends
+	                            * become '_' in the row) */
 	const char *hash;          /* nl_refresh_hash */
 	unsigned long long tokens, steps;
 	const char *learn;

@@ -12,7 +12,8 @@ $NL_EXEC nl-train --refresh -q -j 1 -b 2 -T 32 --history h.tsv --watch old.nlt -
 head -n 1 h.tsv | tr '\t' ' '
 awk -F '\t' 'NR > 1 { print NF, $2, $4, $5, $6, ($8 > $9 ? "loss fell" : "loss rose"), ($10 ~ /^old.nlt=[0-9.]+$/) }' h.tsv
 # the checkpoint holds the same history
-$NL_EXEC nl-convert -l m.tar | grep -c . > /dev/null
+# the model keeps its own schedule in its config, not the refresh's constant rate
+tar -xOf m.tar config | grep -E '^optim\.(schedule|warmup) '
 tar -xOf m.tar history.tsv | cmp - h.tsv && echo "history.tsv in the checkpoint"
 # the same data again: skipped, then -f
 $NL_EXEC nl-train --refresh -j 1 -b 2 -T 32 --history h.tsv -i m.tar -o m.tar new.nlt 2> skip.err
@@ -54,6 +55,10 @@ for sig in KILL TERM; do
 	$NL_EXEC nl-eval -j 1 -m tf.tar old.nlt > /dev/null && echo "$sig: model loads"
 	ls -a | grep -c '^\.tf\.tar\.' | sed "s/^/$sig: temporaries left /"
 done
+# a --watch set that cannot be read fails before any step, the model untouched
+cp m.tar m0.tar
+$NL_EXEC nl-train --refresh -f -q -j 1 -b 2 -T 32 --watch nothere.nlt -i m.tar -o m.tar new.nlt 2> w.err
+echo "bad watch $?"; cat w.err; cmp -s m.tar m0.tar && echo "model untouched"
 # bad usage
 r() { $NL_EXEC nl-train "$@" > /dev/null 2> r.err; echo "$* $?"; cat r.err; }
 r --refresh -o m.tar new.nlt
