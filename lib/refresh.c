@@ -139,7 +139,7 @@ nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_
 
 static const char *const refresh_keys[NL_REFRESH_KEYS][2] = {
 	{ "optim.schedule", "constant" }, { "optim.warmup", "0" }, { "train.every", "0" },
-	{ "train.valid_percent", "0" },
+	{ "train.valid_percent", "0" }, { "train.eval_tokens", "32768" },
 };
 
 int
