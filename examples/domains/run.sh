@@ -46,14 +46,5 @@ for m in $models; do
 	bin/nl-eval -j 1 --matrix $cks $tests > "$out/$m.matrix.tsv"
 	cat "$out/$m.matrix.tsv"
 done
-printf 'metric' > "$out/summary.tsv"
-for m in $models; do printf '\t%s' "$m"; done >> "$out/summary.tsv"
-echo >> "$out/summary.tsv"
-for k in ACC BWT FWT forgetting learning_accuracy; do
-	printf '%s' "$k"
-	for m in $models; do
-		awk -v k=$k '$1 == "#" && $2 == k { printf "\t%s", $NF }' "$out/$m.matrix.tsv"
-	done
-	echo
-done >> "$out/summary.tsv"
-column -t -s "$(printf '\t')" "$out/summary.tsv"
+# shellcheck disable=SC2086
+sh examples/cl-summary.sh "$out" $models
