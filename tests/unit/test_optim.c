@@ -3,7 +3,7 @@
  * Newton–Schulz's output is orthogonal; DGD's closed form is the exact proximal step; M3's
  * slow momentum moves only at period ends and with α = 0 has no effect; delta momentum with
  * λ = 0 is momentum; the state exported and imported continues bit for bit; DMGD's gemm form
- * is its loops. */
+  * is its loops; a frozen parameter keeps its bytes and state under every rule. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,6 +570,54 @@ T_TEST(state_round_trip_is_bit_exact)
 	}
 }
 
+/* A frozen parameter (nl-train --learn) keeps its bytes and its state under every rule,
+ * weight decay and m3's period ends included, while the others move. */
+T_TEST(frozen_parameters_keep_their_bytes)
+{
+	static const char *const names[] = { "sgd", "momentum", "adamw", "muon", "m3", "m3-ema",
+		"delta-momentum", "dmgd", "dgd" };
+	struct nl_layout lo;
+	toy_layout(&lo);
+	const unsigned char frozen[3] = { 1, 0, 0 };
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		struct nl_config c;
+		struct nl_optim o;
+		struct nl_err err = { 0 };
+		nl_config_init(&c);
+		char arg[64];
+		snprintf(arg, sizeof arg, "optim=%s", names[k]);
+		if (nl_config_set_arg(&c, arg, &err) || nl_config_set_arg(&c, "m3.period=2", &err) ||
+		    nl_optim_init(&o, &c, &lo, 1, &err)) {
+			printf("# %s: %s\n", names[k], err.msg);
+			T_CHECK(0);
+			nl_config_free(&c);
+			continue;
+		}
+		o.frozen = frozen;
+		float w[TOTAL], w0[TOTAL], g[TOTAL];
+		struct nl_rng rng;
+		nl_rng_seed(&rng, 3);
+		for (int i = 0; i < TOTAL; i++)
+			w[i] = w0[i] = (float)nl_rng_normal(&rng);
+		for (int step = 0; step < 5; step++) {
+			for (int i = 0; i < TOTAL; i++)
+				g[i] = (float)nl_rng_normal(&rng);
+			nl_optim_step(&o, w, g, 1e-2);
+		}
+		T_CHECK_MSG(memcmp(w, w0, 6 * sizeof *w) == 0, "%s moved a frozen parameter",
+		    names[k]);
+		int zero = 1;
+		for (int s = 0; s < o.nslots; s++)
+			for (int i = 0; i < 6; i++)
+				zero &= o.slot[s][i] == 0;
+		T_CHECK_MSG(zero, "%s moved a frozen parameter's state", names[k]);
+		T_CHECK_MSG(memcmp(w + T_OFF, w0 + T_OFF, 6 * sizeof *w) != 0,
+		    "%s did not move a learning parameter", names[k]);
+		nl_optim_free(&o);
+		nl_config_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -582,6 +630,7 @@ main(void)
 	t_run(m3_slow_momentum_moves_at_period_ends_only, "m3_slow_momentum_moves_at_period_ends_only");
 	t_run(delta_momentum_with_lambda_0_is_momentum, "delta_momentum_with_lambda_0_is_momentum");
 	t_run(state_round_trip_is_bit_exact, "state_round_trip_is_bit_exact");
+	t_run(frozen_parameters_keep_their_bytes, "frozen_parameters_keep_their_bytes");
 	t_run(dmgd_fast_matches_reference, "dmgd_fast_matches_reference");
 	return t_done();
 }
