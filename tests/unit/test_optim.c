@@ -3,7 +3,7 @@
  * Newton–Schulz's output is orthogonal; DGD's closed form is the exact proximal step; M3's
  * slow momentum moves only at period ends and with α = 0 has no effect; delta momentum with
  * λ = 0 is momentum; the state exported and imported continues bit for bit; DMGD's gemm form
-  * is its loops; a frozen parameter keeps its bytes and state under every rule. */
+ * is its loops; a frozen parameter keeps its bytes and state under every rule. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
