@@ -388,6 +388,26 @@ snapshot(struct probe_run *r, const struct nl_tf_stream *s)
 					    s->tab[(size_t)l * tf->levels + v], tf->fast_len * sizeof(float));
 }
 
+/* Feed tokens [*i0, …) of data to s until it has read end tokens (the first call takes one
+ * more: its first token is context only). */
+static int
+feed_to(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
+    const struct nl_tokens *data, size_t *i0, long long end, int learn, struct nl_err *err)
+{
+	struct nl_eval_result res;
+	memset(&res, 0, sizeof res);
+	struct nl_tokens view = *data;
+	size_t len = (size_t)(end - s->pos) + (*i0 == 0);
+	if (len > data->n - *i0)
+		len = data->n - *i0;
+	view.ids += *i0;
+	if (view.flags)
+		view.flags += *i0;
+	view.n = len;
+	*i0 += len;
+	return nl_eval_stream(tf, params, s, &view, NULL, learn, 0, &res, NULL, err);
+}
+
 int
 nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
     const struct nl_tokens *data, const struct nl_probe *p, struct nl_err *err)
@@ -398,9 +418,7 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 		    cfg->model);
 	struct probe_run r;
 	struct nl_tf_stream s;
-	struct nl_eval_result res;
 	memset(&r, 0, sizeof r);
-	memset(&res, 0, sizeof res);
 	r.tf = tf, r.p = p;
 	const long long total = data->n ? (long long)data->n - 1 : 0;   /* tokens fed */
 	for (int i = 0; i < p->nat; i++)
@@ -445,18 +463,9 @@ nl_probe_run(struct nl_tf *tf, const float *params, const struct nl_config *cfg,
 		long long end = (s.pos / g + 1) * g;
 		if (next_at < p->nat && p->at[next_at] < end)
 			end = p->at[next_at];
-		size_t len = (size_t)(end - s.pos) + (i0 == 0);
-		if (len > data->n - i0)
-			len = data->n - i0;
-		struct nl_tokens view = *data;
-		view.ids += i0;
-		if (view.flags)
-			view.flags += i0;
-		view.n = len;
 		long long before = s.pos;
-		if (nl_eval_stream(tf, params, &s, &view, NULL, p->learn, 0, &res, NULL, err))
+		if (feed_to(tf, params, &s, data, &i0, end, p->learn, err))
 			goto out;
-		i0 += len;
 		const long long pos = s.pos, fed = pos - before;
 		if (tf->memfam && fed > mm->t) {        /* g fits every piece nl_eval_stream cuts */
 			nl_err_set(err, NL_ERANGE, "a piece of %lld tokens was cut", fed);
@@ -1025,26 +1034,6 @@ random_tokens(struct nl_rng *g, size_t n, int vocab)
 	for (size_t i = 0; ids && i < n; i++)
 		ids[i] = (int32_t)nl_rng_below(g, (uint64_t)vocab);
 	return ids;
-}
-
-/* Feed tokens [*i0, …) of data to s until it has read end tokens (the first call takes one
- * more: its first token is context only). */
-static int
-feed_to(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
-    const struct nl_tokens *data, size_t *i0, long long end, int learn, struct nl_err *err)
-{
-	struct nl_eval_result res;
-	memset(&res, 0, sizeof res);
-	struct nl_tokens view = *data;
-	size_t len = (size_t)(end - s->pos) + (*i0 == 0);
-	if (len > data->n - *i0)
-		len = data->n - *i0;
-	view.ids += *i0;
-	if (view.flags)
-		view.flags += *i0;
-	view.n = len;
-	*i0 += len;
-	return nl_eval_stream(tf, params, s, &view, NULL, learn, 0, &res, NULL, err);
 }
 
 /* model: N random tokens through the model; every M_mem write's keys and targets kept. */
