@@ -94,21 +94,20 @@ save(const struct nl_trainer *tr, const char *path, int force, const char *histo
 	return rc;
 }
 
-/* The mean loss of the model on (up to train.eval_tokens of) data. */
+/* The model on (up to train.eval_tokens of) data, named name in a message. */
 static int
-refresh_loss(struct nl_trainer *tr, const struct nl_tokens *data, double *loss)
+refresh_eval(struct nl_trainer *tr, const struct nl_tokens *data, const char *name,
+    struct nl_eval_result *ev)
 {
-	struct nl_eval_result ev;
 	struct nl_err err = { 0, "" };
 	const struct nl_model *m = tr->model;
-	memset(&ev, 0, sizeof ev);
+	memset(ev, 0, sizeof *ev);
 	if (nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok,
-	    (uint64_t)m->cfg.train_eval_tokens, nl_tokens_align_doc(data, m->cfg.data_align), &ev,
+	    (uint64_t)m->cfg.train_eval_tokens, nl_tokens_align_doc(data, m->cfg.data_align), ev,
 	    &err)) {
-		nl_cli_error("evaluation: %s", err.msg);
+		nl_cli_error("%s: evaluation: %s", name, err.msg);
 		return 1;
 	}
-	*loss = nl_eval_loss(&ev);
 	return 0;
 }
 
@@ -138,20 +137,15 @@ refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names
 {
 	struct nl_model *m = tr->model;
 	struct nl_err err = { 0, "" };
-	double loss_after;
-	if (refresh_loss(tr, data, &loss_after))
+	struct nl_eval_result ev;
+	if (refresh_eval(tr, data, "new data", &ev))
 		return 1;
+	const double loss_after = nl_eval_loss(&ev);
 	char bpbs[4096] = "-", sources[4096] = "(stdin)", item[4200];
 	size_t w = 0, n = 0;
 	for (int i = 0; i < nwatch; i++) {
-		struct nl_eval_result ev;
-		memset(&ev, 0, sizeof ev);
-		if (nl_eval_tokens(&tr->w[0].tf, m->params, &watched[i], m->tok,
-		    (uint64_t)m->cfg.train_eval_tokens,
-		    nl_tokens_align_doc(&watched[i], m->cfg.data_align), &ev, &err)) {
-			nl_cli_report(watch[i], &err);
+		if (refresh_eval(tr, &watched[i], watch[i], &ev))
 			return 1;
-		}
 		snprintf(item, sizeof item, "%s=%.6g", watch[i], nl_eval_bpb(&ev));
 		add_item(bpbs, sizeof bpbs, &w, i ? "," : "", item);
 	}
@@ -480,8 +474,12 @@ main(int argc, char **argv)
 		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
 	int tty = isatty(2);
 	double loss_before = NAN;
-	if (refresh && refresh_loss(&tr, &train, &loss_before))
-		exit(1);
+	if (refresh) {
+		struct nl_eval_result ev;
+		if (refresh_eval(&tr, &train, "new data", &ev))
+			exit(1);
+		loss_before = nl_eval_loss(&ev);
+	}
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
 	double t0 = nl_cli_seconds(), tokens0 = (double)tr.tokens_seen;
