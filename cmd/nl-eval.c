@@ -60,8 +60,8 @@ open_model(struct run *run, const char *path, const char *const *defs, int ndefs
 		nl_cli_die(2, "-T: %d is longer than the model's context %lld", seq,
 		    (long long)cfg->context);
 	int stream = strcmp(cfg->eval_mode, "stream") == 0;
-	if (stream && nl_config_has_cms(cfg) && nl_config_cms_teach(cfg) > 0 && cfg->cms_lr > 0)
-		seq = (int)nl_config_cms_teach(cfg);
+	if (stream)
+		seq = nl_eval_stream_piece(cfg, seq);
 	if (nl_tf_init(&run->tf, cfg, &run->m.lo, stream ? 1 : batch, seq, sizeof(float), &err))
 		nl_cli_die(1, "%s: %s", name, err.msg);
 	if (reinit)

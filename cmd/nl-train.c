@@ -25,7 +25,7 @@ usage(FILE *fp)
 	    "       [file ...]\n"
 	    "       %s --refresh [-fqv] [--wait] [--history file] [--learn parts] [--watch file]\n"
 	    "       [-b batch] [-D key=value] [-j threads] [-l log] [-n steps] [-T seqlen]\n"
-	    "       -i checkpoint -o output [file ...]\n",
+	    "       [--tokens budget] -i checkpoint -o output [file ...]\n",
 	    nl_cli_progname(), nl_cli_progname());
 }
 
@@ -94,25 +94,56 @@ save(const struct nl_trainer *tr, const char *path, int force, const char *histo
 	return rc;
 }
 
-/* The model on (up to train.eval_tokens of) data, named name in a message. */
+/* A refresh (--refresh) under way: what it learns and how, and what its row records. */
+struct refresh {
+	int memory;                        /* --learn memory: test-time learning alone */
+	const char *learn;
+	char **names;                      /* the new data's operands */
+	int nnames;
+	const char *const *watch;          /* the --watch sets, read */
+	const struct nl_tokens *watched;
+	int nwatch;
+	char hash[17];                     /* of the data it learns */
+	uint64_t tokens;                   /* tokens it learns from */
+	double loss_before;
+	struct nl_refresh_keys kept;       /* the model's own values of the keys it sets */
+	char *history;                     /* the checkpoint's history.tsv, and its row */
+	size_t history_len;
+	const char *history_path;          /* --history */
+};
+
+/* The model on (up to train.eval_tokens of) data, named name in a message: its parameters
+ * from the meta-learned state, or for --learn memory its memory state. */
 static int
-refresh_eval(struct nl_trainer *tr, const struct nl_tokens *data, const char *name,
-    struct nl_eval_result *ev)
+refresh_eval(struct nl_trainer *tr, const struct refresh *rf, const struct nl_tokens *data,
+    const char *name, struct nl_eval_result *ev)
 {
 	struct nl_err err = { 0, "" };
 	const struct nl_model *m = tr->model;
+	const uint64_t limit = (uint64_t)m->cfg.train_eval_tokens;
 	memset(ev, 0, sizeof *ev);
-	if (nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok,
-	    (uint64_t)m->cfg.train_eval_tokens, nl_tokens_align_doc(data, m->cfg.data_align), ev,
-	    &err)) {
+	if (rf->memory ? nl_refresh_read(m, tr->memory, tr->memory_len, data, limit, 0, ev, NULL,
+	    NULL, NULL, &err) : nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok, limit,
+	    nl_tokens_align_doc(data, m->cfg.data_align), ev, &err)) {
 		nl_cli_error("%s: evaluation: %s", name, err.msg);
 		return 1;
 	}
 	return 0;
 }
 
-/* The end of a refresh: the loss after it, bits per byte on every --watch set, the history
- * row, the checkpoint (whole or not at all), and the row on --history. */
+/* --learn memory's progress: a line kept current on a terminal, else one per tenth. */
+static double read_t0;
+static void
+read_progress(size_t done, size_t total)
+{
+	double dt = nl_cli_seconds() - read_t0;
+	if (isatty(2))
+		fprintf(stderr, "\rread %zu/%zu tokens  %.0f tok/s   %s", done, total,
+		    (double)done / dt, done == total ? "\n" : "");
+	else if (done == total || done / NL_REFRESH_PIECE % (total / NL_REFRESH_PIECE / 10 + 1) == 0)
+		fprintf(stderr, "read %zu/%zu tokens tok/s %.0f\n", done, total, (double)done / dt);
+}
+
 /* Append "sep item" to buf (size n, used *w) while it fits; the row marks a cut with "…". */
 static void
 add_item(char *buf, size_t n, size_t *w, const char *sep, const char *item)
@@ -128,41 +159,42 @@ add_item(char *buf, size_t n, size_t *w, const char *sep, const char *item)
 	*w += (size_t)k;
 }
 
+/* The end of a refresh of data that took steps: the loss after it, bits per byte on every
+ * --watch set, the history row, the checkpoint (whole or not at all), and the row on
+ * --history. */
 static int
-refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names, int nnames,
-    const char *const *watch, const struct nl_tokens *watched, int nwatch, const char *hash,
-    const char *learn, int64_t steps, double loss_before, const struct nl_refresh_keys *kept,
-    char **history, size_t *history_len, const char *output, int force,
-    const char *history_path)
+refresh_finish(struct nl_trainer *tr, struct refresh *rf, const struct nl_tokens *data,
+    int64_t steps, const char *output, int force)
 {
 	struct nl_model *m = tr->model;
 	struct nl_err err = { 0, "" };
 	struct nl_eval_result ev;
-	if (refresh_eval(tr, data, "new data", &ev))
+	if (refresh_eval(tr, rf, data, "new data", &ev))
 		return 1;
 	const double loss_after = nl_eval_loss(&ev);
 	char bpbs[4096] = "-", sources[4096] = "(stdin)", item[4200];
 	size_t w = 0, n = 0;
-	for (int i = 0; i < nwatch; i++) {
-		if (refresh_eval(tr, &watched[i], watch[i], &ev))
+	for (int i = 0; i < rf->nwatch; i++) {
+		if (refresh_eval(tr, rf, &rf->watched[i], rf->watch[i], &ev))
 			return 1;
-		snprintf(item, sizeof item, "%s=%.6g", watch[i], nl_eval_bpb(&ev));
+		snprintf(item, sizeof item, "%s=%.6g", rf->watch[i], nl_eval_bpb(&ev));
 		add_item(bpbs, sizeof bpbs, &w, i ? "," : "", item);
 	}
-	for (int i = 0; i < nnames; i++)
-		add_item(sources, sizeof sources, &n, i ? "," : "", names[i]);
-	struct nl_refresh_row row = { (long long)time(NULL), sources, hash,
-		(unsigned long long)data->n, (unsigned long long)steps, learn,
-		nl_trainer_lr(&m->cfg, tr->step - 1), loss_before, loss_after, bpbs };
+	for (int i = 0; i < rf->nnames; i++)
+		add_item(sources, sizeof sources, &n, i ? "," : "", rf->names[i]);
+	struct nl_refresh_row row = { (long long)time(NULL), sources, rf->hash,
+		(unsigned long long)rf->tokens, (unsigned long long)steps, rf->learn,
+		rf->memory ? 0 : nl_trainer_lr(&m->cfg, tr->step - 1), rf->loss_before, loss_after,
+		bpbs };
 	char *grown;
 	size_t glen;
 	const char *line;
-	if (nl_refresh_history_add(*history, *history_len, &row, &grown, &glen, &line))
+	if (nl_refresh_history_add(rf->history, rf->history_len, &row, &grown, &glen, &line))
 		nl_cli_die(1, "out of memory");
-	free(*history);
-	*history = grown, *history_len = glen;
+	free(rf->history);
+	rf->history = grown, rf->history_len = glen;
 	/* the checkpoint keeps the model's own schedule, not the refresh's */
-	if (nl_refresh_keys_restore(&m->cfg, kept, &err)) {
+	if (nl_refresh_keys_restore(&m->cfg, &rf->kept, &err)) {
 		nl_cli_report(output, &err);
 		return 1;
 	}
@@ -170,12 +202,12 @@ refresh_finish(struct nl_trainer *tr, const struct nl_tokens *data, char **names
 		return 1;
 	/* the model is refreshed and its own history has the row: a --history file that
 	 * cannot take it is a warning */
-	if (history_path) {
-		FILE *fp = fopen(history_path, "a");
+	if (rf->history_path) {
+		FILE *fp = fopen(rf->history_path, "a");
 		int fresh = fp && fseek(fp, 0, SEEK_END) == 0 && ftell(fp) == 0;
 		if (fp == NULL || (fresh && fputs(NL_REFRESH_HEADER, fp) < 0) || fputs(line, fp) < 0 ||
 		    fclose(fp) != 0)
-			nl_cli_warn("%s: the refresh's row could not be appended:", history_path);
+			nl_cli_warn("%s: the refresh's row could not be appended:", rf->history_path);
 	}
 	return 0;
 }
@@ -184,7 +216,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_DRY, OPT_KEEP, OPT_PARTIAL, OPT_VALID, OPT_REFRESH, OPT_WAIT,
-		OPT_HISTORY, OPT_LEARN, OPT_WATCH };
+		OPT_HISTORY, OPT_LEARN, OPT_WATCH, OPT_TOKENS };
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'c' },
@@ -212,6 +244,7 @@ main(int argc, char **argv)
 		{ "history", required_argument, NULL, OPT_HISTORY },
 		{ "learn", required_argument, NULL, OPT_LEARN },
 		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -221,6 +254,7 @@ main(int argc, char **argv)
 	const char *defs[argc];   /* -D arguments in order: at most one per argument */
 	int ndefs = 0, force = 0, verbose = 0, check = 0, dry = 0, partial = 0, keep = 0, c;
 	int refresh = 0, wait = 0, nwatch = 0, refresh_steps = 0;
+	long long budget = 0;                   /* --tokens */
 	const char *history_path = NULL, *learn = NULL, *watch[argc];
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct nl_err err = { 0, "" };
@@ -263,6 +297,9 @@ main(int argc, char **argv)
 		case OPT_HISTORY: history_path = optarg; break;
 		case OPT_LEARN: learn = optarg; break;
 		case OPT_WATCH: watch[nwatch++] = optarg; break;
+		case OPT_TOKENS:
+			budget = nl_cli_int("--tokens", "token count", optarg, 1, INT64_MAX);
+			break;
 		case 'V': nl_cli_version(verbose > 0); return nl_cli_fshut(0);
 		case 'v': verbose++; break;
 		default: usage(stderr); return 2;
@@ -275,8 +312,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (!refresh && (wait || history_path || learn || nwatch))
-		nl_cli_die(2, "--wait, --history, --learn and --watch go with --refresh");
+	if (!refresh && (wait || history_path || learn || nwatch || budget))
+		nl_cli_die(2, "--wait, --history, --learn, --tokens and --watch go with --refresh");
+	struct refresh rf = { .learn = learn ? learn : "all", .names = argv,
+		.nnames = argc, .watch = watch, .nwatch = nwatch,
+		.history_path = history_path };
+	rf.memory = refresh && strcmp(rf.learn, "memory") == 0;
 	if (refresh && (!input || !output || strcmp(output, "-") == 0 || strcmp(input, "-") == 0))
 		nl_cli_die(2, "--refresh: give the model as -i FILE and where it goes as -o FILE "
 		    "(the same file refreshes it in place)");
@@ -317,14 +358,16 @@ main(int argc, char **argv)
 		nl_cli_die(2, "%s: %s", config, err.msg);
 	/* a refresh trains at a constant rate, saves once at its end and holds nothing out
 	 * (unless -D says otherwise); the checkpoint keeps the model's own values */
-	struct nl_refresh_keys refresh_kept;
-	if (refresh && nl_refresh_keys_apply(&cfg, defs, ndefs, &refresh_kept, &err))
+	if (refresh && nl_refresh_keys_apply(&cfg, defs, ndefs, &rf.kept, &err))
 		nl_cli_die(1, "%s: %s", input, err.msg);
 	for (int i = 0; i < ndefs; i++)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
 	for (int i = 0; i < nopt; i++) {
 		if (refresh && opts[i].opt == 'n') {     /* steps of this refresh, not in total */
+			if (rf.memory || budget)
+				nl_cli_die(2, "-n: %s", rf.memory ? "--learn memory takes no steps "
+				    "(--tokens limits what it reads)" : "give -n or --tokens, not both");
 			refresh_steps = (int)nl_cli_int("-n", "step count", opts[i].value, 1, INT32_MAX);
 			continue;
 		}
@@ -401,12 +444,12 @@ main(int argc, char **argv)
 		keep = 1;
 	/* the refresh history goes on with the model */
 	const struct nl_ckpt_member *had = input ? nl_ckpt_find(&ck, "history.tsv") : NULL;
-	size_t history_len = had ? had->len : 0;
-	char *history = had ? malloc(had->len + 1) : NULL;
-	if (had && history == NULL)
+	rf.history_len = had ? had->len : 0;
+	rf.history = had ? malloc(had->len + 1) : NULL;
+	if (had && rf.history == NULL)
 		nl_cli_die(1, "out of memory");
 	if (had)
-		memcpy(history, had->data, had->len);
+		memcpy(rf.history, had->data, had->len);
 	if (!memory_path && keep && kept == NULL)
 		nl_cli_die(1, "%s: no memory state (memory.nlt) to keep", input);
 	if (!memory_path && keep && nl_state_from_bytes(&state, kept->data, kept->len, &err))
@@ -421,25 +464,30 @@ main(int argc, char **argv)
 	nl_ckpt_free(&ck);
 	unsigned char *frozen = NULL;
 	struct nl_tokens *watched = NULL;
-	char data_hash[17] = "";
+	/* --learn memory reads the first --tokens tokens of the data and learns those; training
+	 * draws its windows from all of it */
+	struct nl_tokens learned = train;
+	if (rf.memory && budget && (unsigned long long)budget < learned.n)
+		learned.n = (size_t)budget;
 	if (refresh) {
 		if ((frozen = calloc(model.lo.n, 1)) == NULL)
 			nl_cli_die(1, "out of memory");
-		if (nl_refresh_learn(learn ? learn : "all", &model.cfg, &model.lo, frozen, &err))
+		if (nl_refresh_learn(rf.learn, &model.cfg, &model.lo, frozen, &err))
 			nl_cli_die(2, "%s", err.msg);
-		nl_refresh_hash(&train, data_hash);
-		if (!force && history && nl_refresh_seen(history, history_len, data_hash)) {
+		nl_refresh_hash(&learned, rf.hash);
+		rf.tokens = learned.n;
+		if (!force && rf.history && nl_refresh_seen(rf.history, rf.history_len, rf.hash)) {
 			if (verbose >= 0)
 				nl_cli_error("%s: learned already (hash %s in its history); -f refreshes "
-				    "again", argc ? argv[0] : "(stdin)", data_hash);
+				    "again", argc ? argv[0] : "(stdin)", rf.hash);
 			nl_refresh_unlock(lock);
 			return nl_cli_fshut(0);
 		}
 		tr.frozen = frozen;
-		/* one pass over the new data unless -n says otherwise */
-		int64_t pass = ((int64_t)train.n + (int64_t)tr.batch * tr.seq - 1) /
-		    ((int64_t)tr.batch * tr.seq);
-		cfg.train_steps = tr.step + (refresh_steps ? refresh_steps : pass);
+		/* one pass over the new data (or --tokens of them) unless -n says otherwise */
+		const int64_t window = (int64_t)tr.batch * tr.seq;
+		int64_t pass = ((budget ? budget : (int64_t)train.n) + window - 1) / window;
+		cfg.train_steps = tr.step + (rf.memory ? 0 : refresh_steps ? refresh_steps : pass);
 		model.cfg.train_steps = cfg.train_steps;
 		/* the --watch sets, read now: a bad one fails before any step */
 		if (nwatch && (watched = calloc((size_t)nwatch, sizeof *watched)) == NULL)
@@ -451,6 +499,7 @@ main(int argc, char **argv)
 			if (nl_model_check_stream(&model, &watched[i], &err))
 				nl_cli_die(1, "%s: %s", watch[i], err.msg);
 		}
+		rf.watched = watched;
 	}
 	if (verbose > 0 || dry) {
 		fprintf(stderr, "%s: %s model, %zu parameters, vocab %lld, batch %d x %d tokens\n",
@@ -473,17 +522,28 @@ main(int argc, char **argv)
 	if (log)
 		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
 	int tty = isatty(2);
-	double loss_before = NAN;
+	unsigned char *read_state = NULL;       /* --learn memory: the state it leaves */
 	if (refresh) {
 		struct nl_eval_result ev;
-		if (refresh_eval(&tr, &train, "new data", &ev))
+		if (refresh_eval(&tr, &rf, &train, "new data", &ev))
 			exit(1);
-		loss_before = nl_eval_loss(&ev);
+		rf.loss_before = nl_eval_loss(&ev);
+	}
+	if (rf.memory) {
+		struct nl_eval_result ev = { 0 };
+		size_t len;
+		read_t0 = nl_cli_seconds();
+		if (nl_refresh_read(&model, tr.memory, tr.memory_len, &learned, 0, 1, &ev,
+		    &read_state, &len, verbose >= 0 ? read_progress : NULL, &err)) {
+			nl_cli_error("reading the new data: %s", err.msg);
+			status = 1;
+		}
+		tr.memory = read_state, tr.memory_len = len;
 	}
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
 	double t0 = nl_cli_seconds(), tokens0 = (double)tr.tokens_seen;
-	if (tr.step >= steps && verbose >= 0)
+	if (tr.step >= steps && verbose >= 0 && !refresh)
 		nl_cli_warn("%s is at step %" PRId64 ", train.steps is %" PRId64 ": nothing to do",
 		    input, tr.step, steps);
 	while (tr.step < steps) {
@@ -532,7 +592,7 @@ main(int argc, char **argv)
 			fflush(log);
 		}
 		if (!refresh && evaluate && (at_end || strcmp(output, "-") != 0) &&
-		    save(&tr, output, force, history, history_len)) {
+		    save(&tr, output, force, rf.history, rf.history_len)) {
 			status = 1;
 			break;
 		}
@@ -544,15 +604,14 @@ main(int argc, char **argv)
 		status = 1;
 	}
 	if (refresh && status == 0)
-		status = refresh_finish(&tr, &train, argv, argc, watch, watched, nwatch, data_hash,
-		    learn ? learn : "all", tr.step - first, loss_before, &refresh_kept, &history,
-		    &history_len, output, force, history_path);
+		status = refresh_finish(&tr, &rf, &learned, tr.step - first, output, force);
 	nl_refresh_unlock(lock);
 	for (int i = 0; watched && i < nwatch; i++)
 		nl_tokens_free(&watched[i]);
 	free(watched);
 	free(frozen);
-	free(history);
+	free(read_state);
+	free(rf.history);
 done:
 	nl_state_free(&state);
 	nl_trainer_free(&tr);

@@ -263,6 +263,14 @@ out:
 }
 
 int
+nl_eval_stream_piece(const struct nl_config *cfg, int seq)
+{
+	if (nl_config_has_cms(cfg) && nl_config_cms_teach(cfg) > 0 && cfg->cms_lr > 0)
+		return (int)nl_config_cms_teach(cfg);
+	return seq ? seq : (int)cfg->context;
+}
+
+int
 nl_eval_stream_start(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_config *cfg, const struct nl_state *from, struct nl_err *err)
 {

@@ -69,6 +69,10 @@ void nl_eval_curve_free(struct nl_eval_curve *c);
 int nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
     const struct nl_tokens *data, const struct nl_tok *tok, int learn, int reset_doc,
     struct nl_eval_result *res, struct nl_eval_curve *curve, struct nl_err *err);
+/* The longest piece a stream of cfg's model reads at a time (its nl_tf's max_seq): seq
+ * (0: the context), or the teach window when CMS levels learn (frozen or not: the same
+ * pieces, so that a stream's state does not depend on ttl's setting). */
+int nl_eval_stream_piece(const struct nl_config *cfg, int seq);
 /* A stream of one sequence whose attention sees the last cfg->context keys (so its memory
  * does not grow), from the meta-learned state or from a state file's (nl_state_load; cfg
  * the model's). */

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 int
 nl_refresh_lock(const char *output, int wait, int *fd, struct nl_err *err)
 {
@@ -105,8 +107,19 @@ nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_
 		memset(frozen, 0, lo->n);
 		return 0;
 	}
+	if (strcmp(spec, "memory") == 0) {
+		int learn, max_seq;
+		char why[sizeof err->msg];
+		if (nl_probe_plan(cfg, &learn, &max_seq, err)) {
+			snprintf(why, sizeof why, "%s", err->msg);
+			return nl_err_set(err, NL_EUSAGE, "--learn memory: %s", why);
+		}
+		memset(frozen, 1, lo->n);
+		return 0;
+	}
 	if (strncmp(spec, "cms", 3) != 0 || (spec[3] != 0 && spec[3] != ':'))
-		return nl_err_set(err, NL_EUSAGE, "--learn %s: all, cms or cms:LEVELS", spec);
+		return nl_err_set(err, NL_EUSAGE, "--learn %s: all, memory, cms or cms:LEVELS",
+		    spec);
 	if (levels == 0)
 		return nl_err_set(err, NL_EUSAGE, "--learn %s: a %s has no CMS levels", spec,
 		    cfg->model);
@@ -228,4 +241,51 @@ nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_
 	*outlen = hl + (size_t)n;
 	*line = buf;
 	return 0;
+}
+
+int
+nl_refresh_read(const struct nl_model *m, const unsigned char *state, size_t len,
+    const struct nl_tokens *data, uint64_t limit, int learn, struct nl_eval_result *res,
+    unsigned char **out, size_t *outlen, void (*progress)(size_t done, size_t total),
+    struct nl_err *err)
+{
+	const struct nl_config *cfg = &m->cfg;
+	struct nl_state from = { 0 };
+	struct nl_tf tf;
+	struct nl_tf_stream s;
+	struct nl_io io;
+	const size_t total = limit && limit < data->n ? (size_t)limit : data->n;
+	if (len && nl_state_from_bytes(&from, state, len, err))
+		return -1;
+	if (nl_tf_init(&tf, cfg, &m->lo, 1, nl_eval_stream_piece(cfg, 0), sizeof(float), err)) {
+		nl_state_free(&from);
+		return -1;
+	}
+	int rc = nl_eval_stream_start(&tf, m->params, &s, cfg, len ? &from : NULL, err);
+	nl_state_free(&from);
+	if (rc) {
+		nl_tf_free(&tf);
+		return -1;
+	}
+	for (size_t at = 0; rc == 0 && at < total; at += NL_REFRESH_PIECE) {
+		struct nl_tokens piece = *data;      /* a view of data's storage */
+		piece.ids += at;
+		piece.flags = data->flags ? data->flags + at : NULL;
+		piece.n = total - at < NL_REFRESH_PIECE ? total - at : NL_REFRESH_PIECE;
+		rc = nl_eval_stream(&tf, m->params, &s, &piece, m->tok, learn && cfg->ttl,
+		    strcmp(cfg->reset, "doc") == 0, res, NULL, err);
+		if (rc == 0 && progress)
+			progress(at + piece.n, total);
+	}
+	nl_eval_finish(res);
+	if (rc == 0 && out) {
+		nl_io_open_mem_write(&io);
+		rc = nl_state_write(&tf, cfg, &s, &io, err) || nl_io_flush(&io, err) ? -1 : 0;
+		if (rc == 0 && (*out = nl_io_mem_take(&io, outlen)) == NULL)
+			rc = nl_err_set(err, NL_ENOMEM, "out of memory for the memory state");
+		nl_io_abort(&io);
+	}
+	nl_tf_stream_free(&s);
+	nl_tf_free(&tf);
+	return rc;
 }

@@ -8,7 +8,9 @@
 #include "config.h"
 #include "data.h"
 #include "err.h"
+#include "eval.h"
 #include "layout.h"
+#include "model.h"
 
 /* Take the exclusive lock of output: an fcntl write lock on output.lock (created beside it,
  * left in place), held until nl_refresh_unlock or the process ends, with the holder's pid
@@ -61,8 +63,23 @@ int nl_refresh_history_add(const char *history, size_t len, const struct nl_refr
 
 /* --learn: which parameters a refresh trains; frozen[i] is set for the others of lo's
  * parameters. spec: "all" (every one), "cms" (every CMS level: layers.L.cms.V.*, the
- * paper's level stacking on a frozen backbone) or "cms:V[,V...]" (those levels).
- * NL_EUSAGE for a bad spec, a model without CMS levels, or a level it does not have. */
+ * paper's level stacking on a frozen backbone), "cms:V[,V...]" (those levels) or "memory"
+ * (none: test-time learning alone, nl_refresh_read). NL_EUSAGE for a bad spec, a model
+ * without CMS levels, a level it does not have, or memory for a model with nothing that
+ * writes as it reads (a transformer). */
 int nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_layout *lo,
     unsigned char *frozen, struct nl_err *err);
+
+/* --learn memory, and what a refresh of it measures: m reads the first limit tokens of
+ * data (0: all) as one stream (nl_eval_stream, nl-eval(1) --adapt) from the memory state
+ * of len bytes (a memory.nlt member; len 0: the meta-learned state), its memories writing
+ * and, with learn and cfg.ttl, its CMS levels learning as they go. The loss adds to res;
+ * with out, the stream's state after it goes to *out (memory.nlt bytes, *outlen, the
+ * caller frees). progress, if not NULL, hears the tokens read so far and in all after
+ * each piece of NL_REFRESH_PIECE tokens (a stream read in pieces equals one read). */
+#define NL_REFRESH_PIECE 8192
+int nl_refresh_read(const struct nl_model *m, const unsigned char *state, size_t len,
+    const struct nl_tokens *data, uint64_t limit, int learn, struct nl_eval_result *res,
+    unsigned char **out, size_t *outlen, void (*progress)(size_t done, size_t total),
+    struct nl_err *err);
 #endif
