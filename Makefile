@@ -78,7 +78,7 @@ asan:
 	    LDFLAGS='-fsanitize=address,undefined'
 
 demo: deps
-	@$(MAKE) --no-print-directory all build/examples/make-weights
+	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
 
 data:

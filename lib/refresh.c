@@ -170,8 +170,6 @@ nl_refresh_keys_apply(struct nl_config *c, const char *const *defs, int ndefs,
 		int named = 0;
 		for (int d = 0; d < ndefs; d++)
 			named |= strncmp(defs[d], key, kl) == 0 && defs[d][kl] == '=';
-		if (named)
-			continue;
 		/* its line "key = value" in the config's text */
 		for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 			if (strncmp(p, key, kl) == 0 && strncmp(p + kl, " = ", 3) == 0) {
@@ -183,7 +181,7 @@ nl_refresh_keys_apply(struct nl_config *c, const char *const *defs, int ndefs,
 				k->was[i][vl] = 0;
 				k->set[i] = 1;
 			}
-		if (k->set[i] && nl_config_set(c, key, refresh_keys[i][1], err)) {
+		if (k->set[i] && !named && nl_config_set(c, key, refresh_keys[i][1], err)) {
 			free(text);
 			return -1;
 		}

@@ -31,9 +31,9 @@ int nl_refresh_seen(const char *history, size_t len, const char *hash);
 
 /* The keys a refresh sets for its own run (a constant rate, no warmup, no evaluation
  * during it, nothing held out, its losses and --watch measured on the first 32768 tokens)
- * unless a -D definition names them, and the values they had,
- * which nl_refresh_keys_restore puts back before the checkpoint is written: its config
- * stays the model's. */
+ * unless a -D definition names them, and the values they had (named or not), which
+ * nl_refresh_keys_restore puts back before the checkpoint is written: its config stays the
+ * model's. */
 #define NL_REFRESH_KEYS 5
 struct nl_refresh_keys {
 	int set[NL_REFRESH_KEYS];

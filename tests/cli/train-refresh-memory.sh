@@ -49,8 +49,11 @@ $NL_EXEC nl-train --refresh -q -j 1 --learn memory --tokens 1000 -i b.tar -o b.t
 echo "1000 tokens: $?, refreshes $(tar -xOf b.tar history.tsv | tail -n +2 | cut -f 4 | tr '\n' ' ')"
 # --tokens as a training refresh's budget: 300 tokens in windows of 2 x 32 are 5 steps
 $NL_EXEC nl-train --refresh -q -j 1 -b 2 -T 32 --tokens 300 --history c.tsv -i hope.tar \
-    -o c.tar new.nlt
+    -D train.eval_tokens=1000 -D optim.warmup=7 -o c.tar new.nlt
 echo "training budget: steps $(field c.tsv 5), tokens $(field c.tsv 4)"
+# keys the refresh sets for itself go back to the model's values, -D or not
+tar -xOf c.tar config | grep -E '^(train\.eval_tokens|optim\.(warmup|schedule)) '
+
 # a full disk (a file size limit of 1 MiB here) leaves the model as it was, and no temporary
 cp m.tar full.tar
 (ulimit -f 1024; trap '' XFSZ; exec $NL_EXEC nl-train --refresh -q -j 1 -f --learn memory \
