@@ -14,7 +14,8 @@
 #  7. where every output is
 # NL_DEMO_OUT sets the output directory (default build/demo).
 set -e
-export PATH="$(pwd)/bin:$PATH"
+PATH="$(pwd)/bin:$PATH"
+export PATH
 out=${NL_DEMO_OUT:-build/demo}
 steps=${NL_DEMO_STEPS:-50}
 threads=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
@@ -30,12 +31,10 @@ table() {
 
 # 1. corpora: a package's .deb (kept in $out), or "" when the archive cannot be reached
 deb() {
-	f=$(ls "$out/$1"_*.deb 2>/dev/null | head -n 1)
-	if [ -z "$f" ] && (cd "$out" && apt-get download "$1" >/dev/null 2>&1); then
-		f=$(ls "$out/$1"_*.deb | head -n 1)
-	fi
-	echo "$f"
+	[ -f "$(first "$1")" ] || (cd "$out" && apt-get download "$1" >/dev/null 2>&1) || return 0
+	first "$1"
 }
+first() { for f in "$out/$1"_*.deb; do [ -f "$f" ] && echo "$f" && return; done; }
 say "1/7 corpora: apt-get download fortunes dict-jargon (into $out, no root)"
 fortunes=$(deb fortunes)
 jargon=$(deb dict-jargon)
@@ -63,7 +62,7 @@ tail -c +$((half + 1)) "$out/a.txt" | head -c 2048 | nl-tokenize -q -o "$out/$a.
 tail -c +65537 "$out/b.txt" | head -c 204800 | nl-tokenize -q -o "$out/$b.nlt"
 tail -c +270337 "$out/b.txt" | head -c 2048 | nl-tokenize -q -o "$out/$b.test.nlt"
 for f in $a $a.test $b $b.test; do
-	printf '%s.nlt\t%s tokens\n' $f "$(nl-convert -l "$out/$f.nlt" | cut -f 4 | tr -d '[]')"
+	printf '%s.nlt\t%s tokens\n' "$f" "$(nl-convert -l "$out/$f.nlt" | cut -f 4 | tr -d '[]')"
 done | table
 
 # 3. a small hope on A: short and steep (3e-3, 5 warmup steps, cosine down to 1e-4)
