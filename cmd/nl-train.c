@@ -122,8 +122,8 @@ refresh_eval(struct nl_trainer *tr, const struct refresh *rf, const struct nl_to
 	const struct nl_model *m = tr->model;
 	const uint64_t limit = (uint64_t)m->cfg.train_eval_tokens;
 	memset(ev, 0, sizeof *ev);
-	if (rf->memory ? nl_refresh_read(m, tr->memory, tr->memory_len, data, limit, 0, ev, NULL,
-	    NULL, NULL, &err) : nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok, limit,
+	if (rf->memory ? nl_refresh_measure(m, tr->memory, tr->memory_len, data, limit, ev, &err) :
+	    nl_eval_tokens(&tr->w[0].tf, m->params, data, m->tok, limit,
 	    nl_tokens_align_doc(data, m->cfg.data_align), ev, &err)) {
 		nl_cli_error("%s: evaluation: %s", name, err.msg);
 		return 1;
@@ -132,12 +132,15 @@ refresh_eval(struct nl_trainer *tr, const struct refresh *rf, const struct nl_to
 }
 
 /* --learn memory's progress: a line kept current on a terminal, else one per tenth. */
-static double read_t0;
+static struct {
+	double t0;
+	int tty;
+} reading;
 static void
 read_progress(size_t done, size_t total)
 {
-	double dt = nl_cli_seconds() - read_t0;
-	if (isatty(2))
+	double dt = nl_cli_seconds() - reading.t0;
+	if (reading.tty)
 		fprintf(stderr, "\rread %zu/%zu tokens  %.0f tok/s   %s", done, total,
 		    (double)done / dt, done == total ? "\n" : "");
 	else if (done == total || done / NL_REFRESH_PIECE % (total / NL_REFRESH_PIECE / 10 + 1) == 0)
@@ -159,9 +162,9 @@ add_item(char *buf, size_t n, size_t *w, const char *sep, const char *item)
 	*w += (size_t)k;
 }
 
-/* The end of a refresh of data that took steps: the loss after it, bits per byte on every
- * --watch set, the history row, the checkpoint (whole or not at all), and the row on
- * --history. */
+/* The end of a refresh of data (steps taken; 0 for --learn memory): the loss after it,
+ * bits per byte on every --watch set, the history row, the checkpoint (whole or not at
+ * all), and the row on --history. */
 static int
 refresh_finish(struct nl_trainer *tr, struct refresh *rf, const struct nl_tokens *data,
     int64_t steps, const char *output, int force)
@@ -364,10 +367,12 @@ main(int argc, char **argv)
 		if (nl_config_set_arg(&cfg, defs[i], &err))
 			nl_cli_die(2, "-D: %s", err.msg);
 	for (int i = 0; i < nopt; i++) {
+		if (rf.memory)
+			nl_cli_die(2, "-%c: --learn memory reads one stream and takes no steps (--tokens "
+			    "limits what it reads)", opts[i].opt);
 		if (refresh && opts[i].opt == 'n') {     /* steps of this refresh, not in total */
-			if (rf.memory || budget)
-				nl_cli_die(2, "-n: %s", rf.memory ? "--learn memory takes no steps "
-				    "(--tokens limits what it reads)" : "give -n or --tokens, not both");
+			if (budget)
+				nl_cli_die(2, "-n: give -n or --tokens, not both");
 			refresh_steps = (int)nl_cli_int("-n", "step count", opts[i].value, 1, INT32_MAX);
 			continue;
 		}
@@ -463,32 +468,39 @@ main(int argc, char **argv)
 	tr.memory_len = state.len;
 	nl_ckpt_free(&ck);
 	unsigned char *frozen = NULL;
+	unsigned char *read_state = NULL;       /* --learn memory: the state it leaves */
 	struct nl_tokens *watched = NULL;
+	int status = 0;
 	/* --learn memory reads the first --tokens tokens of the data and learns those; training
 	 * draws its windows from all of it */
 	struct nl_tokens learned = train;
 	if (rf.memory && budget && (unsigned long long)budget < learned.n)
 		learned.n = (size_t)budget;
+	if (rf.memory && state.data && state.streams != 1)
+		nl_cli_die(1, "%s: memory.nlt holds %d streams; --learn memory reads one", input,
+		    state.streams);
 	if (refresh) {
 		if ((frozen = calloc(model.lo.n, 1)) == NULL)
 			nl_cli_die(1, "out of memory");
 		if (nl_refresh_learn(rf.learn, &model.cfg, &model.lo, frozen, &err))
 			nl_cli_die(2, "%s", err.msg);
 		nl_refresh_hash(&learned, rf.hash);
-		rf.tokens = learned.n;
-		if (!force && rf.history && nl_refresh_seen(rf.history, rf.history_len, rf.hash)) {
+		if (!force && rf.history &&
+		    nl_refresh_seen(rf.history, rf.history_len, rf.hash, rf.learn)) {
 			if (verbose >= 0)
-				nl_cli_error("%s: learned already (hash %s in its history); -f refreshes "
-				    "again", argc ? argv[0] : "(stdin)", rf.hash);
-			nl_refresh_unlock(lock);
-			return nl_cli_fshut(0);
+				nl_cli_error("%s: learned already (hash %s, --learn %s in its history); -f "
+				    "refreshes again", argc ? argv[0] : "(stdin)", rf.hash, rf.learn);
+			goto done;
 		}
 		tr.frozen = frozen;
-		/* one pass over the new data (or --tokens of them) unless -n says otherwise */
+		/* one pass over the new data (or --tokens of them) unless -n says otherwise; the
+		 * row counts the tokens of the windows trained on, or those read */
 		const int64_t window = (int64_t)tr.batch * tr.seq;
 		int64_t pass = ((budget ? budget : (int64_t)train.n) + window - 1) / window;
-		cfg.train_steps = tr.step + (rf.memory ? 0 : refresh_steps ? refresh_steps : pass);
+		int64_t refresh_run = rf.memory ? 0 : refresh_steps ? refresh_steps : pass;
+		cfg.train_steps = tr.step + refresh_run;
 		model.cfg.train_steps = cfg.train_steps;
+		rf.tokens = rf.memory ? learned.n : (uint64_t)(refresh_run * window);
 		/* the --watch sets, read now: a bad one fails before any step */
 		if (nwatch && (watched = calloc((size_t)nwatch, sizeof *watched)) == NULL)
 			nl_cli_die(1, "out of memory");
@@ -506,10 +518,11 @@ main(int argc, char **argv)
 		    nl_cli_progname(), cfg.model, nl_layout_count(&model.lo),
 		    (long long)cfg.vocab_size, tr.batch, tr.seq);
 	}
-	int status = 0;
 	if (dry)
 		goto done;
-	if (train.n < (size_t)tr.seq + 1)
+	if (rf.memory && learned.n < 2)
+		nl_cli_die(1, "%zu tokens are too few to read (need at least 2)", learned.n);
+	if (!rf.memory && train.n < (size_t)tr.seq + 1)
 		nl_cli_die(1, "%zu training tokens are too few: windows of %d need at least %d",
 		    train.n, tr.seq, tr.seq + 1);
 	if (valid_path && valid.n < 2)
@@ -522,23 +535,23 @@ main(int argc, char **argv)
 	if (log)
 		fprintf(log, "step\tloss\tlr\tgnorm\ttokens\tseconds\tvalid_loss\tvalid_bpb\n");
 	int tty = isatty(2);
-	unsigned char *read_state = NULL;       /* --learn memory: the state it leaves */
 	if (refresh) {
 		struct nl_eval_result ev;
-		if (refresh_eval(&tr, &rf, &train, "new data", &ev))
+		if (refresh_eval(&tr, &rf, &learned, "new data", &ev))
 			exit(1);
 		rf.loss_before = nl_eval_loss(&ev);
 	}
 	if (rf.memory) {
-		struct nl_eval_result ev = { 0 };
+		struct nl_eval_result ev;
 		size_t len;
-		read_t0 = nl_cli_seconds();
-		if (nl_refresh_read(&model, tr.memory, tr.memory_len, &learned, 0, 1, &ev,
-		    &read_state, &len, verbose >= 0 ? read_progress : NULL, &err)) {
+		reading.t0 = nl_cli_seconds(), reading.tty = tty;
+		if (nl_refresh_memory(&model, tr.memory, tr.memory_len, &learned, &ev, &read_state,
+		    &len, verbose >= 0 ? read_progress : NULL, &err)) {
 			nl_cli_error("reading the new data: %s", err.msg);
 			status = 1;
+		} else {
+			tr.memory = read_state, tr.memory_len = len;
 		}
-		tr.memory = read_state, tr.memory_len = len;
 	}
 	int64_t steps = cfg.train_steps, every = cfg.train_every, first = tr.step;
 	int64_t plain = steps / 100 > 0 ? steps / 100 : 1;
@@ -597,7 +610,7 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (tty && verbose >= 0)
+	if (tty && verbose >= 0 && tr.step > first)
 		fputc('\n', stderr);
 	if (log && fclose(log) != 0) {
 		nl_cli_error("%s: write error", log_path);
@@ -605,6 +618,7 @@ main(int argc, char **argv)
 	}
 	if (refresh && status == 0)
 		status = refresh_finish(&tr, &rf, &learned, tr.step - first, output, force);
+done:
 	nl_refresh_unlock(lock);
 	for (int i = 0; watched && i < nwatch; i++)
 		nl_tokens_free(&watched[i]);
@@ -612,7 +626,6 @@ main(int argc, char **argv)
 	free(frozen);
 	free(read_state);
 	free(rf.history);
-done:
 	nl_state_free(&state);
 	nl_trainer_free(&tr);
 	nl_model_free(&model);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # nl — see LICENSE. `make demo` (the Makefile has built everything and installed what the
 # build needs): the continual-learning workflow of nl-train(1) REFRESH end to end, in about
-# ten minutes on two cores.
+# seven minutes on two cores.
 #  1. two real corpora, Debian packages read straight from their .deb: fortunes (cookies)
 #     and the Jargon File (a hacker dictionary), with `apt-get download`, no root; without
 #     the archive, the man pages and nl's own C sources stand in
@@ -93,14 +93,14 @@ nl-eval -q -j "$threads" --no-adapt --matrix -m "$out/$a.tar" -m "$out/model.tar
     "$out/$a.test.nlt" "$out/$b.test.nlt" > "$out/matrix.tsv"
 sed "s|$out/||g" "$out/matrix.tsv" | table
 
-# 6. the memories on A's held-out text: how often each kind wrote, the size of a write
-# against the state it changed (rel), and its step size and retention gates
+# 6. the memories on A's held-out text: how often each kind wrote (in all layers), the size
+# of a write against the state it changed (rel), and its step size and retention gates
 say "6/7 nl-probe-memory: what the refreshed model's memories wrote reading $a.test.nlt"
 nl-probe-memory -s -j "$threads" -m "$out/model.tar" "$out/$a.test.nlt" > "$out/probe.tsv"
 {
 	printf 'memory\twrites\tmean rel\tmean eta\tmean alpha\n'
-	awk -F '\t' 'NR > 1 { n[$2]++; r[$2] += $7; e[$2] += $8; a[$2] += $12 }
-	    END { for (m in n) printf "%s\t%d\t%.3g\t%s\t%s\n", m, n[m], r[m] / n[m],
+	awk -F '\t' 'NR > 1 { n[$2]++; w[$2] += $3 == 0; r[$2] += $7; e[$2] += $8; a[$2] += $12 }
+	    END { for (m in n) printf "%s\t%d\t%.3g\t%s\t%s\n", m, w[m], r[m] / n[m],
 	    m ~ /^cms/ ? "-" : sprintf("%.3g", e[m] / n[m]), m ~ /^cms/ ? "-" : sprintf("%.3g", a[m] / n[m]) }' \
 	    "$out/probe.tsv" | sort
 } | table

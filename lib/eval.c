@@ -252,8 +252,13 @@ nl_eval_stream(struct nl_tf *tf, const float *params, struct nl_tf_stream *s,
 		}
 		pos += (size_t)t;
 	}
-	if (data->n > 0)
+	if (data->n > 0) {
+		/* the pending token is the next call's first input: when it starts a document the
+		 * stream meets it from the meta-learned state, as it would in one call */
+		if (reset_doc && s->pos > 0 && nl_tokens_doc_start(data, data->n - 1, eot))
+			nl_tf_stream_reset(tf, s, params);
 		s->next[0] = data->ids[data->n - 1];
+	}
 out:
 	free(ids);
 	free(tg);

@@ -73,23 +73,28 @@ nl_refresh_hash(const struct nl_tokens *tk, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-int
-nl_refresh_seen(const char *history, size_t len, const char *hash)
+/* Whether field k (0-based) of the line [p, end) is s. */
+static int
+field_is(const char *p, const char *end, int k, const char *s)
 {
-	/* every line's third tab-separated field (the header's is "hash", never a hash) */
+	for (int tab = 0; tab < k && p; tab++) {
+		p = memchr(p, '\t', (size_t)(end - p));
+		if (p)
+			p++;
+	}
+	const size_t n = strlen(s);
+	return p && (size_t)(end - p) >= n && memcmp(p, s, n) == 0 && (p + n == end || p[n] == '\t');
+}
+
+int
+nl_refresh_seen(const char *history, size_t len, const char *hash, const char *learn)
+{
+	/* the header's fields are "hash" and "learn", never a hash */
 	const char *p = history, *end = history + len;
-	const size_t hl = strlen(hash);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end;
-		const char *f = p;
-		for (int tab = 0; tab < 2 && f; tab++) {
-			f = memchr(f, '\t', (size_t)(line_end - f));
-			if (f)
-				f++;
-		}
-		if (f && (size_t)(line_end - f) >= hl && memcmp(f, hash, hl) == 0 &&
-		    (f + hl == line_end || f[hl] == '\t'))
+		if (field_is(p, line_end, 2, hash) && field_is(p, line_end, 5, learn))
 			return 1;
 		p = line_end + 1;
 	}
@@ -150,9 +155,12 @@ nl_refresh_learn(const char *spec, const struct nl_config *cfg, const struct nl_
 	return 0;
 }
 
+/* a refresh's own keys, and the values it runs with unless -D names them (NULL: the
+ * model's) */
 static const char *const refresh_keys[NL_REFRESH_KEYS][2] = {
 	{ "optim.schedule", "constant" }, { "optim.warmup", "0" }, { "train.every", "0" },
-	{ "train.valid_percent", "0" }, { "train.eval_tokens", "32768" },
+	{ "train.valid_percent", "0" }, { "train.eval_tokens", "32768" }, { "optim.lr", NULL },
+	{ "train.batch", NULL }, { "train.seq_len", NULL }, { "ttl", NULL }, { "reset", NULL },
 };
 
 int
@@ -181,7 +189,8 @@ nl_refresh_keys_apply(struct nl_config *c, const char *const *defs, int ndefs,
 				k->was[i][vl] = 0;
 				k->set[i] = 1;
 			}
-		if (k->set[i] && !named && nl_config_set(c, key, refresh_keys[i][1], err)) {
+		if (k->set[i] && !named && refresh_keys[i][1] &&
+		    nl_config_set(c, key, refresh_keys[i][1], err)) {
 			free(text);
 			return -1;
 		}
@@ -241,8 +250,10 @@ nl_refresh_history_add(const char *history, size_t len, const struct nl_refresh_
 	return 0;
 }
 
-int
-nl_refresh_read(const struct nl_model *m, const unsigned char *state, size_t len,
+/* Read the first limit tokens of data (0: all) as nl_refresh_memory does, CMS levels
+ * learning with learn; the state after it to *out when out is not NULL. */
+static int
+read_stream(const struct nl_model *m, const unsigned char *state, size_t len,
     const struct nl_tokens *data, uint64_t limit, int learn, struct nl_eval_result *res,
     unsigned char **out, size_t *outlen, void (*progress)(size_t done, size_t total),
     struct nl_err *err)
@@ -253,6 +264,7 @@ nl_refresh_read(const struct nl_model *m, const unsigned char *state, size_t len
 	struct nl_tf_stream s;
 	struct nl_io io;
 	const size_t total = limit && limit < data->n ? (size_t)limit : data->n;
+	memset(res, 0, sizeof *res);
 	if (len && nl_state_from_bytes(&from, state, len, err))
 		return -1;
 	if (nl_tf_init(&tf, cfg, &m->lo, 1, nl_eval_stream_piece(cfg, 0), sizeof(float), err)) {
@@ -286,4 +298,20 @@ nl_refresh_read(const struct nl_model *m, const unsigned char *state, size_t len
 	nl_tf_stream_free(&s);
 	nl_tf_free(&tf);
 	return rc;
+}
+
+int
+nl_refresh_memory(const struct nl_model *m, const unsigned char *state, size_t len,
+    const struct nl_tokens *data, struct nl_eval_result *res, unsigned char **out,
+    size_t *outlen, void (*progress)(size_t done, size_t total), struct nl_err *err)
+{
+	return read_stream(m, state, len, data, 0, 1, res, out, outlen, progress, err);
+}
+
+int
+nl_refresh_measure(const struct nl_model *m, const unsigned char *state, size_t len,
+    const struct nl_tokens *data, uint64_t limit, struct nl_eval_result *res,
+    struct nl_err *err)
+{
+	return read_stream(m, state, len, data, limit, 0, res, NULL, NULL, NULL, err);
 }

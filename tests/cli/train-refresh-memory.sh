@@ -32,9 +32,11 @@ $NL_EXEC nl-train --refresh -q -j 1 --learn memory --history h.tsv -i m.tar -o m
 $NL_EXEC nl-eval -q --adapt -j 1 -M s1.nlt -W s2.nlt -m hope.tar more.nlt > /dev/null || exit 1
 tar -xOf m.tar memory.nlt | cmp - s2.nlt && echo "second refresh goes on from the first's state"
 [ "$(field h.tsv 8)" = "$(loss -M s1.nlt -m hope.tar more.nlt)" ] && echo "its loss_before: from the carried state"
-# a training refresh keeps the state the model carries
-$NL_EXEC nl-train --refresh -q -j 1 -b 2 -T 32 -n 2 -i m.tar -o t.tar old.nlt
+# a training refresh keeps the state the model carries; data a memory refresh read is new
+# to it
+$NL_EXEC nl-train --refresh -q -j 1 -b 2 -T 32 -n 2 -i m.tar -o t.tar more.nlt
 tar -xOf t.tar memory.nlt | cmp - s2.nlt && echo "a training refresh carries it"
+echo "learned by: $(tar -xOf t.tar history.tsv | tail -n +2 | cut -f 2,6 | tr '\t\n' ': ')"
 # --tokens: it reads the first 500 tokens (the bytes tokenizer's first 499 bytes after the
 # stream's first token), and the history knows those, not the whole data
 $NL_EXEC nl-train --refresh -q -j 1 --learn memory --tokens 500 --history b.tsv -i hope.tar \
@@ -43,6 +45,7 @@ head -c 499 new.txt | $NL_EXEC nl-tokenize > first.nlt || exit 1
 $NL_EXEC nl-eval -q --adapt -j 1 -W first.st -m hope.tar first.nlt > /dev/null || exit 1
 tar -xOf b.tar memory.nlt | cmp - first.st && echo "--tokens 500: the state after 500 tokens"
 echo "tokens $(field b.tsv 4)"
+[ "$(field b.tsv 8)" = "$(loss -m hope.tar first.nlt)" ] && echo "--tokens 500: loss_before on those"
 $NL_EXEC nl-train --refresh -j 1 --learn memory --tokens 500 -i b.tar -o b.tar new.nlt 2>&1 |
     sed 's/hash [0-9a-f]*/hash H/'
 $NL_EXEC nl-train --refresh -q -j 1 --learn memory --tokens 1000 -i b.tar -o b.tar new.nlt
@@ -54,6 +57,25 @@ echo "training budget: steps $(field c.tsv 5), tokens $(field c.tsv 4)"
 # keys the refresh sets for itself go back to the model's values, -D or not
 tar -xOf c.tar config | grep -E '^(train\.eval_tokens|optim\.(warmup|schedule)) '
 
+# -D ttl=0 holds for the refresh alone: the CMS levels read without learning (the state is
+# nl-eval --no-adapt's), and the model keeps ttl = 1
+$NL_EXEC nl-train --refresh -q -j 1 --learn memory -D ttl=0 -i hope.tar -o z.tar new.nlt
+$NL_EXEC nl-eval -q --no-adapt -j 1 -W fixed.st -m hope.tar new.nlt > /dev/null || exit 1
+tar -xOf z.tar memory.nlt | cmp - fixed.st && echo "-D ttl=0: the CMS levels did not learn"
+tar -xOf z.tar config | grep '^ttl '
+# reset = doc, with a document starting at the last token of a piece of 8192: the state is
+# still the one nl-eval leaves reading it all at once
+head -c 8190 /dev/zero | tr '\0' 'x' > d1.txt
+yes "a short second document" | head -c 300 > d2.txt
+$NL_EXEC nl-tokenize d1.txt d2.txt > docs.nlt || exit 1
+$NL_EXEC nl-train --refresh -q -j 1 --learn memory -D reset=doc -D train.eval_tokens=16 \
+    -i hope.tar -o d.tar docs.nlt
+$NL_EXEC nl-eval -q --adapt -D reset=doc -j 1 -W docs.st -m hope.tar docs.nlt > /dev/null || exit 1
+tar -xOf d.tar memory.nlt | cmp - docs.st && echo "reset=doc across pieces: nl-eval's state"
+# short data is read as it is (no training windows to fill)
+printf 'tiny input' > short.txt; $NL_EXEC nl-tokenize short.txt > short.nlt
+$NL_EXEC nl-train --refresh -q -j 1 --learn memory -i hope.tar -o s.tar short.nlt
+echo "short data $?, tokens $(tar -xOf s.tar history.tsv | tail -n 1 | cut -f 4)"
 # a full disk (a file size limit of 1 MiB here) leaves the model as it was, and no temporary
 cp m.tar full.tar
 (ulimit -f 1024; trap '' XFSZ; exec $NL_EXEC nl-train --refresh -q -j 1 -f --learn memory \
@@ -66,6 +88,7 @@ r() { $NL_EXEC nl-train "$@" > /dev/null 2> r.err; echo "$* $?"; cat r.err; }
 $NL_EXEC nl-train -q -j 1 -c tiny -n 1 -b 2 -T 32 -e 0 -o tf.tar old.nlt || exit 1
 r --refresh --learn memory -i tf.tar -o tf.tar new.nlt
 r --refresh --learn memory -n 3 -i m.tar -o m.tar new.nlt
+r --refresh --learn memory -T 16 -i m.tar -o m.tar new.nlt
 r --refresh --tokens 100 -n 3 -i m.tar -o m.tar new.nlt
 r --refresh --tokens 0 -i m.tar -o m.tar new.nlt
 r --tokens 100 -i m.tar -o m.tar new.nlt
