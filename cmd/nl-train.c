@@ -106,7 +106,7 @@ struct refresh {
 	char hash[17];                     /* of the data it learns */
 	uint64_t tokens;                   /* tokens it learns from */
 	double loss_before;
-	struct nl_refresh_keys kept;       /* the model's own values of the keys it sets */
+	struct nl_refresh_keys kept;       /* the model's values of a refresh's own keys */
 	char *history;                     /* the checkpoint's history.tsv, and its row */
 	size_t history_len;
 	const char *history_path;          /* --history */
@@ -196,7 +196,7 @@ refresh_finish(struct nl_trainer *tr, struct refresh *rf, const struct nl_tokens
 		nl_cli_die(1, "out of memory");
 	free(rf->history);
 	rf->history = grown, rf->history_len = glen;
-	/* the checkpoint keeps the model's own schedule, not the refresh's */
+	/* the checkpoint keeps the model's values of the refresh's own keys */
 	if (nl_refresh_keys_restore(&m->cfg, &rf->kept, &err)) {
 		nl_cli_report(output, &err);
 		return 1;
