@@ -22,7 +22,8 @@ usage(FILE *fp)
 	    "       %s [-qv] [-D key=value] [-j threads] [-T seqlen] --choice items.jsonl\n"
 	    "       [--labels labels] -m checkpoint\n"
 	    "       %s [-qv] [--adapt | --no-adapt] [-b batch] [-D key=value] [-j threads]\n"
-	    "       [-T seqlen] --matrix -m checkpoint -m checkpoint ... file file ...\n",
+	    "       [-T seqlen] [--own-state] --matrix -m checkpoint -m checkpoint ...\n"
+	    "       file file ...\n",
 	    nl_cli_progname(), nl_cli_progname(), nl_cli_progname());
 }
 
@@ -228,10 +229,11 @@ choice(struct run *run, const char *model_path, const char *items_path,
 
 /* --matrix: checkpoints in training order, each on every domain's stream, as R (bits per
  * byte), the initialised model's row, and the continual-learning summary (EVAL §6) as
- * comment lines. */
+ * comment lines. With own_state each checkpoint's streams start from the memory state it
+ * carries, if any. */
 static int
 matrix(const char *const *models, int nm, char **files, int nf, const char *const *defs,
-    int ndefs, int seq, int batch, int verbose)
+    int ndefs, int seq, int batch, int verbose, int own_state)
 {
 	if (nm < 2 || nf != nm)
 		nl_cli_die(2, "--matrix: give the checkpoints in training order (at least 2, -m each) "
@@ -246,9 +248,24 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 	/* row 0: the first checkpoint's configuration as training initialised it */
 	for (int i = 0; i <= nm; i++) {
 		struct run run = { .from = NULL };
+		struct nl_state carried = { 0 };
+		struct nl_err err = { 0, "" };
 		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
 		if (strcmp(run.m.cfg.eval_curve, "none") != 0)
 			nl_cli_die(2, "--matrix prints bits per byte only: no eval.curve");
+		if (own_state && strcmp(run.m.cfg.eval_mode, "stream") != 0)
+			nl_cli_die(2, "--own-state: a memory state belongs to a stream: give --adapt or "
+			    "--no-adapt (eval.mode=stream)");
+		if (own_state && i > 0) {
+			const struct nl_model *m = &run.m;
+			if (nl_state_read_carried(&carried, models[i - 1], &err) || (carried.data &&
+			    ((carried.streams != 1 && nl_err_set(&err, NL_EFORMAT, "memory.nlt holds %d "
+			    "streams; nl-eval reads one", carried.streams)) ||
+			    nl_state_check(&carried, &m->cfg, &m->lo, m->params, &err))))
+				nl_cli_die(1, "%s: %s", models[i - 1], err.msg);
+			if (carried.data)
+				run.from = &carried, run.from_name = models[i - 1];
+		}
 		for (int j = 0; j < nf; j++) {
 			struct nl_eval_result r = { 0 };
 			if (eval_one(&run, files[j], NULL, &r, NULL))
@@ -258,6 +275,7 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 				    "--matrix compares bits per byte", files[j]);
 			R[(size_t)i * nf + j] = nl_eval_bpb(&r);
 		}
+		nl_state_free(&carried);
 		close_model(&run);
 	}
 	struct nl_cl_metrics cl;
@@ -282,13 +300,14 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 int
 main(int argc, char **argv)
 {
-	enum { OPT_ADAPT = 256, OPT_NO_ADAPT, OPT_CHOICE, OPT_LABELS, OPT_MATRIX };
+	enum { OPT_ADAPT = 256, OPT_NO_ADAPT, OPT_CHOICE, OPT_LABELS, OPT_MATRIX, OPT_OWN };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
 		{ "choice", required_argument, NULL, OPT_CHOICE },
 		{ "labels", required_argument, NULL, OPT_LABELS },
 		{ "matrix", no_argument, NULL, OPT_MATRIX },
+		{ "own-state", no_argument, NULL, OPT_OWN },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "define", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -305,7 +324,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *memory_path = NULL, *save_path = NULL;
 	const char *choice_path = NULL, *labels_path = NULL;
 	const char *models[argc];     /* every -m, for --matrix */
-	int nmodels = 0, matrix_mode = 0;
+	int nmodels = 0, matrix_mode = 0, own_state = 0;
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, batch_given = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -343,6 +362,7 @@ main(int argc, char **argv)
 		case OPT_CHOICE: choice_path = optarg; break;
 		case OPT_LABELS: labels_path = optarg; break;
 		case OPT_MATRIX: matrix_mode = 1; break;
+		case OPT_OWN: own_state = 1; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -359,12 +379,14 @@ main(int argc, char **argv)
 		nl_cli_die(2, "--choice scores its items one by one: no token streams, -b, -M or -W");
 	if (matrix_mode && (choice_path || memory_path || save_path))
 		nl_cli_die(2, "--matrix scores token streams: no --choice, -M or -W");
+	if (own_state && !matrix_mode)
+		nl_cli_die(2, "--own-state goes with --matrix (one checkpoint: -M checkpoint)");
 	if (nmodels > 1 && !matrix_mode)
 		nl_cli_die(2, "-m given %d times: only --matrix takes several", nmodels);
 	nl_model_set_threads((int)threads);
 	if (matrix_mode)
 		return nl_cli_fshut(matrix(models, nmodels, argv, argc, defs, ndefs, seq, batch,
-		    verbose));
+		    verbose, own_state));
 	if (choice_path) {
 		open_model(&run, model_path, defs, ndefs, seq, 1, verbose, 0);
 		if (strcmp(run.m.cfg.eval_mode, "stream") == 0)

@@ -105,8 +105,23 @@ nl_state_from_bytes(struct nl_state *st, const void *data, size_t len, struct nl
 	return 0;
 }
 
+static int state_read(struct nl_state *st, const char *path, int optional,
+    struct nl_err *err);
+
 int
 nl_state_read(struct nl_state *st, const char *path, struct nl_err *err)
+{
+	return state_read(st, path, 0, err);
+}
+
+int
+nl_state_read_carried(struct nl_state *st, const char *path, struct nl_err *err)
+{
+	return state_read(st, path, 1, err);
+}
+
+static int
+state_read(struct nl_state *st, const char *path, int optional, struct nl_err *err)
 {
 	struct nl_io in;
 	const unsigned char *p;
@@ -129,8 +144,8 @@ nl_state_read(struct nl_state *st, const char *path, struct nl_err *err)
 		if (rc)
 			return -1;
 		if ((mb = nl_ckpt_find(&ck, "memory.nlt")) == NULL)
-			rc = nl_err_set(err, NL_EFORMAT, "the checkpoint holds no memory state "
-			    "(memory.nlt)");
+			rc = optional ? 0 : nl_err_set(err, NL_EFORMAT, "the checkpoint holds no "
+			    "memory state (memory.nlt)");
 		else if (nl_state_from_bytes(st, mb->data, mb->len, err)) {
 			nl_err_prefix(err, "memory.nlt");
 			rc = -1;

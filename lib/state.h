@@ -22,6 +22,9 @@ struct nl_state {
 /* Read path ("-" is stdin): a state file (HEAD kind=memory), or a checkpoint bundle's
  * memory.nlt member. Errors name the reason only; the caller prefixes the path. */
 int nl_state_read(struct nl_state *st, const char *path, struct nl_err *err);
+/* The same, except that a checkpoint without a memory.nlt is not an error: st->data is
+ * then NULL (the model carries no state). */
+int nl_state_read_carried(struct nl_state *st, const char *path, struct nl_err *err);
 /* The same from bytes in memory (a checkpoint member): copies them. */
 int nl_state_from_bytes(struct nl_state *st, const void *data, size_t len,
     struct nl_err *err);

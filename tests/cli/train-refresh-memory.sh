@@ -2,8 +2,8 @@
 # the one nl-eval --adapt -W leaves after reading the same data (and goes on from the
 # model's own state the next time), every parameter and the optimizer keep their bytes,
 # its losses and --watch bits per byte are nl-eval --no-adapt's from the states before and
-# after, and --tokens limits what it reads; --tokens as a training refresh's budget; a full
-# disk; usage
+# after, and --tokens limits what it reads; nl-eval --matrix --own-state; --tokens as a
+# training refresh's budget; a full disk; usage
 yes "to be, or not to be, that is the question" | head -c 2000 > old.txt
 yes "all the world's a stage, and all the men and women merely players" | head -c 2000 > new.txt
 yes "now is the winter of our discontent made glorious summer" | head -c 1500 > more.txt
@@ -32,6 +32,17 @@ $NL_EXEC nl-train --refresh -q -j 1 --learn memory --history h.tsv -i m.tar -o m
 $NL_EXEC nl-eval -q --adapt -j 1 -M s1.nlt -W s2.nlt -m hope.tar more.nlt > /dev/null || exit 1
 tar -xOf m.tar memory.nlt | cmp - s2.nlt && echo "second refresh goes on from the first's state"
 [ "$(field h.tsv 8)" = "$(loss -M s1.nlt -m hope.tar more.nlt)" ] && echo "its loss_before: from the carried state"
+# nl-eval --matrix --own-state: a checkpoint is its parameters and the state it carries
+# (each row as nl-eval -M reads it); without it the refreshed model is the one before
+$NL_EXEC nl-eval -q -j 1 --no-adapt --own-state --matrix -m hope.tar -m m.tar old.nlt \
+    new.nlt > own.tsv || exit 1
+$NL_EXEC nl-eval -q -j 1 --no-adapt --matrix -m hope.tar -m m.tar old.nlt new.nlt > plain.tsv
+row() { awk -F '\t' -v m="$2" '$1 == m { print $2, $3 }' "$1"; }
+each() { for f in old new; do $NL_EXEC nl-eval -q --no-adapt -j 1 "$@" -m hope.tar $f.nlt |
+    awk 'NR == 2 { printf "%s", $4 }'; [ $f = old ] && printf ' '; done; echo; }
+[ "$(row own.tsv m.tar)" = "$(each -M m.tar)" ] && echo "--own-state: m.tar's row from its state"
+[ "$(row own.tsv hope.tar)" = "$(each)" ] && echo "--own-state: hope.tar has none"
+[ "$(row plain.tsv m.tar)" = "$(row plain.tsv hope.tar)" ] && echo "without it: the same rows"
 # a training refresh keeps the state the model carries; data a memory refresh read is new
 # to it
 $NL_EXEC nl-train --refresh -q -j 1 -b 2 -T 32 -n 2 -i m.tar -o t.tar more.nlt
@@ -92,3 +103,6 @@ r --refresh --learn memory -T 16 -i m.tar -o m.tar new.nlt
 r --refresh --tokens 100 -n 3 -i m.tar -o m.tar new.nlt
 r --refresh --tokens 0 -i m.tar -o m.tar new.nlt
 r --tokens 100 -i m.tar -o m.tar new.nlt
+e() { $NL_EXEC nl-eval "$@" > /dev/null 2> r.err; echo "nl-eval $* $?"; cat r.err; }
+e --own-state --matrix -m hope.tar -m m.tar old.nlt new.nlt
+e --own-state --no-adapt -m m.tar old.nlt
