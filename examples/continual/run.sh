@@ -8,7 +8,10 @@
 # documentation sources and the Go standard library (NL_DOMAINS to choose), the first
 # NL_BYTES (default 2 MB) of each. Usage: sh examples/continual/run.sh [steps] [models ...]
 # (defaults: 150 steps per domain, transformer hope). NL_TRAIN_FLAGS is added to nl-train,
-# NL_LEARN (default all) is --learn. Outputs in build/continual/ (NL_OUT): MODEL.matrix.tsv,
+# NL_LEARN (default all) is --learn. With NL_LEARN=memory the refreshes take no step: each
+# reads as many tokens as the steps would train on (--tokens steps x 16 x 128) into the
+# model's memory state, and the matrix reads each checkpoint from its state (nl-eval
+# --no-adapt --own-state). Outputs in build/continual/ (NL_OUT): MODEL.matrix.tsv,
 # MODEL.history.tsv, MODEL.matrix.png, summary.tsv.
 set -e
 steps=${1:-150}
@@ -40,8 +43,14 @@ for d in $domains; do
 	tests="$tests $out/$d.test.nlt"
 done
 watch=$(for t in $tests; do printf ' --watch %s' "$t"; done)
+learn=${NL_LEARN:-all}
+if [ "$learn" = memory ]; then
+	refresh="--tokens $((steps * 16 * 128))" scoring="--no-adapt --own-state"
+else
+	refresh="-T 128 -b 16 -n $steps" scoring=''
+fi
 for m in $models; do
-	model="$out/$m.tar" cks= first=1
+	model="$out/$m.tar" cks='' first=1
 	rm -f "$model" "$out/$m.history.tsv"
 	for d in $domains; do
 		echo "continual: $m learns $d" >&2
@@ -53,15 +62,15 @@ for m in $models; do
 			first=0
 		else
 			# shellcheck disable=SC2086
-			bin/nl-train --refresh --wait -q -j 1 -T 128 -b 16 -n "$steps" \
-			    --learn "${NL_LEARN:-all}" --history "$out/$m.history.tsv" $watch \
+			bin/nl-train --refresh --wait -q -j 1 $refresh \
+			    --learn "$learn" --history "$out/$m.history.tsv" $watch \
 			    $NL_TRAIN_FLAGS -i "$model" -o "$model" "$out/$d.nlt"
 		fi
 		cp "$model" "$out/$m.$d.tar"
 		cks="$cks -m $out/$m.$d.tar"
 	done
 	# shellcheck disable=SC2086
-	bin/nl-eval -j 1 --matrix $cks $tests > "$out/$m.matrix.tsv"
+	bin/nl-eval -j 1 $scoring --matrix $cks $tests > "$out/$m.matrix.tsv"
 	cat "$out/$m.matrix.tsv"
 	if command -v gnuplot >/dev/null; then
 		# R without its header and comments: rows (init) and after each domain
