@@ -76,6 +76,24 @@ close_model(struct run *run)
 	nl_model_free(&run->m);
 }
 
+/* The state every stream of run starts from: path's (a state file or a checkpoint's
+ * memory.nlt), checked against the model. With carried, a checkpoint without one leaves
+ * run->from NULL (the meta-learned state). Errors end the program. */
+static void
+open_state(struct run *run, struct nl_state *st, const char *path, int carried)
+{
+	struct nl_err err = { 0, "" };
+	const struct nl_model *m = &run->m;
+	const char *name = strcmp(path, "-") ? path : "(stdin)";
+	if ((carried ? nl_state_read_carried(st, path, &err) : nl_state_read(st, path, &err)) ||
+	    (st->data && ((st->streams != 1 && nl_err_set(&err, NL_EFORMAT, "memory state "
+	    "holds %d streams; nl-eval reads one", st->streams)) ||
+	    nl_state_check(st, &m->cfg, &m->lo, m->params, &err))))
+		nl_cli_die(1, "%s: %s", name, err.msg);
+	if (st->data)
+		run->from = st, run->from_name = name;
+}
+
 /* Tokens a stream reads at a time, so memory stays flat however long the input. */
 #define STREAM_PIECE (1u << 16)
 
@@ -249,23 +267,14 @@ matrix(const char *const *models, int nm, char **files, int nf, const char *cons
 	for (int i = 0; i <= nm; i++) {
 		struct run run = { .from = NULL };
 		struct nl_state carried = { 0 };
-		struct nl_err err = { 0, "" };
 		open_model(&run, models[i ? i - 1 : 0], defs, ndefs, seq, batch, verbose, i == 0);
 		if (strcmp(run.m.cfg.eval_curve, "none") != 0)
 			nl_cli_die(2, "--matrix prints bits per byte only: no eval.curve");
 		if (own_state && strcmp(run.m.cfg.eval_mode, "stream") != 0)
 			nl_cli_die(2, "--own-state: a memory state belongs to a stream: give --adapt or "
 			    "--no-adapt (eval.mode=stream)");
-		if (own_state && i > 0) {
-			const struct nl_model *m = &run.m;
-			if (nl_state_read_carried(&carried, models[i - 1], &err) || (carried.data &&
-			    ((carried.streams != 1 && nl_err_set(&err, NL_EFORMAT, "memory.nlt holds %d "
-			    "streams; nl-eval reads one", carried.streams)) ||
-			    nl_state_check(&carried, &m->cfg, &m->lo, m->params, &err))))
-				nl_cli_die(1, "%s: %s", models[i - 1], err.msg);
-			if (carried.data)
-				run.from = &carried, run.from_name = models[i - 1];
-		}
+		if (own_state && i > 0)
+			open_state(&run, &carried, models[i - 1], 1);
 		for (int j = 0; j < nf; j++) {
 			struct nl_eval_result r = { 0 };
 			if (eval_one(&run, files[j], NULL, &r, NULL))
@@ -328,7 +337,6 @@ main(int argc, char **argv)
 	const char *defs[2 * argc];   /* -D arguments in order: at most two per argument */
 	int ndefs = 0, verbose = 0, batch = 16, seq = 0, batch_given = 0, c;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
-	struct nl_err err = { 0, "" };
 	struct nl_state from;
 	struct run run = { .from = NULL };
 	struct nl_model *m = &run.m;
@@ -412,14 +420,8 @@ main(int argc, char **argv)
 	if (save_path && (argc > 1 || strcmp(save_path, "-") == 0))
 		nl_cli_die(2, "-W: %s", argc > 1 ? "saves one stream's state: give one input" :
 		    "standard output holds the table; give a file");
-	if (memory_path) {
-		run.from_name = strcmp(memory_path, "-") ? memory_path : "(stdin)";
-		if (nl_state_read(&from, memory_path, &err) || (from.streams != 1 &&
-		    nl_err_set(&err, NL_EFORMAT, "holds %d streams; nl-eval reads one",
-		    from.streams)) || nl_state_check(&from, &m->cfg, &m->lo, m->params, &err))
-			nl_cli_die(1, "%s: %s", run.from_name, err.msg);
-		run.from = &from;
-	}
+	if (memory_path)
+		open_state(&run, &from, memory_path, 0);
 	run.save = save_path;
 
 	static char *dash[] = { "-" };
