@@ -75,7 +75,9 @@ nl-train -j "$threads" -c small -D model=hope -b 4 -T 128 -n "$steps" -e 0 \
 # learning as they read
 say "4/7 $a held out, without and with test-time learning (nl-eval --no-adapt, --adapt)"
 nl-eval -q -j "$threads" --no-adapt -m "$out/$a.tar" "$out/$a.test.nlt" > "$out/ttl.tsv"
-nl-eval -q -j "$threads" --adapt -m "$out/$a.tar" "$out/$a.test.nlt" | tail -n 1 >> "$out/ttl.tsv"
+nl-eval -q -j "$threads" --adapt -m "$out/$a.tar" "$out/$a.test.nlt" > "$out/ttl.on.tsv"
+tail -n 1 "$out/ttl.on.tsv" >> "$out/ttl.tsv"
+rm "$out/ttl.on.tsv"
 awk -F '\t' -v OFS='\t' 'NR == 1 { print "test-time learning", $3, $4 }
     NR > 1 { print (NR == 2 ? "off" : "on"), $3, $4 }' "$out/ttl.tsv" | table
 
@@ -83,6 +85,7 @@ awk -F '\t' -v OFS='\t' 'NR == 1 { print "test-time learning", $3, $4 }
 # (its losses on the first 2048 tokens of the new data, not 32768: time)
 say "5/7 refreshing on $b: nl-train --refresh --tokens 12288, --watch both held-out sets"
 cp "$out/$a.tar" "$out/model.tar"
+rm -f "$out/history.tsv"   # --history appends: this run's row alone
 nl-train --refresh -j "$threads" -b 4 -T 128 --tokens 12288 -D train.eval_tokens=2048 \
     --history "$out/history.tsv" \
     --watch "$out/$a.test.nlt" --watch "$out/$b.test.nlt" \

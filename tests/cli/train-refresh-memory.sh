@@ -36,7 +36,8 @@ tar -xOf m.tar memory.nlt | cmp - s2.nlt && echo "second refresh goes on from th
 # (each row as nl-eval -M reads it); without it the refreshed model is the one before
 $NL_EXEC nl-eval -q -j 1 --no-adapt --own-state --matrix -m hope.tar -m m.tar old.nlt \
     new.nlt > own.tsv || exit 1
-$NL_EXEC nl-eval -q -j 1 --no-adapt --matrix -m hope.tar -m m.tar old.nlt new.nlt > plain.tsv
+$NL_EXEC nl-eval -q -j 1 --no-adapt --matrix -m hope.tar -m m.tar old.nlt new.nlt \
+    > plain.tsv || exit 1
 row() { awk -F '\t' -v m="$2" '$1 == m { print $2, $3 }' "$1"; }
 each() { for f in old new; do $NL_EXEC nl-eval -q --no-adapt -j 1 "$@" -m hope.tar $f.nlt |
     awk 'NR == 2 { printf "%s", $4 }'; [ $f = old ] && printf ' '; done; echo; }
