@@ -11,12 +11,22 @@
 # NL_LEARN (default all) is --learn. With NL_LEARN=memory the refreshes take no step: each
 # reads as many tokens as the steps would train on (--tokens steps x 16 x 128) into the
 # model's memory state, and the matrix reads each checkpoint from its state (nl-eval
-# --no-adapt --own-state). Outputs in build/continual/ (NL_OUT): MODEL.matrix.tsv,
-# MODEL.history.tsv, MODEL.matrix.png, summary.tsv.
+# --no-adapt --own-state); a transformer has no such state, so the default is hope alone.
+# Outputs in build/continual/ (NL_OUT): MODEL.matrix.tsv, MODEL.history.tsv,
+# MODEL.matrix.png, summary.tsv.
 set -e
 steps=${1:-150}
 [ $# -gt 0 ] && shift
-models=${*:-transformer hope}
+learn=${NL_LEARN:-all}
+if [ "$learn" = memory ]; then
+	models=${*:-hope}
+	case " $models " in *" transformer "*)
+		echo "continual: NL_LEARN=memory: a transformer has no memory state to learn in" >&2
+		exit 2 ;;
+	esac
+else
+	models=${*:-transformer hope}
+fi
 domains=${NL_DOMAINS:-jargon foldoc python-doc go-src}
 out=${NL_OUT:-build/continual}
 bytes=${NL_BYTES:-2000000}
@@ -43,7 +53,6 @@ for d in $domains; do
 	tests="$tests $out/$d.test.nlt"
 done
 watch=$(for t in $tests; do printf ' --watch %s' "$t"; done)
-learn=${NL_LEARN:-all}
 if [ "$learn" = memory ]; then
 	refresh="--tokens $((steps * 16 * 128))" scoring="--no-adapt --own-state"
 else
